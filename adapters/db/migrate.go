@@ -1,0 +1,119 @@
+package db
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/framework-m/framework-m/core/doctype"
+)
+
+// migrationLockKey is the PostgreSQL advisory lock held while migrating, so
+// instances starting together do not race to create the same tables.
+const migrationLockKey = 7_210_433_901
+
+// Migrate creates or alters the table of every registered DocType, its indexes
+// (tenant + modified_at, Meta.Unique and Meta.Indexes) and the series table.
+// Columns are added, never dropped.
+func (r *Repository) Migrate(ctx context.Context) error {
+	if r.postgres {
+		sqlDB, err := r.db.DB()
+		if err != nil {
+			return err
+		}
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+			return fmt.Errorf("migrate: take lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey) //nolint:errcheck
+	}
+	gdb := r.db.WithContext(ctx)
+	if err := gdb.Table(SeriesTable).AutoMigrate(&seriesRow{}); err != nil {
+		return fmt.Errorf("migrate %s: %w", SeriesTable, err)
+	}
+	for _, dt := range r.reg.All() {
+		if err := r.migrateDocType(gdb, dt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Repository) migrateDocType(gdb *gorm.DB, dt *doctype.DocType) error {
+	if err := gdb.Table(dt.Table).AutoMigrate(dt.NewZero()); err != nil {
+		return fmt.Errorf("migrate %s (table %s): %w", dt.Name, dt.Table, err)
+	}
+	t, err := r.table(dt.Name)
+	if err != nil {
+		return err
+	}
+	cols := func(fields []string) ([]string, error) {
+		out := []string{"tenant_id"}
+		for _, f := range fields {
+			c, ok := t.columns[f]
+			if !ok {
+				return nil, fmt.Errorf("migrate %s: index field %q is not stored", dt.Name, f)
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	type index struct {
+		unique bool
+		cols   []string
+	}
+	indexes := []index{{cols: []string{"tenant_id", "modified_at"}}}
+	for _, u := range dt.Unique {
+		c, err := cols(u)
+		if err != nil {
+			return err
+		}
+		indexes = append(indexes, index{unique: true, cols: c})
+	}
+	for _, u := range dt.Indexes {
+		c, err := cols(u)
+		if err != nil {
+			return err
+		}
+		indexes = append(indexes, index{cols: c})
+	}
+	for _, ix := range indexes {
+		kind := "INDEX"
+		prefix := "ix"
+		if ix.unique {
+			kind, prefix = "UNIQUE INDEX", "ux"
+		}
+		name := indexName(prefix, dt.Table, ix.cols)
+		colExprs := make([]any, len(ix.cols))
+		placeholders := make([]string, len(ix.cols))
+		for i, c := range ix.cols {
+			colExprs[i] = clause.Column{Name: c}
+			placeholders[i] = "?"
+		}
+		sql := "CREATE " + kind + " IF NOT EXISTS ? ON ? (" + strings.Join(placeholders, ", ") + ")"
+		args := append([]any{clause.Column{Name: name}, clause.Table{Name: dt.Table}}, colExprs...)
+		if err := gdb.Exec(sql, args...).Error; err != nil {
+			return fmt.Errorf("migrate %s: index %s: %w", dt.Name, name, err)
+		}
+	}
+	return nil
+}
+
+// indexName is prefix_table_cols, shortened with a hash to PostgreSQL's 63 bytes.
+func indexName(prefix, table string, cols []string) string {
+	name := prefix + "_" + table + "_" + strings.Join(cols, "_")
+	if len(name) <= 63 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:54] + "_" + hex.EncodeToString(sum[:4])
+}

@@ -1,0 +1,180 @@
+// Package db is the GORM adapter of the Repository port: it opens SQLite (the
+// embedded default) or PostgreSQL from config, migrates every registered DocType
+// and serves documents through one generic, tenant-scoped repository.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/framework-m/framework-m/core/config"
+)
+
+// DefaultSQLiteFile is the database file under data_dir when no DSN is set.
+const DefaultSQLiteFile = "framework_m.db"
+
+// sqliteParams are the pragmas every SQLite connection gets unless the DSN sets
+// them: WAL (readers never block the writer), a busy timeout instead of
+// immediate "database is locked" errors, IMMEDIATE transactions (no deadlocking
+// lock upgrades) and foreign keys on.
+var sqliteParams = [][2]string{
+	{"_journal_mode", "WAL"},
+	{"_busy_timeout", "5000"},
+	{"_txlock", "immediate"},
+	{"_foreign_keys", "on"},
+	{"_synchronous", "NORMAL"},
+}
+
+// Open connects to the database cfg describes. dataDir holds the SQLite file
+// when cfg.DSN is empty.
+func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Logger) (*gorm.DB, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	gcfg := &gorm.Config{
+		Logger:                 &slogLogger{log: log, slow: 500 * time.Millisecond},
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	}
+	var (
+		dial   gorm.Dialector
+		memory bool
+	)
+	switch cfg.Driver {
+	case "sqlite", "":
+		dsn, mem, err := sqliteDSN(cfg.DSN, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		memory = mem
+		dial = sqlite.Open(dsn)
+	case "postgres":
+		dial = postgres.Open(cfg.DSN)
+	default:
+		return nil, fmt.Errorf("database.driver: unknown driver %q", cfg.Driver)
+	}
+	gdb, err := gorm.Open(dial, gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", cfg.Driver, err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", cfg.Driver, err)
+	}
+	switch {
+	case memory:
+		// Every connection to :memory: is a new empty database: keep one.
+		sqlDB.SetMaxOpenConns(1)
+	case cfg.MaxOpenConns > 0:
+		sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+	}
+	if cfg.MaxIdleConns > 0 && !memory {
+		sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", cfg.Driver, err)
+	}
+	return gdb, nil
+}
+
+// sqliteDSN builds the SQLite DSN: the configured one, or DATA_DIR/framework_m.db,
+// with the default pragmas added where absent.
+func sqliteDSN(dsn, dataDir string) (string, bool, error) {
+	if dsn == "" {
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return "", false, fmt.Errorf("create data_dir %q: %w", dataDir, err)
+		}
+		dsn = "file:" + filepath.Join(dataDir, DefaultSQLiteFile)
+	}
+	memory := strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory")
+	if !memory {
+		path := strings.TrimPrefix(dsn, "file:")
+		path, _, _ = strings.Cut(path, "?")
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return "", false, fmt.Errorf("create database directory %q: %w", dir, err)
+			}
+		}
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	for _, p := range sqliteParams {
+		if memory && p[0] == "_journal_mode" {
+			continue
+		}
+		if !strings.Contains(dsn, p[0]+"=") {
+			dsn += sep + p[0] + "=" + p[1]
+			sep = "&"
+		}
+	}
+	return dsn, memory, nil
+}
+
+// Close closes the database's connection pool.
+func Close(gdb *gorm.DB) error {
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// slogLogger sends GORM's log to slog: failed statements at debug (callers
+// decide whether an error matters), slow statements at warn.
+type slogLogger struct {
+	log  *slog.Logger
+	slow time.Duration
+}
+
+func (l *slogLogger) LogMode(logger.LogLevel) logger.Interface { return l }
+func (l *slogLogger) Info(ctx context.Context, msg string, args ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (l *slogLogger) Warn(ctx context.Context, msg string, args ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (l *slogLogger) Error(ctx context.Context, msg string, args ...any) {
+	l.log.ErrorContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (l *slogLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	elapsed := time.Since(begin)
+	switch {
+	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && l.log.Enabled(ctx, slog.LevelDebug):
+		sql, _ := fc()
+		l.log.DebugContext(ctx, "sql error", "err", err, "sql", sql, "elapsed", elapsed)
+	case elapsed > l.slow:
+		sql, rows := fc()
+		l.log.WarnContext(ctx, "slow sql", "sql", redactSQL(sql), "rows", rows, "elapsed", elapsed)
+	case l.log.Enabled(ctx, slog.LevelDebug-4):
+		sql, rows := fc()
+		l.log.Log(ctx, slog.LevelDebug-4, "sql", "sql", sql, "rows", rows, "elapsed", elapsed)
+	}
+}
+
+// redactSQL cuts a statement at its first quoted literal, so logs never carry
+// the values (secrets, personal data) bound into it.
+func redactSQL(sql string) string {
+	if i := strings.IndexByte(sql, '\''); i >= 0 {
+		return sql[:i] + "…"
+	}
+	return sql
+}

@@ -1,0 +1,436 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// DefaultLimit is the page size of a List that asks for none.
+const DefaultLimit = 20
+
+// table is what the repository knows of one DocType's table.
+type table struct {
+	dt      *doctype.DocType
+	columns map[string]string // JSON field name → column
+	update  []string          // columns Update writes
+}
+
+// Repository is the GORM implementation of ports.Repository.
+type Repository struct {
+	db       *gorm.DB
+	reg      *doctype.Registry
+	postgres bool
+
+	mu     sync.RWMutex
+	tables map[string]*table
+}
+
+// New returns a Repository over gdb for the DocTypes in reg.
+func New(gdb *gorm.DB, reg *doctype.Registry) *Repository {
+	return &Repository{db: gdb, reg: reg, postgres: gdb.Name() == "postgres", tables: map[string]*table{}}
+}
+
+// DB returns the underlying GORM handle, joined to the transaction in ctx if any.
+// Use it for queries the Repository port does not express; remember to scope
+// them to the tenant yourself.
+func (r *Repository) DB(ctx context.Context) *gorm.DB { return r.conn(ctx) }
+
+type txKey struct{}
+
+func (r *Repository) conn(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return r.db.WithContext(ctx)
+}
+
+// InTx runs fn in one transaction; nested calls join the outer one.
+func (r *Repository) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	})
+}
+
+// Ping checks the database answers.
+func (r *Repository) Ping(ctx context.Context) error {
+	sqlDB, err := r.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+func (r *Repository) table(name string) (*table, error) {
+	r.mu.RLock()
+	t, ok := r.tables[name]
+	r.mu.RUnlock()
+	if ok {
+		return t, nil
+	}
+	dt, ok := r.reg.Get(name)
+	if !ok {
+		return nil, core.Publicf(core.ErrNotFound, "unknown doctype %q", name)
+	}
+	sch, err := schema.Parse(dt.NewZero(), &sync.Map{}, r.db.NamingStrategy)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", dt.Name, err)
+	}
+	t = &table{dt: dt, columns: map[string]string{}}
+	for _, f := range dt.Fields() {
+		if !f.Stored {
+			continue
+		}
+		sf := sch.LookUpField(f.GoName)
+		if sf == nil || sf.DBName == "" {
+			continue
+		}
+		t.columns[f.Name] = sf.DBName
+		switch f.Name {
+		case doctype.FieldTenantID, doctype.FieldName, doctype.FieldOwner, doctype.FieldCreatedAt:
+		default:
+			t.update = append(t.update, sf.DBName)
+		}
+	}
+	r.mu.Lock()
+	r.tables[name] = t
+	r.mu.Unlock()
+	return t, nil
+}
+
+func tenantOf(ctx context.Context) (string, error) {
+	id := ports.TenantIDFrom(ctx)
+	if id == "" {
+		return "", core.ErrNoTenant
+	}
+	return id, nil
+}
+
+func col(name string) clause.Column { return clause.Column{Name: name} }
+
+// scoped starts a query on t's table limited to the tenant in ctx.
+func (r *Repository) scoped(ctx context.Context, t *table) (*gorm.DB, string, error) {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return r.conn(ctx).Table(t.dt.Table).Where(clause.Eq{Column: col("tenant_id"), Value: tid}), tid, nil
+}
+
+// Get returns one document of the current tenant.
+func (r *Repository) Get(ctx context.Context, doctypeName, name string) (any, error) {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return nil, err
+	}
+	q, _, err := r.scoped(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	doc := t.dt.NewZero()
+	err = q.Where(clause.Eq{Column: col("name"), Value: name}).Take(doc).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s %q: %w", t.dt.Name, name, err)
+	}
+	return doc, nil
+}
+
+// List returns one page of documents and the count of all that match.
+func (r *Repository) List(ctx context.Context, doctypeName string, q ports.Query) (ports.ListResult, error) {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return ports.ListResult{}, err
+	}
+	base, _, err := r.scoped(ctx, t)
+	if err != nil {
+		return ports.ListResult{}, err
+	}
+	for _, f := range q.Filters {
+		expr, err := r.filterExpr(t, f)
+		if err != nil {
+			return ports.ListResult{}, err
+		}
+		if expr != nil {
+			base = base.Where(expr)
+		}
+	}
+	base = base.Session(&gorm.Session{})
+	res := ports.ListResult{Total: -1}
+	if !q.SkipCount {
+		if err := base.Count(&res.Total).Error; err != nil {
+			return ports.ListResult{}, fmt.Errorf("count %s: %w", t.dt.Name, err)
+		}
+	}
+	orders := q.Orders
+	if len(orders) == 0 {
+		orders = t.dt.DefaultOrder
+	}
+	page := base
+	hasName := false
+	for _, o := range orders {
+		c, ok := t.columns[o.Field]
+		if !ok {
+			return ports.ListResult{}, core.Invalidf(o.Field, "cannot sort by unknown field")
+		}
+		hasName = hasName || o.Field == doctype.FieldName
+		page = page.Order(clause.OrderByColumn{Column: col(c), Desc: o.Desc})
+	}
+	if !hasName { // a total order, so pages never overlap or skip rows
+		page = page.Order(clause.OrderByColumn{Column: col("name")})
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	page = page.Limit(limit)
+	if q.Offset > 0 {
+		page = page.Offset(q.Offset)
+	}
+	slice := reflect.New(reflect.SliceOf(reflect.PointerTo(t.dt.Type)))
+	if err := page.Find(slice.Interface()).Error; err != nil {
+		return ports.ListResult{}, fmt.Errorf("list %s: %w", t.dt.Name, err)
+	}
+	s := slice.Elem()
+	res.Items = make([]any, s.Len())
+	for i := range s.Len() {
+		res.Items[i] = s.Index(i).Interface()
+	}
+	return res, nil
+}
+
+func (r *Repository) filterExpr(t *table, f ports.Filter) (clause.Expression, error) {
+	c, ok := t.columns[f.Field]
+	if !ok {
+		return nil, core.Invalid(f.Field, "unknown field")
+	}
+	column := col(c)
+	switch f.Op {
+	case ports.OpEq:
+		return clause.Eq{Column: column, Value: f.Value}, nil
+	case ports.OpNe:
+		return clause.Neq{Column: column, Value: f.Value}, nil
+	case ports.OpLt:
+		return clause.Lt{Column: column, Value: f.Value}, nil
+	case ports.OpLe:
+		return clause.Lte{Column: column, Value: f.Value}, nil
+	case ports.OpGt:
+		return clause.Gt{Column: column, Value: f.Value}, nil
+	case ports.OpGe:
+		return clause.Gte{Column: column, Value: f.Value}, nil
+	case ports.OpIn, ports.OpNotIn:
+		vals, ok := f.Value.([]any)
+		if !ok {
+			return nil, core.Invalidf(f.Field, "%s needs a list", f.Op)
+		}
+		if len(vals) == 0 {
+			if f.Op == ports.OpIn {
+				return clause.Expr{SQL: "1 = 0"}, nil // in () matches nothing
+			}
+			return nil, nil // not in () matches everything
+		}
+		if f.Op == ports.OpIn {
+			return clause.IN{Column: column, Values: vals}, nil
+		}
+		return clause.Not(clause.IN{Column: column, Values: vals}), nil
+	case ports.OpLike:
+		if r.postgres {
+			return clause.Expr{SQL: "? ILIKE ?", Vars: []any{column, f.Value}}, nil
+		}
+		return clause.Like{Column: column, Value: f.Value}, nil // SQLite LIKE ignores ASCII case
+	case ports.OpIsNull:
+		return clause.Expr{SQL: "? IS NULL", Vars: []any{column}}, nil
+	case ports.OpIsNotNull:
+		return clause.Expr{SQL: "? IS NOT NULL", Vars: []any{column}}, nil
+	}
+	return nil, core.Invalidf(f.Field, "unknown operator %q", f.Op)
+}
+
+// Create inserts doc into the current tenant, naming it if needed.
+func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) error {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return err
+	}
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := doctype.BaseOf(doc)
+	if err != nil {
+		return err
+	}
+	now := doctype.Now()
+	actor := actorID(ctx)
+	b.TenantID = tid
+	b.CreatedAt, b.ModifiedAt = now, now
+	b.ModifiedBy = actor
+	b.Version = 1
+	if b.Owner == "" {
+		b.Owner = actor
+	}
+	named := b.Name != "" || t.dt.IsSingle
+	return r.InTx(ctx, func(ctx context.Context) error {
+		conn := r.conn(ctx)
+		switch {
+		case t.dt.IsSingle:
+			b.Name = t.dt.Name
+		case b.Name != "":
+			if err := doctype.CheckName(b.Name); err != nil {
+				return core.Invalid(doctype.FieldName, err.Error())
+			}
+		default:
+			name, err := t.dt.NewName(doc, now, func(key string) (int64, error) {
+				return r.nextSeries(conn, tid, key)
+			})
+			if err != nil {
+				return err
+			}
+			b.Name = name
+		}
+		if err := conn.Table(t.dt.Table).Create(doc).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return duplicateError(t.dt, b.Name, named)
+			}
+			return fmt.Errorf("create %s: %w", t.dt.Name, err)
+		}
+		return nil
+	})
+}
+
+// duplicateError explains a unique violation on create: the name (when the
+// caller chose it) or one of the DocType's unique field sets.
+func duplicateError(dt *doctype.DocType, name string, named bool) error {
+	switch {
+	case len(dt.Unique) == 0:
+		return core.Publicf(core.ErrConflict, "%s %q already exists", dt.Name, name)
+	case named:
+		return core.Publicf(core.ErrConflict, "%s %q already exists, or another %s has the same %s", dt.Name, name, dt.Name, uniqueDesc(dt))
+	}
+	return core.Publicf(core.ErrConflict, "another %s has the same %s", dt.Name, uniqueDesc(dt))
+}
+
+func uniqueDesc(dt *doctype.DocType) string {
+	if len(dt.Unique) == 0 {
+		return "name"
+	}
+	var parts []string
+	for _, u := range dt.Unique {
+		parts = append(parts, strings.Join(u, "+"))
+	}
+	return strings.Join(parts, " or ")
+}
+
+// seriesRow is one naming-series counter.
+type seriesRow struct {
+	TenantID string `gorm:"primaryKey;size:140"`
+	Prefix   string `gorm:"primaryKey;size:140"`
+	Current  int64
+}
+
+// SeriesTable holds naming-series counters.
+const SeriesTable = "fm_series"
+
+func (r *Repository) nextSeries(conn *gorm.DB, tenantID, prefix string) (int64, error) {
+	var n int64
+	err := conn.Raw(`INSERT INTO `+SeriesTable+` (tenant_id, prefix, current) VALUES (?, ?, 1)
+ON CONFLICT (tenant_id, prefix) DO UPDATE SET current = `+SeriesTable+`.current + 1
+RETURNING current`, tenantID, prefix).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("series %q: %w", prefix, err)
+	}
+	return n, nil
+}
+
+// Update saves doc if nobody changed it since it was read.
+func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) error {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return err
+	}
+	q, tid, err := r.scoped(ctx, t)
+	if err != nil {
+		return err
+	}
+	b, err := doctype.BaseOf(doc)
+	if err != nil {
+		return err
+	}
+	if b.TenantID != "" && b.TenantID != tid {
+		return core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, b.Name)
+	}
+	prev := *b
+	expected := b.Version
+	b.TenantID = tid
+	b.Version = expected + 1
+	b.ModifiedAt = doctype.Now()
+	b.ModifiedBy = actorID(ctx)
+	res := q.Where(clause.Eq{Column: col("name"), Value: b.Name}).
+		Where(clause.Eq{Column: col("version"), Value: expected}).
+		Select(t.update).Updates(doc)
+	if res.Error != nil {
+		*b = prev
+		if errors.Is(res.Error, gorm.ErrDuplicatedKey) {
+			return core.Publicf(core.ErrConflict, "another %s has the same %s", t.dt.Name, uniqueDesc(t.dt))
+		}
+		return fmt.Errorf("update %s %q: %w", t.dt.Name, b.Name, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		*b = prev
+		current, err := r.Get(ctx, doctypeName, b.Name)
+		if err != nil {
+			return err
+		}
+		cur, _ := doctype.BaseOf(current)
+		return &core.ConflictError{
+			Message: fmt.Sprintf("%s %q was changed by someone else: version %d is stale, the current version is %d", t.dt.Name, b.Name, expected, cur.Version),
+			Current: current,
+		}
+	}
+	return nil
+}
+
+// Delete removes one document of the current tenant.
+func (r *Repository) Delete(ctx context.Context, doctypeName, name string) error {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return err
+	}
+	q, _, err := r.scoped(ctx, t)
+	if err != nil {
+		return err
+	}
+	res := q.Where(clause.Eq{Column: col("name"), Value: name}).Delete(t.dt.NewZero())
+	if res.Error != nil {
+		return fmt.Errorf("delete %s %q: %w", t.dt.Name, name, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, name)
+	}
+	return nil
+}
+
+func actorID(ctx context.Context) string {
+	if u := ports.UserFrom(ctx); u != nil && u.ID != "" {
+		return u.ID
+	}
+	return ports.SystemUser.ID
+}
+
+var _ ports.Repository = (*Repository)(nil)

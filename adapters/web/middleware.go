@@ -1,0 +1,162 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// HeaderRequestID carries the request id in and out.
+const HeaderRequestID = "X-Request-ID"
+
+const ctxRequestID = "fm.request_id"
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestID adopts a well-formed incoming X-Request-ID or makes one, and echoes it.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(HeaderRequestID)
+		if !requestIDPattern.MatchString(id) {
+			id = doctype.NewUUIDv7()
+		}
+		c.Set(ctxRequestID, id)
+		c.Response().Header().Set(HeaderRequestID, id)
+		return next(c)
+	}
+}
+
+func requestID(c echo.Context) string {
+	if id, ok := c.Get(ctxRequestID).(string); ok {
+		return id
+	}
+	return c.Response().Header().Get(HeaderRequestID)
+}
+
+// accessLog logs one line per request, after errors have been written.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // write the error response now, so its status is logged
+		}
+		req := c.Request()
+		res := c.Response()
+		level := slog.LevelInfo
+		if res.Status >= 500 {
+			level = slog.LevelError
+		}
+		ctx := req.Context()
+		attrs := []slog.Attr{
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", res.Status),
+			slog.Int64("bytes", res.Size),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", requestID(c)),
+			slog.String("remote", c.RealIP()),
+		}
+		if u := ports.UserFrom(ctx); u != nil {
+			attrs = append(attrs, slog.String("user", u.ID))
+		}
+		if t := ports.TenantIDFrom(ctx); t != "" {
+			attrs = append(attrs, slog.String("tenant", t))
+		}
+		s.log.LogAttrs(ctx, level, "request", attrs...)
+		return nil
+	}
+}
+
+// recover turns a panic into an error carrying its stack.
+func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = &panicError{value: r, stack: debug.Stack()}
+			}
+		}()
+		return next(c)
+	}
+}
+
+// authenticate runs the auth chain and puts the principal and its tenant in the
+// request context. No credential leaves the request anonymous (protected routes
+// then answer 401); an invalid one is a 401 right away.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		ctx := ports.WithPeerAddr(req.Context(), req.RemoteAddr)
+		u, err := s.deps.Auth.Authenticate(ctx, req.Header)
+		if err != nil {
+			if errorsIsUnauthorized(err) {
+				s.log.InfoContext(ctx, "authentication failed", "err", err, "remote", req.RemoteAddr, "request_id", requestID(c))
+			}
+			return err
+		}
+		tenant := s.deps.Config.Tenancy.DefaultTenantID
+		if u != nil {
+			ctx = ports.WithUser(ctx, u)
+			if u.TenantID != "" {
+				tenant = u.TenantID
+			}
+		}
+		ctx = ports.WithTenant(ctx, &ports.TenantContext{ID: tenant, IsDefault: tenant == s.deps.Config.Tenancy.DefaultTenantID})
+		c.SetRequest(req.WithContext(ctx))
+		return next(c)
+	}
+}
+
+func errorsIsUnauthorized(err error) bool {
+	m, _ := classify(err)
+	return m.status == http.StatusUnauthorized
+}
+
+// requireUser answers 401 to anonymous requests.
+func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if ports.UserFrom(c.Request().Context()) == nil {
+			return core.Public(core.ErrUnauthorized, "authentication required")
+		}
+		return next(c)
+	}
+}
+
+// maintenance answers 503 to non-admin requests while maintenance mode is on.
+// Reading settings and the auth routes stay open, so admins can log in and
+// switch it off.
+func (s *Server) maintenance(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if s.deps.Settings == nil || maintenanceExempt(req) {
+			return next(c)
+		}
+		ctx := req.Context()
+		if u := ports.UserFrom(ctx); u != nil && (u.IsAdmin() || u.IsSystemUser()) {
+			return next(c)
+		}
+		if s.deps.Settings.Maintenance(ctx) {
+			c.Response().Header().Set("Retry-After", "300")
+			return core.Public(core.ErrUnavailable, "the application is in maintenance mode; try again later")
+		}
+		return next(c)
+	}
+}
+
+func maintenanceExempt(req *http.Request) bool {
+	p := req.URL.Path
+	return (p == APIPrefix+"/settings" && (req.Method == http.MethodGet || req.Method == http.MethodHead)) ||
+		strings.HasPrefix(p, APIPrefix+"/auth/")
+}

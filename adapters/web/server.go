@@ -1,0 +1,99 @@
+// Package web is the HTTP adapter: Echo routes and middleware for the resource
+// API, settings, health checks and the JSON error shape. It translates HTTP to
+// calls of core services and core errors back to HTTP; business rules live in core.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/resource"
+	"github.com/framework-m/framework-m/core/settings"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// APIPrefix is the path prefix of every API route.
+const APIPrefix = "/api/v1"
+
+// Deps are the services the web adapter serves.
+type Deps struct {
+	Config    config.Config
+	Logger    *slog.Logger
+	Registry  *doctype.Registry
+	Resources *resource.Service
+	Settings  *settings.Service
+	Auth      *auth.Chain
+	// Errors records unexpected errors (ErrorLog); nil only logs them.
+	Errors ports.ErrorRecorder
+	// Ready reports whether the app can serve (database reachable).
+	Ready func(ctx context.Context) error
+}
+
+// Server holds the routes and middleware.
+type Server struct {
+	deps Deps
+	log  *slog.Logger
+}
+
+// New returns a Server over deps.
+func New(deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Auth == nil {
+		deps.Auth = auth.NewChain()
+	}
+	return &Server{deps: deps, log: deps.Logger}
+}
+
+// Mount registers every route on e and makes e answer errors (including its own
+// 404 and 405) in the JSON error shape.
+func (s *Server) Mount(e *echo.Echo) {
+	e.HTTPErrorHandler = s.handleError
+	base := []echo.MiddlewareFunc{s.requestID, s.accessLog, s.recover}
+	e.GET("/healthz", s.healthz, base...)
+	e.GET("/readyz", s.readyz, base...)
+
+	api := e.Group(APIPrefix, append(base, s.authenticate, s.maintenance)...)
+	api.GET("/settings", s.getSettings)
+	api.PATCH("/settings", s.patchSettings, s.requireUser)
+
+	r := api.Group("/resource", s.requireUser)
+	r.GET("/:doctype", s.list)
+	r.POST("/:doctype", s.create)
+	r.GET("/:doctype/:name", s.get)
+	r.PATCH("/:doctype/:name", s.patch)
+	r.DELETE("/:doctype/:name", s.delete)
+}
+
+// Echo returns a new Echo instance with every route mounted.
+func (s *Server) Echo() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	s.Mount(e)
+	return e
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(c.Request().Context()); err != nil {
+			s.log.WarnContext(c.Request().Context(), "not ready", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, ErrorBody{
+				RequestID: requestID(c),
+				Error:     ErrorDetail{Code: "unavailable", Message: "database unreachable"},
+			})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}

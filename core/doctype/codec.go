@@ -1,0 +1,288 @@
+package doctype
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// MarshalDoc returns the API JSON of doc: its visible fields, or only those in
+// fields when fields is not empty. Hidden fields never appear.
+func (d *DocType) MarshalDoc(doc any, fields []string) ([]byte, error) {
+	if len(fields) == 0 && d.plainJSON {
+		return json.Marshal(doc)
+	}
+	return json.Marshal(d.ToMap(doc, fields))
+}
+
+// ToMap returns doc's visible fields (or those in fields) keyed by JSON name.
+func (d *DocType) ToMap(doc any, fields []string) map[string]any {
+	v := reflect.ValueOf(doc)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	out := make(map[string]any, len(d.fields))
+	if len(fields) > 0 {
+		for _, name := range fields {
+			if f, ok := d.VisibleField(name); ok {
+				out[f.Name] = v.FieldByIndex(f.Index).Interface()
+			}
+		}
+		return out
+	}
+	for i := range d.fields {
+		f := &d.fields[i]
+		if !f.Hidden {
+			out[f.Name] = v.FieldByIndex(f.Index).Interface()
+		}
+	}
+	return out
+}
+
+// DecodeNew decodes a client's JSON object into a new document with its
+// defaults. Unknown, hidden and read-only fields, malformed JSON and values of
+// the wrong type are a *core.ValidationError naming every bad field; "name" is
+// accepted only when the DocType's naming rule is "prompt".
+func (d *DocType) DecodeNew(data []byte) (any, error) {
+	m, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	doc := d.New()
+	rv := reflect.ValueOf(doc).Elem()
+	verr := &core.ValidationError{}
+	for _, key := range sortedKeys(m) {
+		f, ok := d.VisibleField(key)
+		if !ok {
+			verr.Add(key, "unknown field")
+			continue
+		}
+		if f.ReadOnly && !(f.Name == FieldName && d.Naming == NamingPrompt) {
+			verr.Add(key, "read-only field")
+			continue
+		}
+		val, reason := decodeValue(f, m[key])
+		if reason != "" {
+			verr.Add(key, reason)
+			continue
+		}
+		rv.FieldByIndex(f.Index).Set(val)
+	}
+	if err := verr.Err(); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// ApplyPatch merges a client's JSON object into doc (a document read from the
+// store). Fields absent from the patch keep their values; null clears a field.
+// "version", when present, is returned rather than applied. Read-only fields may
+// appear only with their current value (so a fetched document can be sent back
+// whole). On any error doc is left unchanged.
+func (d *DocType) ApplyPatch(doc any, data []byte) (version int64, hasVersion bool, err error) {
+	m, err := decodeObject(data)
+	if err != nil {
+		return 0, false, err
+	}
+	rv := reflect.ValueOf(doc).Elem()
+	verr := &core.ValidationError{}
+	type set struct {
+		f   *Field
+		val reflect.Value
+	}
+	var sets []set
+	for _, key := range sortedKeys(m) {
+		f, ok := d.VisibleField(key)
+		if !ok {
+			verr.Add(key, "unknown field")
+			continue
+		}
+		val, reason := decodeValue(f, m[key])
+		if reason != "" {
+			verr.Add(key, reason)
+			continue
+		}
+		if key == FieldVersion {
+			version, hasVersion = val.Int(), true
+			continue
+		}
+		if f.ReadOnly {
+			if !sameValue(val, rv.FieldByIndex(f.Index)) {
+				verr.Add(key, "read-only field")
+			}
+			continue
+		}
+		sets = append(sets, set{f, val})
+	}
+	if err := verr.Err(); err != nil {
+		return 0, false, err
+	}
+	for _, s := range sets {
+		rv.FieldByIndex(s.f.Index).Set(s.val)
+	}
+	return version, hasVersion, nil
+}
+
+// CoerceFilter checks filter f against the DocType and converts its value to the
+// field's Go type. Errors are *core.ValidationError naming the filter's field.
+func (d *DocType) CoerceFilter(f ports.Filter) (ports.Filter, error) {
+	fd, ok := d.VisibleField(f.Field)
+	if !ok {
+		return f, core.Invalid(f.Field, "unknown field")
+	}
+	if !fd.Filterable {
+		return f, core.Invalid(f.Field, "cannot be filtered on")
+	}
+	if !f.Op.Valid() {
+		return f, core.Invalidf(f.Field, "unknown operator %q", f.Op)
+	}
+	switch f.Op {
+	case ports.OpIsNull, ports.OpIsNotNull:
+		f.Value = nil
+		return f, nil
+	case ports.OpLike:
+		if fd.Type.Kind() != reflect.String {
+			return f, core.Invalid(f.Field, "like needs a text field")
+		}
+		s, ok := f.Value.(string)
+		if !ok {
+			return f, core.Invalid(f.Field, "like needs a text pattern")
+		}
+		f.Value = s
+		return f, nil
+	case ports.OpIn, ports.OpNotIn:
+		items, ok := f.Value.([]any)
+		if !ok {
+			if s, isStr := f.Value.(string); isStr { // "a,b,c"
+				for _, p := range strings.Split(s, ",") {
+					items = append(items, strings.TrimSpace(p))
+				}
+			} else {
+				return f, core.Invalidf(f.Field, "%s needs a list", f.Op)
+			}
+		}
+		vals := make([]any, 0, len(items))
+		for _, it := range items {
+			v, err := coerce(fd, it)
+			if err != nil {
+				return f, err
+			}
+			vals = append(vals, v)
+		}
+		f.Value = vals
+		return f, nil
+	}
+	if f.Value == nil {
+		return f, core.Invalidf(f.Field, "%s needs a value (use \"is null\" for nulls)", f.Op)
+	}
+	v, err := coerce(fd, f.Value)
+	if err != nil {
+		return f, err
+	}
+	f.Value = v
+	return f, nil
+}
+
+func coerce(f *Field, v any) (any, error) {
+	if s, ok := v.(string); ok && f.Type.Kind() != reflect.String && f.Type != reflect.TypeFor[Decimal]() && f.Type != reflect.TypeFor[time.Time]() {
+		// Query strings carry numbers and booleans as text.
+		var probe any
+		if json.Unmarshal([]byte(s), &probe) == nil {
+			v = probe
+		}
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, core.Invalid(f.Name, "invalid filter value")
+	}
+	val, reason := decodeValue(f, raw)
+	if reason != "" {
+		return nil, core.Invalid(f.Name, reason)
+	}
+	return val.Interface(), nil
+}
+
+func decodeObject(data []byte) (map[string]json.RawMessage, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, &core.ValidationError{Message: "request body must be a JSON object"}
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil || m == nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, &core.ValidationError{Message: "malformed JSON: " + strings.TrimPrefix(syn.Error(), "json: ")}
+		}
+		return nil, &core.ValidationError{Message: "request body must be a JSON object"}
+	}
+	return m, nil
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// decodeValue decodes raw into a new value of f's type; reason says why not.
+func decodeValue(f *Field, raw json.RawMessage) (reflect.Value, string) {
+	ptr := reflect.New(f.Type)
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return ptr.Elem(), ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(ptr.Interface()); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return reflect.Value{}, "must be " + describe(f.Type)
+		}
+		if f.Type == reflect.TypeFor[time.Time]() || f.Type == reflect.TypeFor[*time.Time]() {
+			return reflect.Value{}, "must be " + describe(f.Type)
+		}
+		return reflect.Value{}, strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return ptr.Elem(), ""
+}
+
+func describe(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[time.Time]() {
+		return "an RFC 3339 date-time such as 2026-01-31T09:30:00Z"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "an object"
+}
+
+func sameValue(a, b reflect.Value) bool {
+	if ta, ok := a.Interface().(time.Time); ok {
+		tb, _ := b.Interface().(time.Time)
+		return ta.Equal(tb)
+	}
+	return reflect.DeepEqual(a.Interface(), b.Interface())
+}

@@ -1,0 +1,48 @@
+package doctype
+
+import (
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Meta describes a DocType: its name, storage, naming and access rules.
+type Meta struct {
+	// Name is the DocType's name ("Invoice", "Error Log"): the URL segment of its
+	// resource API and the key of its permission rules.
+	Name string
+	// Table overrides the table name (default: snake_case of Name).
+	Table string
+	// Description documents the DocType.
+	Description string
+	// Naming is the rule that names new documents:
+	//   ""  or "uuid"     a UUIDv7 (time-ordered) id — the default
+	//   "prompt"          the client supplies "name"
+	//   "field:FIELD"     the value of FIELD
+	//   a series          e.g. "INV-.YYYY.-.#####": parts separated by dots; YYYY, YY,
+	//                     MM, DD are the date; a run of # is a counter per prefix and
+	//                     tenant, zero-padded to its width (INV-2026-00001)
+	Naming string
+	// Permissions grant roles actions on documents of this DocType.
+	Permissions []Rule
+	// RLSField names the field row-level security filters on (e.g. "owner").
+	RLSField string
+	// IsSingle makes the DocType a singleton: one document per tenant, named Name.
+	IsSingle bool
+	// Immutable documents are written once by the framework: the resource API
+	// never creates or updates them (reads and deletes follow Permissions).
+	Immutable bool
+	// Filterable lists the fields clients may filter on; nil means every visible field.
+	Filterable []string
+	// Sortable lists the fields clients may sort on; nil means every visible field.
+	Sortable []string
+	// Hidden lists fields never serialized and never accepted from clients
+	// (secrets such as hashes). Fields tagged json:"-" are hidden as well.
+	Hidden []string
+	// ReadOnly lists fields clients cannot set; the framework or hooks set them.
+	ReadOnly []string
+	// Unique lists sets of fields whose values are unique within a tenant.
+	Unique [][]string
+	// Indexes lists sets of fields to index (each prefixed by tenant_id).
+	Indexes [][]string
+	// DefaultOrder sorts lists that ask for no order (default: modified_at desc).
+	DefaultOrder []ports.Order
+}

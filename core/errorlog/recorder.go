@@ -1,0 +1,49 @@
+// Package errorlog records unexpected errors as documents administrators can
+// read (the Error Log DocType), so a user quoting a request id can be helped.
+package errorlog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Builder turns a record into a new document of the error-log DocType.
+type Builder func(rec ports.ErrorRecord) any
+
+// Recorder writes ErrorRecords through the repository.
+type Recorder struct {
+	repo          ports.Repository
+	doctype       string
+	build         Builder
+	defaultTenant string
+}
+
+// New returns a Recorder that stores records as documents of doctypeName made by build.
+// Records without a tenant go to defaultTenant.
+func New(repo ports.Repository, doctypeName string, build Builder, defaultTenant string) *Recorder {
+	return &Recorder{repo: repo, doctype: doctypeName, build: build, defaultTenant: defaultTenant}
+}
+
+// Record stores rec as the system user, even if the request's context was cancelled.
+func (r *Recorder) Record(ctx context.Context, rec ports.ErrorRecord) error {
+	tenant := rec.TenantID
+	if tenant == "" {
+		tenant = r.defaultTenant
+		rec.TenantID = tenant
+	}
+	if rec.Timestamp.IsZero() {
+		rec.Timestamp = time.Now().UTC()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	ctx = ports.WithUser(ports.WithTenantID(ctx, tenant), &ports.SystemUser)
+	if err := r.repo.Create(ctx, r.doctype, r.build(rec)); err != nil {
+		return fmt.Errorf("record error log: %w", err)
+	}
+	return nil
+}
+
+var _ ports.ErrorRecorder = (*Recorder)(nil)

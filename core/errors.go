@@ -1,0 +1,121 @@
+// Package core holds the error values every core service and adapter speaks.
+//
+// Services return these sentinels wrapped with %w; the web adapter maps them to
+// HTTP status codes and one JSON error shape (see adapters/web).
+package core
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Sentinel errors. Test with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrForbidden     = errors.New("forbidden")
+	ErrConflict      = errors.New("conflict")
+	ErrUnauthorized  = errors.New("unauthorized")
+	ErrValidation    = errors.New("validation failed")
+	ErrUnavailable   = errors.New("service unavailable")
+	ErrTooMany       = errors.New("too many requests")
+	ErrNotSupported  = errors.New("not supported")
+	ErrNoTenant      = errors.New("no tenant in context")
+	ErrPayloadTooBig = errors.New("payload too large")
+)
+
+// FieldError names one invalid field and why.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// ValidationError lists every invalid field of an input. It matches ErrValidation.
+type ValidationError struct {
+	// Message summarises the problem when it is not about one field.
+	Message string
+	Fields  []FieldError
+}
+
+// Invalid returns a ValidationError for one field.
+func Invalid(field, reason string) *ValidationError {
+	return &ValidationError{Fields: []FieldError{{Field: field, Reason: reason}}}
+}
+
+// Invalidf returns a ValidationError for one field with a formatted reason.
+func Invalidf(field, format string, args ...any) *ValidationError {
+	return Invalid(field, fmt.Sprintf(format, args...))
+}
+
+// Add records one more invalid field.
+func (e *ValidationError) Add(field, reason string) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Reason: reason})
+}
+
+// Err returns e when it records any problem, else nil.
+func (e *ValidationError) Err() error {
+	if e == nil || (len(e.Fields) == 0 && e.Message == "") {
+		return nil
+	}
+	return e
+}
+
+// FieldMap returns the problems as field → reason (the JSON error shape).
+func (e *ValidationError) FieldMap() map[string]string {
+	m := make(map[string]string, len(e.Fields))
+	for _, f := range e.Fields {
+		if prev, ok := m[f.Field]; ok {
+			m[f.Field] = prev + "; " + f.Reason
+			continue
+		}
+		m[f.Field] = f.Reason
+	}
+	return m
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Fields)+1)
+	if e.Message != "" {
+		parts = append(parts, e.Message)
+	}
+	fs := append([]FieldError(nil), e.Fields...)
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Field < fs[j].Field })
+	for _, f := range fs {
+		parts = append(parts, f.Field+": "+f.Reason)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrValidation) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
+
+// ConflictError reports a stale write and carries the current document so the
+// client can merge and retry. It matches ErrConflict.
+type ConflictError struct {
+	Message string
+	Current any
+}
+
+func (e *ConflictError) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// PublicError is an error whose message is safe to show to clients as is.
+// Wrap a sentinel with Public to give it a client-facing message.
+type PublicError struct {
+	Msg string
+	Err error
+}
+
+// Public returns an error matching sentinel whose client-facing message is msg.
+func Public(sentinel error, msg string) error { return &PublicError{Msg: msg, Err: sentinel} }
+
+// Publicf is Public with a formatted message.
+func Publicf(sentinel error, format string, args ...any) error {
+	return &PublicError{Msg: fmt.Sprintf(format, args...), Err: sentinel}
+}
+
+func (e *PublicError) Error() string { return e.Msg }
+func (e *PublicError) Unwrap() error { return e.Err }

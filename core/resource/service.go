@@ -1,0 +1,481 @@
+// Package resource is the generic document service behind the resource API:
+// every create, read, update, delete and list of every DocType passes through
+// it, so permission checks, row-level security, validation, optimistic locking
+// and change hooks apply the same way whoever calls.
+package resource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// MaxLimit is the largest page a list may ask for.
+const MaxLimit = 1000
+
+// DefaultLimit is the page size of a list that asks for none.
+const DefaultLimit = 20
+
+// Event describes a committed change.
+type Event struct {
+	DocType string
+	Name    string
+	Action  ports.Action // create, write or delete
+	// Doc is the document after the change (before it, for delete).
+	Doc any
+}
+
+// Hook runs after a change commits. It must not block for long.
+type Hook func(ctx context.Context, ev Event)
+
+// Service is the generic document service.
+type Service struct {
+	repo ports.Repository
+	reg  *doctype.Registry
+	perm ports.PermissionEvaluator
+	log  *slog.Logger
+
+	mu    sync.RWMutex
+	hooks map[string][]Hook
+}
+
+// New returns a Service over repo that authorizes through perm.
+func New(repo ports.Repository, reg *doctype.Registry, perm ports.PermissionEvaluator, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{repo: repo, reg: reg, perm: perm, log: log, hooks: map[string][]Hook{}}
+}
+
+// Registry returns the DocType registry the service serves.
+func (s *Service) Registry() *doctype.Registry { return s.reg }
+
+// Repository returns the repository the service writes through.
+func (s *Service) Repository() ports.Repository { return s.repo }
+
+// OnChange registers fn to run after every committed change of doctype.
+func (s *Service) OnChange(doctypeName string, fn Hook) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks[doctypeName] = append(s.hooks[doctypeName], fn)
+}
+
+func (s *Service) emit(ctx context.Context, ev Event) {
+	s.mu.RLock()
+	hooks := s.hooks[ev.DocType]
+	s.mu.RUnlock()
+	for _, h := range hooks {
+		h(ctx, ev)
+	}
+}
+
+// DocType returns the registered DocType called name, or a not-found error.
+func (s *Service) DocType(name string) (*doctype.DocType, error) {
+	dt, ok := s.reg.Get(name)
+	if !ok {
+		return nil, core.Publicf(core.ErrNotFound, "unknown doctype %q", name)
+	}
+	return dt, nil
+}
+
+func principal(ctx context.Context) (*ports.UserContext, error) {
+	u := ports.UserFrom(ctx)
+	if u == nil {
+		return nil, core.Public(core.ErrUnauthorized, "authentication required")
+	}
+	return u, nil
+}
+
+// Can reports whether the principal in ctx may perform action on doc (nil for a
+// DocType-level check, as for create and list).
+func (s *Service) Can(ctx context.Context, dt *doctype.DocType, action ports.Action, doc any) (bool, error) {
+	u, err := principal(ctx)
+	if err != nil {
+		return false, err
+	}
+	req := ports.PolicyRequest{
+		PrincipalID:         u.ID,
+		PrincipalAttributes: u.Attributes,
+		Roles:               u.AllRoles(),
+		TenantID:            ports.TenantIDFrom(ctx),
+		DocType:             dt.Name,
+		Action:              action,
+		Doc:                 doc,
+	}
+	if doc != nil {
+		if b, err := doctype.BaseOf(doc); err == nil {
+			req.DocName = b.Name
+		}
+	}
+	res, err := s.perm.Evaluate(ctx, req)
+	if err != nil {
+		return false, fmt.Errorf("evaluate %s %s: %w", action, dt.Name, err)
+	}
+	if !res.Authorized {
+		s.log.InfoContext(ctx, "permission denied", "user", u.ID, "tenant", req.TenantID,
+			"doctype", dt.Name, "action", action, "document", req.DocName,
+			"source", res.Source, "reason", res.Reason, "policy", res.PolicyID)
+	}
+	return res.Authorized, nil
+}
+
+func (s *Service) authorize(ctx context.Context, dt *doctype.DocType, action ports.Action, doc any) error {
+	ok, err := s.Can(ctx, dt, action, doc)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return core.Publicf(core.ErrForbidden, "not permitted to %s %s", action, dt.Name)
+	}
+	return nil
+}
+
+// readable loads doctype/name and checks the principal may read it; a document
+// that does not exist and one the principal may not read look the same.
+func (s *Service) readable(ctx context.Context, dt *doctype.DocType, name string) (any, error) {
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	doc, err := s.repo.Get(ctx, dt.Name, name)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.Can(ctx, dt, ports.ActionRead, doc)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, core.Publicf(core.ErrNotFound, "%s %q not found", dt.Name, name)
+	}
+	return doc, nil
+}
+
+// Get returns doctype/name if the principal may read it.
+func (s *Service) Get(ctx context.Context, doctypeName, name string) (any, error) {
+	dt, err := s.DocType(doctypeName)
+	if err != nil {
+		return nil, err
+	}
+	if dt.IsSingle {
+		if name != dt.Name {
+			return nil, core.Publicf(core.ErrNotFound, "%s %q not found", dt.Name, name)
+		}
+		return s.GetSingle(ctx, dt.Name)
+	}
+	return s.readable(ctx, dt, name)
+}
+
+// GetSingle returns a single DocType's document, creating it with its defaults
+// on first use.
+func (s *Service) GetSingle(ctx context.Context, doctypeName string) (any, error) {
+	dt, err := s.DocType(doctypeName)
+	if err != nil {
+		return nil, err
+	}
+	if !dt.IsSingle {
+		return nil, core.Publicf(core.ErrNotSupported, "%s is not a single DocType", dt.Name)
+	}
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.ensureSingle(ctx, dt); err != nil {
+		return nil, err
+	}
+	return s.readable(ctx, dt, dt.Name)
+}
+
+// ensureSingle creates the single document of the current tenant if missing.
+func (s *Service) ensureSingle(ctx context.Context, dt *doctype.DocType) error {
+	_, err := s.repo.Get(ctx, dt.Name, dt.Name)
+	if !errors.Is(err, core.ErrNotFound) {
+		return err
+	}
+	sys := ports.WithUser(ctx, &ports.SystemUser)
+	err = s.repo.Create(sys, dt.Name, dt.New())
+	if errors.Is(err, core.ErrConflict) { // created concurrently
+		return nil
+	}
+	return err
+}
+
+// ListParams selects a page of documents.
+type ListParams struct {
+	Filters []ports.Filter
+	Orders  []ports.Order
+	// Fields limits the fields each document carries (validated here, applied
+	// when serializing); nil means all visible fields.
+	Fields []string
+	Limit  int
+	Offset int
+}
+
+// List returns the documents the principal may read that match p, and their total.
+func (s *Service) List(ctx context.Context, doctypeName string, p ListParams) (ports.ListResult, error) {
+	dt, err := s.DocType(doctypeName)
+	if err != nil {
+		return ports.ListResult{}, err
+	}
+	q, err := s.query(dt, p)
+	if err != nil {
+		return ports.ListResult{}, err
+	}
+	u, err := principal(ctx)
+	if err != nil {
+		return ports.ListResult{}, err
+	}
+	if err := s.authorize(ctx, dt, ports.ActionRead, nil); err != nil {
+		return ports.ListResult{}, err
+	}
+	rls, err := s.perm.PermittedFilters(ctx, u, dt.Name, ports.ActionRead)
+	if errors.Is(err, core.ErrForbidden) {
+		return ports.ListResult{Items: []any{}, Total: 0}, nil
+	}
+	if err != nil {
+		return ports.ListResult{}, fmt.Errorf("permitted filters for %s: %w", dt.Name, err)
+	}
+	q.Filters = append(q.Filters, rls...)
+	if dt.IsSingle {
+		if err := s.ensureSingle(ctx, dt); err != nil {
+			return ports.ListResult{}, err
+		}
+	}
+	res, err := s.repo.List(ctx, dt.Name, q)
+	if err != nil {
+		return ports.ListResult{}, err
+	}
+	if res.Items == nil {
+		res.Items = []any{}
+	}
+	return res, nil
+}
+
+// query validates p against dt and turns it into a repository query.
+func (s *Service) query(dt *doctype.DocType, p ListParams) (ports.Query, error) {
+	verr := &core.ValidationError{}
+	q := ports.Query{Limit: p.Limit, Offset: p.Offset}
+	switch {
+	case p.Limit < 0:
+		verr.Add("limit", "must not be negative")
+	case p.Limit > MaxLimit:
+		verr.Add("limit", fmt.Sprintf("must be at most %d", MaxLimit))
+	case p.Limit == 0:
+		q.Limit = DefaultLimit
+	}
+	if p.Offset < 0 {
+		verr.Add("offset", "must not be negative")
+	}
+	for _, f := range p.Filters {
+		cf, err := dt.CoerceFilter(f)
+		if err != nil {
+			var ve *core.ValidationError
+			if errors.As(err, &ve) {
+				for _, fe := range ve.Fields {
+					verr.Add("filters."+fe.Field, fe.Reason)
+				}
+				continue
+			}
+			return q, err
+		}
+		q.Filters = append(q.Filters, cf)
+	}
+	for _, o := range p.Orders {
+		f, ok := dt.VisibleField(o.Field)
+		switch {
+		case !ok:
+			verr.Add("order_by."+o.Field, "unknown field")
+		case !f.Sortable:
+			verr.Add("order_by."+o.Field, "cannot be sorted on")
+		default:
+			q.Orders = append(q.Orders, o)
+		}
+	}
+	for _, name := range p.Fields {
+		if _, ok := dt.VisibleField(name); !ok {
+			verr.Add("fields."+name, "unknown field")
+		}
+	}
+	return q, verr.Err()
+}
+
+// Create decodes body (a JSON object) into a new document and inserts it.
+func (s *Service) Create(ctx context.Context, doctypeName string, body []byte) (any, error) {
+	dt, err := s.DocType(doctypeName)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.creatable(dt); err != nil {
+		return nil, err
+	}
+	doc, err := dt.DecodeNew(body)
+	if err != nil {
+		return nil, err
+	}
+	return doc, s.Insert(ctx, dt.Name, doc)
+}
+
+func (s *Service) creatable(dt *doctype.DocType) error {
+	switch {
+	case dt.IsSingle:
+		return core.Publicf(core.ErrNotSupported, "%s is a single DocType: read it with GET and change it with PATCH", dt.Name)
+	case dt.Immutable:
+		return core.Publicf(core.ErrNotSupported, "%s documents are written by the framework only", dt.Name)
+	}
+	return nil
+}
+
+// Insert validates doc, checks the principal may create it and stores it.
+// Use it from Go code to create documents with the same rules as the API.
+func (s *Service) Insert(ctx context.Context, doctypeName string, doc any) error {
+	dt, err := s.DocType(doctypeName)
+	if err != nil {
+		return err
+	}
+	u, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.creatable(dt); err != nil {
+		return err
+	}
+	b, err := doctype.BaseOf(doc)
+	if err != nil {
+		return err
+	}
+	if b.Owner == "" {
+		b.Owner = u.ID
+	}
+	if err := validate(doc); err != nil {
+		return err
+	}
+	if err := s.authorize(ctx, dt, ports.ActionCreate, doc); err != nil {
+		return err
+	}
+	if err := s.repo.Create(ctx, dt.Name, doc); err != nil {
+		return err
+	}
+	s.emit(ctx, Event{DocType: dt.Name, Name: b.Name, Action: ports.ActionCreate, Doc: doc})
+	return nil
+}
+
+func validate(doc any) error {
+	if v, ok := doc.(doctype.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Update applies patch (a JSON object) to doctype/name. The expected version
+// comes from the patch's "version" or from ifMatch (nil when absent); when both
+// are given they must agree. A stale version is a *core.ConflictError carrying
+// the current document. Without any version the patch applies to whatever
+// version is current.
+func (s *Service) Update(ctx context.Context, doctypeName, name string, patch []byte, ifMatch *int64) (any, error) {
+	dt, err := s.DocType(doctypeName)
+	if err != nil {
+		return nil, err
+	}
+	if dt.Immutable {
+		return nil, core.Publicf(core.ErrNotSupported, "%s documents are immutable", dt.Name)
+	}
+	if dt.IsSingle {
+		if name != dt.Name {
+			return nil, core.Publicf(core.ErrNotFound, "%s %q not found", dt.Name, name)
+		}
+		if _, err := principal(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.ensureSingle(ctx, dt); err != nil {
+			return nil, err
+		}
+	}
+	var out any
+	err = s.repo.InTx(ctx, func(ctx context.Context) error {
+		doc, err := s.readable(ctx, dt, name)
+		if err != nil {
+			return err
+		}
+		if err := s.authorize(ctx, dt, ports.ActionWrite, doc); err != nil {
+			return err
+		}
+		b, _ := doctype.BaseOf(doc)
+		current := b.Version
+		version, hasVersion, err := dt.ApplyPatch(doc, patch)
+		if err != nil {
+			return err
+		}
+		expected := current
+		switch {
+		case hasVersion && ifMatch != nil && version != *ifMatch:
+			return core.Invalidf("version", "is %d but If-Match says %d", version, *ifMatch)
+		case hasVersion:
+			expected = version
+		case ifMatch != nil:
+			expected = *ifMatch
+		}
+		if expected != current {
+			fresh, err := s.repo.Get(ctx, dt.Name, name)
+			if err != nil {
+				return err
+			}
+			return &core.ConflictError{
+				Message: fmt.Sprintf("%s %q was changed by someone else: version %d is stale, the current version is %d", dt.Name, name, expected, current),
+				Current: fresh,
+			}
+		}
+		if err := validate(doc); err != nil {
+			return err
+		}
+		if err := s.authorize(ctx, dt, ports.ActionWrite, doc); err != nil {
+			return err
+		}
+		if err := s.repo.Update(ctx, dt.Name, doc); err != nil {
+			return err
+		}
+		out = doc
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(ctx, Event{DocType: dt.Name, Name: name, Action: ports.ActionWrite, Doc: out})
+	return out, nil
+}
+
+// Delete removes doctype/name if the principal may delete it.
+func (s *Service) Delete(ctx context.Context, doctypeName, name string) error {
+	dt, err := s.DocType(doctypeName)
+	if err != nil {
+		return err
+	}
+	if dt.IsSingle {
+		return core.Publicf(core.ErrNotSupported, "%s is a single DocType and cannot be deleted", dt.Name)
+	}
+	var doc any
+	err = s.repo.InTx(ctx, func(ctx context.Context) error {
+		d, err := s.readable(ctx, dt, name)
+		if err != nil {
+			return err
+		}
+		if err := s.authorize(ctx, dt, ports.ActionDelete, d); err != nil {
+			return err
+		}
+		doc = d
+		return s.repo.Delete(ctx, dt.Name, name)
+	})
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, Event{DocType: dt.Name, Name: name, Action: ports.ActionDelete, Doc: doc})
+	return nil
+}

@@ -1,0 +1,127 @@
+// Package settings serves the System Settings singleton from an in-process
+// cache, one entry per tenant, invalidated when settings change on this instance
+// and refreshed after a TTL so changes made on other instances show up too.
+package settings
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/framework-m/framework-m/core/resource"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Maintainer is implemented by a settings document that can switch the app
+// into maintenance mode.
+type Maintainer interface {
+	InMaintenance() bool
+}
+
+// Snapshot is the settings of one tenant as served.
+type Snapshot struct {
+	// Doc is the settings document (a pointer to the settings DocType struct).
+	Doc any
+	// JSON is the document's API form.
+	JSON []byte
+	// ETag is a strong validator of JSON.
+	ETag string
+	// Maintenance is true when the app is in maintenance mode.
+	Maintenance bool
+	loaded      time.Time
+}
+
+// Service reads and updates settings.
+type Service struct {
+	res     *resource.Service
+	doctype string
+	ttl     time.Duration
+	now     func() time.Time
+
+	mu    sync.RWMutex
+	cache map[string]*Snapshot
+}
+
+// DefaultTTL bounds how stale another instance's change can look.
+const DefaultTTL = 30 * time.Second
+
+// New returns a Service for the single DocType doctypeName.
+func New(res *resource.Service, doctypeName string, ttl time.Duration) *Service {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	s := &Service{res: res, doctype: doctypeName, ttl: ttl, now: time.Now, cache: map[string]*Snapshot{}}
+	res.OnChange(doctypeName, func(ctx context.Context, _ resource.Event) {
+		s.Invalidate(ports.TenantIDFrom(ctx))
+	})
+	return s
+}
+
+// Get returns the settings of the tenant in ctx, from the cache when fresh.
+// It reads as the system, so anonymous requests can be served.
+func (s *Service) Get(ctx context.Context) (*Snapshot, error) {
+	tenant := ports.TenantIDFrom(ctx)
+	s.mu.RLock()
+	snap, ok := s.cache[tenant]
+	s.mu.RUnlock()
+	if ok && s.now().Sub(snap.loaded) < s.ttl {
+		return snap, nil
+	}
+	sys := ports.WithUser(ctx, &ports.SystemUser)
+	doc, err := s.res.GetSingle(sys, s.doctype)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", s.doctype, err)
+	}
+	snap, err = s.snapshot(doc)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cache[tenant] = snap
+	s.mu.Unlock()
+	return snap, nil
+}
+
+func (s *Service) snapshot(doc any) (*Snapshot, error) {
+	dt, err := s.res.DocType(s.doctype)
+	if err != nil {
+		return nil, err
+	}
+	body, err := dt.MarshalDoc(doc, nil)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", s.doctype, err)
+	}
+	sum := sha256.Sum256(body)
+	snap := &Snapshot{Doc: doc, JSON: body, ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, loaded: s.now()}
+	if m, ok := doc.(Maintainer); ok {
+		snap.Maintenance = m.InMaintenance()
+	}
+	return snap, nil
+}
+
+// Maintenance reports whether the tenant in ctx is in maintenance mode. If the
+// settings cannot be read it reports false: an unreadable settings row must not
+// lock everybody out.
+func (s *Service) Maintenance(ctx context.Context) bool {
+	snap, err := s.Get(ctx)
+	return err == nil && snap.Maintenance
+}
+
+// Update applies patch (a JSON object) as the principal in ctx, whose
+// permission rules decide (by default only admins may). It returns the new settings.
+func (s *Service) Update(ctx context.Context, patch []byte, ifMatch *int64) (*Snapshot, error) {
+	if _, err := s.res.Update(ctx, s.doctype, s.doctype, patch, ifMatch); err != nil {
+		return nil, err
+	}
+	return s.Get(ctx)
+}
+
+// Invalidate drops the cached settings of tenant.
+func (s *Service) Invalidate(tenant string) {
+	s.mu.Lock()
+	delete(s.cache, tenant)
+	s.mu.Unlock()
+}

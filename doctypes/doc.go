@@ -1,0 +1,18 @@
+// Package doctypes holds Framework M's built-in DocTypes: plain structs that
+// embed doctype.Base, and their Meta. Register adds them all to a registry.
+package doctypes
+
+import (
+	"errors"
+
+	"github.com/framework-m/framework-m/core/doctype"
+)
+
+// Register adds every built-in DocType to reg.
+func Register(reg *doctype.Registry) error {
+	var errs []error
+	add := func(_ *doctype.DocType, err error) { errs = append(errs, err) }
+	add(doctype.Register[ErrorLog](reg, ErrorLogMeta))
+	add(doctype.Register[SystemSettings](reg, SystemSettingsMeta))
+	return errors.Join(errs...)
+}

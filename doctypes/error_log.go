@@ -1,0 +1,62 @@
+package doctypes
+
+import (
+	"time"
+
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// ErrorLog records one unexpected error (a 5xx or a panic) with the context
+// needed to find its cause. Only admins can read it; nobody can change it.
+type ErrorLog struct {
+	doctype.Base
+	Title        string          `json:"title"`
+	ErrorType    string          `json:"error_type"`
+	ErrorMessage string          `json:"error_message"`
+	Traceback    string          `json:"traceback"`
+	RequestURL   string          `json:"request_url"`
+	UserID       string          `json:"user_id" gorm:"size:140"`
+	RequestID    string          `json:"request_id" gorm:"size:140"`
+	Timestamp    time.Time       `json:"timestamp"`
+	Context      doctype.JSONMap `json:"context"`
+}
+
+// ErrorLogDocType is the ErrorLog DocType's name.
+const ErrorLogDocType = "Error Log"
+
+// ErrorLogMeta describes ErrorLog: admin-only, immutable, found by request id.
+var ErrorLogMeta = doctype.Meta{
+	Name:         ErrorLogDocType,
+	Description:  "Unexpected errors met while serving requests.",
+	Immutable:    true,
+	Permissions:  []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete}},
+	Indexes:      [][]string{{"request_id"}, {"timestamp"}},
+	DefaultOrder: []ports.Order{{Field: "timestamp", Desc: true}},
+}
+
+// NewErrorLog builds an ErrorLog document from a record (an errorlog.Builder).
+func NewErrorLog(rec ports.ErrorRecord) any {
+	return &ErrorLog{
+		Title:        truncate(rec.Title, 140),
+		ErrorType:    rec.ErrorType,
+		ErrorMessage: rec.Message,
+		Traceback:    rec.Traceback,
+		RequestURL:   rec.RequestURL,
+		UserID:       rec.UserID,
+		RequestID:    rec.RequestID,
+		Timestamp:    rec.Timestamp.UTC().Truncate(time.Microsecond),
+		Context:      rec.Context,
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

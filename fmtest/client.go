@@ -1,0 +1,154 @@
+package fmtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Client sends requests to a test app as one principal (or anonymously).
+type Client struct {
+	base   string
+	user   *ports.UserContext
+	Header http.Header
+	HTTP   *http.Client
+}
+
+// As returns a client acting as u (nil: anonymous).
+func (a *App) As(u *ports.UserContext) *Client {
+	return &Client{base: a.URL, user: u, Header: http.Header{}, HTTP: a.Server.Client()}
+}
+
+// Anonymous returns a client that sends no credential.
+func (a *App) Anonymous() *Client { return a.As(nil) }
+
+// Response is a completed request.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends method path with body (nil, []byte, string or a value to encode as JSON).
+func (c *Client) Do(method, path string, body any) *Response {
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			panic("fmtest: encode body: " + err.Error())
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, c.base+path, r)
+	if err != nil {
+		panic("fmtest: " + err.Error())
+	}
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	if c.user != nil {
+		u, _ := json.Marshal(c.user)
+		req.Header.Set(HeaderUser, string(u))
+	}
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		panic("fmtest: " + method + " " + path + ": " + err.Error())
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		panic("fmtest: read body: " + err.Error())
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// Get sends GET path.
+func (c *Client) Get(path string) *Response { return c.Do(http.MethodGet, path, nil) }
+
+// Post sends POST path with a JSON body.
+func (c *Client) Post(path string, body any) *Response { return c.Do(http.MethodPost, path, body) }
+
+// Patch sends PATCH path with a JSON body.
+func (c *Client) Patch(path string, body any) *Response { return c.Do(http.MethodPatch, path, body) }
+
+// Delete sends DELETE path.
+func (c *Client) Delete(path string) *Response { return c.Do(http.MethodDelete, path, nil) }
+
+// JSON decodes the body into v, failing t on error.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("fmtest: decode %s: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r *Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Data returns the "data" object of a document response.
+func (r *Response) Data(t testing.TB) map[string]any {
+	t.Helper()
+	d, ok := r.Map(t)["data"].(map[string]any)
+	if !ok {
+		t.Fatalf("fmtest: no data object in %s", r.Body)
+	}
+	return d
+}
+
+// List returns the "data" list and "total" of a list response.
+func (r *Response) List(t testing.TB) ([]map[string]any, int) {
+	t.Helper()
+	var body struct {
+		Data  []map[string]any `json:"data"`
+		Total int              `json:"total"`
+	}
+	r.JSON(t, &body)
+	return body.Data, body.Total
+}
+
+// ErrorBody is the JSON error shape.
+type ErrorBody struct {
+	Error struct {
+		Code    string            `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields"`
+		Current map[string]any    `json:"current"`
+	} `json:"error"`
+	RequestID string `json:"request_id"`
+}
+
+// Err decodes the JSON error shape.
+func (r *Response) Err(t testing.TB) ErrorBody {
+	t.Helper()
+	var e ErrorBody
+	r.JSON(t, &e)
+	return e
+}
+
+// RequireStatus fails t now unless the status is want.
+func (r *Response) RequireStatus(t testing.TB, want int) *Response {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("fmtest: status %d, want %d; body: %s", r.Status, want, r.Body)
+	}
+	return r
+}

@@ -1,0 +1,211 @@
+// Package fmtest helps test Framework M apps the way Framework M tests itself:
+// a real App on a throwaway SQLite database (or an isolated PostgreSQL schema),
+// served over real HTTP, with a test authentication strategy so each request
+// can act as any user.
+//
+//	func TestInvoice(t *testing.T) {
+//		app := fmtest.New(t, fmtest.SQLite, frameworkm.WithDocType[Invoice](InvoiceMeta))
+//		c := app.As(fmtest.User("ann", "Accounts User"))
+//		res := c.Post("/api/v1/resource/Invoice", map[string]any{"customer": "ACME"})
+//		res.RequireStatus(t, 201)
+//	}
+package fmtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// EnvPostgresDSN names the PostgreSQL server the PostgreSQL variants of tests use.
+const EnvPostgresDSN = "FM_TEST_POSTGRES_DSN"
+
+// Driver selects the database of a test app.
+type Driver string
+
+// Test databases.
+const (
+	SQLite   Driver = "sqlite"
+	Postgres Driver = "postgres"
+)
+
+// Drivers returns SQLite, and PostgreSQL too when FM_TEST_POSTGRES_DSN is set;
+// run a suite once per driver to prove it on both.
+func Drivers() []Driver {
+	if os.Getenv(EnvPostgresDSN) != "" {
+		return []Driver{SQLite, Postgres}
+	}
+	return []Driver{SQLite}
+}
+
+// Config returns a configuration for a test app on driver: a fresh SQLite file
+// in t.TempDir(), or a fresh schema on the PostgreSQL of FM_TEST_POSTGRES_DSN
+// (dropped when the test ends). Without that variable, Postgres skips the test.
+func Config(t testing.TB, driver Driver) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.App.DataDir = t.TempDir()
+	cfg.App.Address = "127.0.0.1:0"
+	switch driver {
+	case SQLite, "":
+		cfg.Database.Driver = "sqlite"
+	case Postgres:
+		cfg.Database.Driver = "postgres"
+		cfg.Database.DSN = PostgresSchema(t)
+	default:
+		t.Fatalf("fmtest: unknown driver %q", driver)
+	}
+	return cfg
+}
+
+// PostgresSchema creates a schema of its own on FM_TEST_POSTGRES_DSN's server,
+// drops it when the test ends, and returns a DSN whose search_path is that
+// schema. It skips the test when the variable is unset.
+func PostgresSchema(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvPostgresDSN)
+	if base == "" {
+		t.Skipf("fmtest: %s is not set; PostgreSQL tests skipped", EnvPostgresDSN)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "fmtest_" + hex.EncodeToString(b[:])
+	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("fmtest: connect %s: %v", EnvPostgresDSN, err)
+	}
+	sqlDB, _ := admin.DB()
+	if err := admin.Exec(`CREATE SCHEMA "` + schema + `"`).Error; err != nil {
+		sqlDB.Close()
+		t.Fatalf("fmtest: create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(`DROP SCHEMA "` + schema + `" CASCADE`)
+		sqlDB.Close()
+	})
+	return WithSearchPath(base, schema)
+}
+
+// WithSearchPath returns dsn (URL or key=value form) with search_path set.
+func WithSearchPath(dsn, schema string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		return dsn + sep + "search_path=" + schema
+	}
+	return dsn + " search_path=" + schema
+}
+
+// App is a running test app: the App and an HTTP server serving it.
+type App struct {
+	*frameworkm.App
+	// URL is the base URL of the test server.
+	URL    string
+	Server *httptest.Server
+}
+
+// New builds an App on driver with the test strategy first in its auth chain,
+// serves it on a local port and shuts both down when the test ends.
+func New(t testing.TB, driver Driver, opts ...frameworkm.Option) *App {
+	t.Helper()
+	return NewWithConfig(t, Config(t, driver), opts...)
+}
+
+// NewWithConfig is New with a configuration of the caller's.
+func NewWithConfig(t testing.TB, cfg config.Config, opts ...frameworkm.Option) *App {
+	t.Helper()
+	all := append([]frameworkm.Option{
+		frameworkm.WithLogger(Logger(t)),
+		frameworkm.WithAuthenticator(Strategy{}),
+	}, opts...)
+	app, err := frameworkm.New(cfg, all...)
+	if err != nil {
+		t.Fatalf("fmtest: new app: %v", err)
+	}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatalf("fmtest: start app: %v", err)
+	}
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := app.Shutdown(ctx); err != nil {
+			t.Errorf("fmtest: shutdown: %v", err)
+		}
+	})
+	return &App{App: app, URL: srv.URL, Server: srv}
+}
+
+// Logger returns a logger that writes to the test's log, at warn and above
+// (set FM_TEST_LOG=debug for everything).
+func Logger(t testing.TB) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("FM_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// HeaderUser carries the test strategy's principal as JSON.
+const HeaderUser = "X-Fmtest-User"
+
+// Strategy authenticates requests by the JSON UserContext in X-Fmtest-User.
+// It exists only in this package: production apps never include it.
+type Strategy struct{}
+
+// Name is "fmtest".
+func (Strategy) Name() string { return "fmtest" }
+
+// Supports reports whether X-Fmtest-User is present.
+func (Strategy) Supports(h http.Header) bool { return h.Get(HeaderUser) != "" }
+
+// Authenticate decodes the principal.
+func (Strategy) Authenticate(_ context.Context, h http.Header) (*ports.UserContext, error) {
+	var u ports.UserContext
+	if err := json.Unmarshal([]byte(h.Get(HeaderUser)), &u); err != nil || u.ID == "" {
+		return nil, core.Public(core.ErrUnauthorized, "invalid test user")
+	}
+	return &u, nil
+}
+
+// User returns a principal with id and roles in the default tenant.
+func User(id string, roles ...string) *ports.UserContext {
+	return &ports.UserContext{ID: id, Email: id + "@example.com", Roles: roles}
+}
+
+// TenantUser returns a principal with id and roles in tenant.
+func TenantUser(tenant, id string, roles ...string) *ports.UserContext {
+	u := User(id, roles...)
+	u.TenantID = tenant
+	return u
+}
+
+// Admin returns a principal with the Admin role in the default tenant.
+func Admin() *ports.UserContext { return User("admin", ports.RoleAdmin) }

@@ -1,0 +1,69 @@
+package frameworkm
+
+import (
+	"log/slog"
+	"reflect"
+
+	"gorm.io/gorm"
+
+	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Deps are what adapter factories get to build their adapter.
+type Deps struct {
+	Config     config.Config
+	Logger     *slog.Logger
+	Registry   *doctype.Registry
+	DB         *gorm.DB
+	Repository ports.Repository
+}
+
+// AuthStrategyFactory builds an auth-chain strategy named in [auth] strategies.
+type AuthStrategyFactory func(d Deps) (ports.Authenticator, error)
+
+// PermissionFactory builds the evaluator named by [permissions] backend.
+type PermissionFactory func(d Deps) (ports.PermissionEvaluator, error)
+
+// Option customises New.
+type Option func(*options)
+
+type docReg struct {
+	typ  reflect.Type
+	meta doctype.Meta
+}
+
+type options struct {
+	doctypes       []docReg
+	logger         *slog.Logger
+	authStrategies map[string]AuthStrategyFactory
+	authenticators []ports.Authenticator
+	permBackends   map[string]PermissionFactory
+}
+
+// WithDocType registers the app DocType whose struct is T (embedding doctype.Base).
+func WithDocType[T any](meta doctype.Meta) Option {
+	return func(o *options) { o.doctypes = append(o.doctypes, docReg{typ: reflect.TypeFor[T](), meta: meta}) }
+}
+
+// WithLogger sets the logger (default: from [app] log_level and log_format, to stderr).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithAuthStrategy adds an auth strategy factory under name, to be chosen in
+// [auth] strategies like a built-in one.
+func WithAuthStrategy(name string, f AuthStrategyFactory) Option {
+	return func(o *options) { o.authStrategies[name] = f }
+}
+
+// WithAuthenticator puts a ready strategy at the front of the auth chain,
+// whatever the configuration says (tests use it for a test strategy).
+func WithAuthenticator(a ports.Authenticator) Option {
+	return func(o *options) { o.authenticators = append(o.authenticators, a) }
+}
+
+// WithPermissionBackend adds a permission evaluator factory under name, to be
+// chosen with [permissions] backend.
+func WithPermissionBackend(name string, f PermissionFactory) Option {
+	return func(o *options) { o.permBackends[name] = f }
+}

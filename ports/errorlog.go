@@ -1,0 +1,25 @@
+package ports
+
+import (
+	"context"
+	"time"
+)
+
+// ErrorRecord describes one unexpected error met while serving a request.
+type ErrorRecord struct {
+	Title      string
+	ErrorType  string
+	Message    string
+	Traceback  string
+	RequestURL string
+	UserID     string
+	RequestID  string
+	TenantID   string
+	Timestamp  time.Time
+	Context    map[string]any
+}
+
+// ErrorRecorder keeps ErrorRecords where administrators can read them.
+type ErrorRecorder interface {
+	Record(ctx context.Context, rec ErrorRecord) error
+}

@@ -1,0 +1,64 @@
+package ports
+
+import "context"
+
+// Action is an operation on a document.
+type Action string
+
+// Document actions.
+const (
+	ActionRead   Action = "read"
+	ActionWrite  Action = "write"
+	ActionCreate Action = "create"
+	ActionDelete Action = "delete"
+	ActionSubmit Action = "submit"
+	ActionCancel Action = "cancel"
+	ActionAmend  Action = "amend"
+)
+
+// DecisionSource says which kind of policy made a decision.
+type DecisionSource string
+
+// Decision sources.
+const (
+	SourceRBAC   DecisionSource = "rbac"
+	SourceABAC   DecisionSource = "abac"
+	SourceReBAC  DecisionSource = "rebac"
+	SourceCombo  DecisionSource = "combo"
+	SourceCustom DecisionSource = "custom"
+)
+
+// PolicyRequest asks whether a principal may perform an action. It is
+// stateless: everything the evaluator needs is in it.
+type PolicyRequest struct {
+	PrincipalID         string         `json:"principal"`
+	PrincipalAttributes map[string]any `json:"principal_attributes,omitempty"`
+	// Roles are the principal's roles (UserContext.AllRoles).
+	Roles    []string `json:"roles,omitempty"`
+	TenantID string   `json:"tenant_id"`
+	DocType  string   `json:"doctype"`
+	Action   Action   `json:"action"`
+	// DocName is the document's name; empty for create and list checks.
+	DocName string `json:"document_name,omitempty"`
+	// Doc is the document (a pointer to a DocType struct), when there is one.
+	Doc any `json:"-"`
+}
+
+// PolicyResult is an evaluator's decision.
+type PolicyResult struct {
+	Authorized bool           `json:"authorized"`
+	Source     DecisionSource `json:"decision_source"`
+	Reason     string         `json:"reason,omitempty"`
+	PolicyID   string         `json:"policy_id,omitempty"`
+}
+
+// PermissionEvaluator authorizes document operations.
+type PermissionEvaluator interface {
+	// Evaluate decides one request.
+	Evaluate(ctx context.Context, req PolicyRequest) (PolicyResult, error)
+	// PermittedFilters returns the filters a list of doctype must carry so that
+	// principal sees only the rows action is allowed on (row-level security).
+	// Nil means no restriction. An error wrapping core.ErrForbidden means no rows
+	// at all are permitted.
+	PermittedFilters(ctx context.Context, principal *UserContext, doctype string, action Action) ([]Filter, error)
+}

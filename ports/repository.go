@@ -1,0 +1,96 @@
+package ports
+
+import "context"
+
+// Operator is a filter comparison.
+type Operator string
+
+// Filter operators understood by every Repository.
+const (
+	OpEq        Operator = "="
+	OpNe        Operator = "!="
+	OpLt        Operator = "<"
+	OpLe        Operator = "<="
+	OpGt        Operator = ">"
+	OpGe        Operator = ">="
+	OpIn        Operator = "in"
+	OpNotIn     Operator = "not in"
+	OpLike      Operator = "like" // case-insensitive, % and _ wildcards
+	OpIsNull    Operator = "is null"
+	OpIsNotNull Operator = "is not null"
+)
+
+// Operators lists every valid Operator.
+var Operators = []Operator{OpEq, OpNe, OpLt, OpLe, OpGt, OpGe, OpIn, OpNotIn, OpLike, OpIsNull, OpIsNotNull}
+
+// Valid reports whether op is a known operator.
+func (op Operator) Valid() bool {
+	for _, o := range Operators {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+// Filter restricts a list to documents whose Field compares to Value with Op.
+// Field is the JSON name of a DocType field. For OpIn and OpNotIn, Value is a
+// slice; for OpIsNull and OpIsNotNull it is ignored.
+type Filter struct {
+	Field string   `json:"field"`
+	Op    Operator `json:"op"`
+	Value any      `json:"value,omitempty"`
+}
+
+// Order sorts a list by Field (a JSON field name).
+type Order struct {
+	Field string `json:"field"`
+	Desc  bool   `json:"desc,omitempty"`
+}
+
+// Query selects documents of one DocType. Filters are ANDed.
+type Query struct {
+	Filters []Filter
+	Orders  []Order
+	// Limit caps the number of documents returned; 0 means the repository default.
+	Limit  int
+	Offset int
+	// SkipCount leaves ListResult.Total at -1 instead of counting all matches.
+	SkipCount bool
+}
+
+// ListResult is one page of a list and the number of all matching documents.
+type ListResult struct {
+	// Items holds pointers to DocType structs.
+	Items []any
+	// Total counts every document matching the filters, ignoring Limit and Offset.
+	Total int64
+}
+
+// Repository persists DocType documents.
+//
+// Every operation is scoped to the tenant carried by ctx (see WithTenant); with
+// no tenant in ctx an operation fails rather than run unscoped. Documents are
+// pointers to registered DocType structs. Errors wrap the core sentinel errors:
+// core.ErrNotFound, core.ErrConflict (duplicate name or unique key, or a stale
+// version on Update), core.ErrValidation.
+type Repository interface {
+	// Get returns the document doctype/name of the current tenant.
+	Get(ctx context.Context, doctype, name string) (any, error)
+	// List returns the page of documents that q selects, and their total count.
+	// Filter and order fields must be fields of the DocType.
+	List(ctx context.Context, doctype string, q Query) (ListResult, error)
+	// Create inserts doc. It sets tenant, name (from the DocType's naming rule when
+	// empty), owner (the principal when empty), timestamps and version 1.
+	Create(ctx context.Context, doctype string, doc any) error
+	// Update saves doc if its stored version still equals doc's version, and then
+	// increments the version. A stale version is core.ErrConflict.
+	Update(ctx context.Context, doctype string, doc any) error
+	// Delete removes doctype/name.
+	Delete(ctx context.Context, doctype, name string) error
+	// InTx runs fn in one transaction: every repository call made with the
+	// context fn receives joins it; an error from fn rolls all of them back.
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// Ping checks the store is reachable.
+	Ping(ctx context.Context) error
+}
