@@ -163,6 +163,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Auth:      app.Auth,
 		Errors:    app.Errors,
 		Ready:     app.Repository.Ping,
+		Routes:    o.routes,
 	})
 	ok = true
 	return app, nil

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"reflect"
 
+	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
 	"github.com/framework-m/framework-m/core/config"
@@ -40,6 +41,7 @@ type options struct {
 	authStrategies map[string]AuthStrategyFactory
 	authenticators []ports.Authenticator
 	permBackends   map[string]PermissionFactory
+	routes         []func(api *echo.Group)
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).
@@ -66,4 +68,13 @@ func WithAuthenticator(a ports.Authenticator) Option {
 // chosen with [permissions] backend.
 func WithPermissionBackend(name string, f PermissionFactory) Option {
 	return func(o *options) { o.permBackends[name] = f }
+}
+
+// WithRoutes adds the app's own routes under /api/v1, behind the framework's
+// middleware: request id, access log, panic recovery, authentication, tenant and
+// maintenance mode. Handlers read the principal with ports.UserFrom and the tenant
+// with ports.TenantFrom from c.Request().Context(); wrap a route with
+// web.RequireUser to refuse anonymous requests.
+func WithRoutes(fn func(api *echo.Group)) Option {
+	return func(o *options) { o.routes = append(o.routes, fn) }
 }

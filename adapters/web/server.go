@@ -33,6 +33,10 @@ type Deps struct {
 	Errors ports.ErrorRecorder
 	// Ready reports whether the app can serve (database reachable).
 	Ready func(ctx context.Context) error
+	// Routes add the app's own routes to the /api/v1 group, behind the same
+	// middleware as the framework's (request id, log, recover, auth, tenant,
+	// maintenance). Use Deps' helpers such as RequireUser on them.
+	Routes []func(api *echo.Group)
 }
 
 // Server holds the routes and middleware.
@@ -70,7 +74,14 @@ func (s *Server) Mount(e *echo.Echo) {
 	r.GET("/:doctype/:name", s.get)
 	r.PATCH("/:doctype/:name", s.patch)
 	r.DELETE("/:doctype/:name", s.delete)
+
+	for _, add := range s.deps.Routes {
+		add(api)
+	}
 }
+
+// RequireUser is route middleware answering 401 to anonymous requests.
+func RequireUser(next echo.HandlerFunc) echo.HandlerFunc { return (&Server{}).requireUser(next) }
 
 // Echo returns a new Echo instance with every route mounted.
 func (s *Server) Echo() *echo.Echo {

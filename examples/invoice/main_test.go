@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/fmtest"
+)
+
+// forEachDriver runs fn against the invoice app on SQLite, and on PostgreSQL
+// when FM_TEST_POSTGRES_DSN is set.
+func forEachDriver(t *testing.T, fn func(t *testing.T, app *fmtest.App)) {
+	for _, d := range fmtest.Drivers() {
+		t.Run(string(d), func(t *testing.T) {
+			fn(t, fmtest.New(t, d, appOptions()...))
+		})
+	}
+}
+
+var (
+	manager = fmtest.User("mia", "Accounts Manager")
+	ann     = fmtest.User("ann", "Accounts User")
+	bob     = fmtest.User("bob", "Accounts User")
+	nobody  = fmtest.User("nora")
+)
+
+const invoices = "/api/v1/resource/Invoice"
+
+func TestInvoiceLifecycle(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+		c := app.As(manager)
+		year := time.Now().UTC().Format("2006")
+
+		// create
+		res := c.Post(invoices, map[string]any{"customer": "ACME", "amount": "120.50", "currency": "EUR"}).RequireStatus(t, http.StatusCreated)
+		inv := res.Data(t)
+		name := inv["name"].(string)
+		assert.Equal(t, "INV-"+year+"-00001", name)
+		assert.Equal(t, "Draft", inv["status"], "default applied")
+		assert.EqualValues(t, 1, inv["version"])
+		assert.Equal(t, "mia", inv["owner"])
+		assert.Equal(t, invoices+"/"+name, res.Header.Get("Location"))
+		assert.Equal(t, `"1"`, res.Header.Get("ETag"))
+
+		// get
+		got := c.Get(invoices + "/" + name).RequireStatus(t, http.StatusOK).Data(t)
+		assert.Equal(t, "ACME", got["customer"])
+		assert.Equal(t, "EUR", got["currency"])
+
+		// more documents for list, filters and paging
+		for i := 2; i <= 12; i++ {
+			status := "Draft"
+			if i%3 == 0 {
+				status = "Paid"
+			}
+			c.Post(invoices, map[string]any{"customer": fmt.Sprintf("Customer %02d", i), "amount": fmt.Sprintf("%d.25", i*10), "status": status}).RequireStatus(t, http.StatusCreated)
+		}
+		list, total := c.Get(invoices + "?" + url.Values{
+			"filters":  {`[["status","=","Paid"]]`},
+			"order_by": {"amount desc"},
+		}.Encode()).RequireStatus(t, http.StatusOK).List(t)
+		require.Equal(t, 4, total)
+		require.Len(t, list, 4)
+		assert.Equal(t, "120.25", list[0]["amount"], "amount desc sorts by value")
+		assert.Equal(t, "30.25", list[3]["amount"])
+
+		list, total = c.Get(invoices + "?" + url.Values{
+			"filters": {`{"amount": [">=", 100], "customer": ["like", "customer%"]}`},
+			"fields":  {`["name","amount"]`},
+		}.Encode()).RequireStatus(t, http.StatusOK).List(t)
+		assert.Equal(t, 3, total, "100.25, 110.25, 120.25 (ACME's 120.50 does not match the like)")
+		for _, row := range list {
+			assert.Len(t, row, 2, "fields projection")
+		}
+
+		seen := map[string]bool{}
+		for offset := 0; offset < 12; offset += 5 {
+			page, total := c.Get(fmt.Sprintf("%s?limit=5&offset=%d&order_by=name", invoices, offset)).RequireStatus(t, http.StatusOK).List(t)
+			assert.Equal(t, 12, total)
+			for _, row := range page {
+				n := row["name"].(string)
+				assert.False(t, seen[n], "page overlap on %s", n)
+				seen[n] = true
+			}
+		}
+		assert.Len(t, seen, 12, "paging visits every invoice once")
+
+		// patch with version in body, then with If-Match
+		up := c.Patch(invoices+"/"+name, map[string]any{"status": "Paid", "version": 1}).RequireStatus(t, http.StatusOK).Data(t)
+		assert.Equal(t, "Paid", up["status"])
+		assert.EqualValues(t, 2, up["version"])
+		c.Header.Set("If-Match", `"2"`)
+		c.Patch(invoices+"/"+name, map[string]any{"amount": "99.99"}).RequireStatus(t, http.StatusOK)
+		c.Header.Del("If-Match")
+
+		// stale patch → 409 with the current document, nothing changed
+		stale := c.Patch(invoices+"/"+name, map[string]any{"customer": "Stale Co", "version": 2}).RequireStatus(t, http.StatusConflict).Err(t)
+		assert.Equal(t, "conflict", stale.Error.Code)
+		assert.EqualValues(t, 3, stale.Error.Current["version"])
+		assert.Equal(t, "ACME", stale.Error.Current["customer"])
+		assert.Equal(t, "ACME", c.Get(invoices+"/"+name).Data(t)["customer"])
+
+		// delete → 404
+		c.Delete(invoices + "/" + name).RequireStatus(t, http.StatusOK)
+		e := c.Get(invoices + "/" + name).RequireStatus(t, http.StatusNotFound).Err(t)
+		assert.Equal(t, "not_found", e.Error.Code)
+		assert.NotEmpty(t, e.RequestID)
+		c.Delete(invoices + "/" + name).RequireStatus(t, http.StatusNotFound)
+	})
+}
+
+func TestTenantIsolation(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+		a := app.As(fmtest.TenantUser("tenant-a", "mia", "Accounts Manager"))
+		b := app.As(fmtest.TenantUser("tenant-b", "mia", "Accounts Manager"))
+		name := a.Post(invoices, map[string]any{"customer": "A only", "amount": "1"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+		bName := b.Post(invoices, map[string]any{"customer": "B only", "amount": "2"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+		assert.Equal(t, name, bName, "each tenant has its own series")
+
+		// B sees its own document under that name, never A's.
+		assert.Equal(t, "B only", b.Get(invoices+"/"+name).RequireStatus(t, http.StatusOK).Data(t)["customer"])
+		list, total := b.Get(invoices).RequireStatus(t, http.StatusOK).List(t)
+		require.Equal(t, 1, total)
+		assert.Equal(t, "B only", list[0]["customer"])
+
+		// A document only A has is a 404 to B for every operation.
+		other := a.Post(invoices, map[string]any{"customer": "A second", "amount": "3"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+		b.Get(invoices + "/" + other).RequireStatus(t, http.StatusNotFound)
+		b.Patch(invoices+"/"+other, map[string]any{"customer": "hijack"}).RequireStatus(t, http.StatusNotFound)
+		b.Delete(invoices + "/" + other).RequireStatus(t, http.StatusNotFound)
+		assert.Equal(t, "A second", a.Get(invoices+"/"+other).RequireStatus(t, http.StatusOK).Data(t)["customer"])
+		_, total = a.Get(invoices).List(t)
+		assert.Equal(t, 2, total)
+	})
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+		c := app.As(manager)
+		name := c.Post(invoices, map[string]any{"customer": "ACME", "amount": "10"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+		before := c.Get(invoices + "/" + name).Body
+
+		cases := []struct {
+			desc   string
+			method string
+			path   string
+			body   string
+			status int
+			field  string
+		}{
+			{"malformed JSON", "POST", invoices, `{"customer": "x",`, 400, ""},
+			{"not an object", "POST", invoices, `[1,2]`, 400, ""},
+			{"unknown field", "POST", invoices, `{"customer":"x","amount":"1","colour":"red"}`, 400, "colour"},
+			{"wrong type", "POST", invoices, `{"customer":"x","amount":true}`, 400, "amount"},
+			{"wrong type string", "POST", invoices, `{"customer":42,"amount":"1"}`, 400, "customer"},
+			{"invalid value", "POST", invoices, `{"customer":"x","amount":"1","status":"Void"}`, 400, "status"},
+			{"missing required", "POST", invoices, `{"amount":"1"}`, 400, "customer"},
+			{"read-only owner", "POST", invoices, `{"customer":"x","amount":"1","owner":"eve"}`, 400, "owner"},
+			{"name on a series", "POST", invoices, `{"name":"MINE","customer":"x","amount":"1"}`, 400, "name"},
+			{"tenant spoof", "POST", invoices, `{"customer":"x","amount":"1","tenant_id":"other"}`, 400, "tenant_id"},
+			{"patch unknown field", "PATCH", invoices + "/" + name, `{"colour":"red"}`, 400, "colour"},
+			{"patch wrong type", "PATCH", invoices + "/" + name, `{"amount":"12,5"}`, 400, "amount"},
+			{"patch read-only", "PATCH", invoices + "/" + name, `{"owner":"eve"}`, 400, "owner"},
+			{"patch bad version", "PATCH", invoices + "/" + name, `{"version":"one"}`, 400, "version"},
+			{"patch mixed good and bad", "PATCH", invoices + "/" + name, `{"customer":"Changed","amount":"x"}`, 400, "amount"},
+			{"bad filter field", "GET", invoices + "?filters=" + url.QueryEscape(`[["colour","=","red"]]`), "", 400, "filters.colour"},
+			{"filter injection", "GET", invoices + "?filters=" + url.QueryEscape(`[["amount; DROP TABLE invoice","=",1]]`), "", 400, "filters.amount; DROP TABLE invoice"},
+			{"bad operator", "GET", invoices + "?filters=" + url.QueryEscape(`[["amount","~",1]]`), "", 400, "filters"},
+			{"bad filter value", "GET", invoices + "?filters=" + url.QueryEscape(`[["amount",">","lots"]]`), "", 400, "filters.amount"},
+			{"bad order", "GET", invoices + "?order_by=colour", "", 400, "order_by.colour"},
+			{"limit too big", "GET", invoices + "?limit=1001", "", 400, "limit"},
+			{"limit not a number", "GET", invoices + "?limit=ten", "", 400, "limit"},
+			{"negative offset", "GET", invoices + "?offset=-1", "", 400, "offset"},
+			{"unknown projection", "GET", invoices + "?fields=colour", "", 400, "fields.colour"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.desc, func(t *testing.T) {
+				var body any
+				if tc.body != "" {
+					body = tc.body
+				}
+				res := c.Do(tc.method, tc.path, body)
+				require.Equal(t, tc.status, res.Status, "%s", res.Body)
+				e := res.Err(t)
+				assert.Equal(t, "validation_error", e.Error.Code)
+				assert.NotEmpty(t, e.Error.Message)
+				assert.NotEmpty(t, e.RequestID)
+				if tc.field != "" {
+					assert.Contains(t, e.Error.Fields, tc.field, "error names the field: %s", res.Body)
+				}
+			})
+		}
+
+		// Form posts and oversized bodies are refused before decoding.
+		req, _ := http.NewRequest("POST", app.URL+invoices, strings.NewReader("customer=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(fmtest.HeaderUser, `{"id":"mia","roles":["Accounts Manager"]}`)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, http.StatusUnsupportedMediaType, res.StatusCode)
+		huge := `{"customer":"` + strings.Repeat("x", 2<<20) + `","amount":"1"}`
+		assert.Equal(t, http.StatusRequestEntityTooLarge, c.Post(invoices, huge).Status)
+
+		// Nothing was written or changed.
+		_, total := c.Get(invoices).List(t)
+		assert.Equal(t, 1, total)
+		assert.JSONEq(t, string(before), string(c.Get(invoices+"/"+name).Body))
+	})
+}
+
+func TestInvoicePermissions(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+		annC, bobC, mgr := app.As(ann), app.As(bob), app.As(manager)
+		annInv := annC.Post(invoices, map[string]any{"customer": "Ann's", "amount": "5"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+		bobInv := bobC.Post(invoices, map[string]any{"customer": "Bob's", "amount": "6"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+
+		// if_owner: each Accounts User sees and changes only their own.
+		list, total := annC.Get(invoices).RequireStatus(t, http.StatusOK).List(t)
+		require.Equal(t, 1, total, "total counts only permitted rows")
+		assert.Equal(t, annInv, list[0]["name"])
+		annC.Get(invoices + "/" + bobInv).RequireStatus(t, http.StatusNotFound)
+		annC.Patch(invoices+"/"+bobInv, map[string]any{"customer": "x"}).RequireStatus(t, http.StatusNotFound)
+		annC.Patch(invoices+"/"+annInv, map[string]any{"customer": "Ann's v2"}).RequireStatus(t, http.StatusOK)
+		// Accounts Users may not delete, even their own.
+		annC.Delete(invoices + "/" + annInv).RequireStatus(t, http.StatusForbidden)
+
+		// The manager sees and deletes everything.
+		_, total = mgr.Get(invoices).List(t)
+		assert.Equal(t, 2, total)
+		mgr.Delete(invoices + "/" + bobInv).RequireStatus(t, http.StatusOK)
+
+		// No role: no list, no create, and documents look absent.
+		app.As(nobody).Get(invoices).RequireStatus(t, http.StatusForbidden)
+		app.As(nobody).Post(invoices, map[string]any{"customer": "x", "amount": "1"}).RequireStatus(t, http.StatusForbidden)
+		app.As(nobody).Get(invoices + "/" + annInv).RequireStatus(t, http.StatusNotFound)
+
+		// Anonymous: 401 everywhere on the resource API.
+		e := app.Anonymous().Get(invoices).RequireStatus(t, http.StatusUnauthorized).Err(t)
+		assert.Equal(t, "unauthorized", e.Error.Code)
+	})
+}
+
+func TestConcurrentCreatesGetDistinctNames(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+		c := app.As(manager)
+		const n = 20
+		var wg sync.WaitGroup
+		names := make(chan string, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res := c.Post(invoices, map[string]any{"customer": fmt.Sprint("C", i), "amount": "1"})
+				if assert.Equal(t, http.StatusCreated, res.Status, "%s", res.Body) {
+					names <- res.Data(t)["name"].(string)
+				}
+			}()
+		}
+		wg.Wait()
+		close(names)
+		seen := map[string]bool{}
+		for n := range names {
+			assert.False(t, seen[n], "duplicate name %s", n)
+			seen[n] = true
+		}
+		assert.Len(t, seen, n)
+	})
+}
+
+// TestExampleServerServes runs the example's real command line on a free port,
+// drives it over HTTP and stops it with its context.
+func TestExampleServerServes(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := dir + "/framework_config.toml"
+	require.NoError(t, writeFile(cfgPath, fmt.Sprintf("[app]\naddress = \"127.0.0.1:0\"\ndata_dir = %q\nlog_level = \"warn\"\n", dir)))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- frameworkm.Run(ctx, []string{"-config", cfgPath}, out, appOptions()...) }()
+
+	var base string
+	require.Eventually(t, func() bool {
+		s := out.String()
+		if i := strings.Index(s, "http://"); i >= 0 {
+			base = strings.TrimSpace(s[i:])
+			return true
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "server never printed its address")
+
+	res, err := http.Get(base + "/healthz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.JSONEq(t, `{"status":"ok"}`, string(body))
+
+	res, err = http.Get(base + invoices)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no strategies configured: the resource API answers 401")
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
