@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -68,16 +70,59 @@ func (s *Server) Mount(e *echo.Echo) {
 	api.GET("/settings", s.getSettings)
 	api.PATCH("/settings", s.patchSettings, s.requireUser)
 
-	r := api.Group("/resource", s.requireUser)
-	r.GET("/:doctype", s.list)
-	r.POST("/:doctype", s.create)
-	r.GET("/:doctype/:name", s.get)
-	r.PATCH("/:doctype/:name", s.patch)
-	r.DELETE("/:doctype/:name", s.delete)
+	// Route-level middleware, not a middleware group: a group would add its own
+	// catch-all 404 route and hide 405s.
+	api.GET("/resource/:doctype", s.list, s.requireUser)
+	api.POST("/resource/:doctype", s.create, s.requireUser)
+	api.GET("/resource/:doctype/:name", s.get, s.requireUser)
+	api.PATCH("/resource/:doctype/:name", s.patch, s.requireUser)
+	api.DELETE("/resource/:doctype/:name", s.delete, s.requireUser)
 
 	for _, add := range s.deps.Routes {
 		add(api)
 	}
+	// Group middleware makes Echo route every unmatched /api/v1 path to a 404
+	// handler, even when the path exists for another method; tell those apart.
+	api.RouteNotFound("", s.apiNotFound(e))
+	api.RouteNotFound("/*", s.apiNotFound(e))
+}
+
+// apiNotFound answers 405 (with Allow) when the path has routes for other
+// methods, else 404.
+func (s *Server) apiNotFound(e *echo.Echo) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		path := c.Request().URL.Path
+		var allow []string
+		for _, r := range e.Routes() {
+			if r.Method == echo.RouteNotFound || !strings.HasPrefix(r.Path, APIPrefix) || slices.Contains(allow, r.Method) {
+				continue
+			}
+			if pathMatches(r.Path, path) {
+				allow = append(allow, r.Method)
+			}
+		}
+		if len(allow) > 0 {
+			slices.Sort(allow)
+			c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+			return echo.ErrMethodNotAllowed
+		}
+		return echo.ErrNotFound
+	}
+}
+
+// pathMatches reports whether path matches an Echo route pattern (:param
+// segments match one segment, a trailing * matches the rest).
+func pathMatches(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	for i, seg := range ps {
+		if seg == "*" {
+			return true
+		}
+		if i >= len(xs) || (seg != xs[i] && !(strings.HasPrefix(seg, ":") && xs[i] != "")) {
+			return false
+		}
+	}
+	return len(ps) == len(xs)
 }
 
 // RequireUser is route middleware answering 401 to anonymous requests.
