@@ -119,7 +119,7 @@ func TestDocTypeNameForms(t *testing.T) {
 	app := newApp(t)
 	c := app.As(fmtest.Admin())
 	for _, p := range []string{"System%20Settings", "system-settings", "system_settings"} {
-		c.Get("/api/v1/resource/" + p + "/System%20Settings").RequireStatus(t, http.StatusOK)
+		c.Get("/api/v1/resource/"+p+"/System%20Settings").RequireStatus(t, http.StatusOK)
 	}
 }
 
@@ -183,7 +183,7 @@ func TestPanicIsRecordedAndHidden(t *testing.T) {
 
 	admin := app.As(fmtest.Admin())
 	filter := url.QueryEscape(fmt.Sprintf(`[["request_id","=",%q]]`, e.RequestID))
-	logs, total := admin.Get("/api/v1/resource/Error%20Log?filters=" + filter).RequireStatus(t, http.StatusOK).List(t)
+	logs, total := admin.Get("/api/v1/resource/Error%20Log?filters="+filter).RequireStatus(t, http.StatusOK).List(t)
 	require.Equal(t, 1, total)
 	entry := logs[0]
 	assert.Equal(t, "ann", entry["user_id"])
@@ -197,11 +197,11 @@ func TestPanicIsRecordedAndHidden(t *testing.T) {
 	// Admin-only and immutable.
 	name := entry["name"].(string)
 	user.Get("/api/v1/resource/Error%20Log").RequireStatus(t, http.StatusForbidden)
-	user.Get("/api/v1/resource/Error%20Log/" + name).RequireStatus(t, http.StatusNotFound)
+	user.Get("/api/v1/resource/Error%20Log/"+name).RequireStatus(t, http.StatusNotFound)
 	admin.Post("/api/v1/resource/Error%20Log", map[string]any{"title": "fake"}).RequireStatus(t, http.StatusMethodNotAllowed)
 	admin.Patch("/api/v1/resource/Error%20Log/"+name, map[string]any{"title": "edited"}).RequireStatus(t, http.StatusMethodNotAllowed)
-	user.Delete("/api/v1/resource/Error%20Log/" + name).RequireStatus(t, http.StatusNotFound)
-	admin.Delete("/api/v1/resource/Error%20Log/" + name).RequireStatus(t, http.StatusOK)
+	user.Delete("/api/v1/resource/Error%20Log/"+name).RequireStatus(t, http.StatusNotFound)
+	admin.Delete("/api/v1/resource/Error%20Log/"+name).RequireStatus(t, http.StatusOK)
 }
 
 func TestUnexpectedErrorIsRecorded(t *testing.T) {

@@ -55,7 +55,7 @@ func TestInvoiceLifecycle(t *testing.T) {
 		assert.Equal(t, `"1"`, res.Header.Get("ETag"))
 
 		// get
-		got := c.Get(invoices + "/" + name).RequireStatus(t, http.StatusOK).Data(t)
+		got := c.Get(invoices+"/"+name).RequireStatus(t, http.StatusOK).Data(t)
 		assert.Equal(t, "ACME", got["customer"])
 		assert.Equal(t, "EUR", got["currency"])
 
@@ -67,7 +67,7 @@ func TestInvoiceLifecycle(t *testing.T) {
 			}
 			c.Post(invoices, map[string]any{"customer": fmt.Sprintf("Customer %02d", i), "amount": fmt.Sprintf("%d.25", i*10), "status": status}).RequireStatus(t, http.StatusCreated)
 		}
-		list, total := c.Get(invoices + "?" + url.Values{
+		list, total := c.Get(invoices+"?"+url.Values{
 			"filters":  {`[["status","=","Paid"]]`},
 			"order_by": {"amount desc"},
 		}.Encode()).RequireStatus(t, http.StatusOK).List(t)
@@ -76,7 +76,7 @@ func TestInvoiceLifecycle(t *testing.T) {
 		assert.Equal(t, "120.25", list[0]["amount"], "amount desc sorts by value")
 		assert.Equal(t, "30.25", list[3]["amount"])
 
-		list, total = c.Get(invoices + "?" + url.Values{
+		list, total = c.Get(invoices+"?"+url.Values{
 			"filters": {`{"amount": [">=", 100], "customer": ["like", "customer%"]}`},
 			"fields":  {`["name","amount"]`},
 		}.Encode()).RequireStatus(t, http.StatusOK).List(t)
@@ -110,14 +110,14 @@ func TestInvoiceLifecycle(t *testing.T) {
 		assert.Equal(t, "conflict", stale.Error.Code)
 		assert.EqualValues(t, 3, stale.Error.Current["version"])
 		assert.Equal(t, "ACME", stale.Error.Current["customer"])
-		assert.Equal(t, "ACME", c.Get(invoices+"/"+name).Data(t)["customer"])
+		assert.Equal(t, "ACME", c.Get(invoices + "/" + name).Data(t)["customer"])
 
 		// delete → 404
-		c.Delete(invoices + "/" + name).RequireStatus(t, http.StatusOK)
-		e := c.Get(invoices + "/" + name).RequireStatus(t, http.StatusNotFound).Err(t)
+		c.Delete(invoices+"/"+name).RequireStatus(t, http.StatusOK)
+		e := c.Get(invoices+"/"+name).RequireStatus(t, http.StatusNotFound).Err(t)
 		assert.Equal(t, "not_found", e.Error.Code)
 		assert.NotEmpty(t, e.RequestID)
-		c.Delete(invoices + "/" + name).RequireStatus(t, http.StatusNotFound)
+		c.Delete(invoices+"/"+name).RequireStatus(t, http.StatusNotFound)
 	})
 }
 
@@ -137,9 +137,9 @@ func TestTenantIsolation(t *testing.T) {
 
 		// A document only A has is a 404 to B for every operation.
 		other := a.Post(invoices, map[string]any{"customer": "A second", "amount": "3"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
-		b.Get(invoices + "/" + other).RequireStatus(t, http.StatusNotFound)
+		b.Get(invoices+"/"+other).RequireStatus(t, http.StatusNotFound)
 		b.Patch(invoices+"/"+other, map[string]any{"customer": "hijack"}).RequireStatus(t, http.StatusNotFound)
-		b.Delete(invoices + "/" + other).RequireStatus(t, http.StatusNotFound)
+		b.Delete(invoices+"/"+other).RequireStatus(t, http.StatusNotFound)
 		assert.Equal(t, "A second", a.Get(invoices+"/"+other).RequireStatus(t, http.StatusOK).Data(t)["customer"])
 		_, total = a.Get(invoices).List(t)
 		assert.Equal(t, 2, total)
@@ -231,21 +231,21 @@ func TestInvoicePermissions(t *testing.T) {
 		list, total := annC.Get(invoices).RequireStatus(t, http.StatusOK).List(t)
 		require.Equal(t, 1, total, "total counts only permitted rows")
 		assert.Equal(t, annInv, list[0]["name"])
-		annC.Get(invoices + "/" + bobInv).RequireStatus(t, http.StatusNotFound)
+		annC.Get(invoices+"/"+bobInv).RequireStatus(t, http.StatusNotFound)
 		annC.Patch(invoices+"/"+bobInv, map[string]any{"customer": "x"}).RequireStatus(t, http.StatusNotFound)
 		annC.Patch(invoices+"/"+annInv, map[string]any{"customer": "Ann's v2"}).RequireStatus(t, http.StatusOK)
 		// Accounts Users may not delete, even their own.
-		annC.Delete(invoices + "/" + annInv).RequireStatus(t, http.StatusForbidden)
+		annC.Delete(invoices+"/"+annInv).RequireStatus(t, http.StatusForbidden)
 
 		// The manager sees and deletes everything.
 		_, total = mgr.Get(invoices).List(t)
 		assert.Equal(t, 2, total)
-		mgr.Delete(invoices + "/" + bobInv).RequireStatus(t, http.StatusOK)
+		mgr.Delete(invoices+"/"+bobInv).RequireStatus(t, http.StatusOK)
 
 		// No role: no list, no create, and documents look absent.
 		app.As(nobody).Get(invoices).RequireStatus(t, http.StatusForbidden)
 		app.As(nobody).Post(invoices, map[string]any{"customer": "x", "amount": "1"}).RequireStatus(t, http.StatusForbidden)
-		app.As(nobody).Get(invoices + "/" + annInv).RequireStatus(t, http.StatusNotFound)
+		app.As(nobody).Get(invoices+"/"+annInv).RequireStatus(t, http.StatusNotFound)
 
 		// Anonymous: 401 everywhere on the resource API.
 		e := app.Anonymous().Get(invoices).RequireStatus(t, http.StatusUnauthorized).Err(t)
