@@ -71,7 +71,13 @@ func (r *Repository) migrateDocType(gdb *gorm.DB, dt *doctype.DocType) error {
 		unique bool
 		cols   []string
 	}
-	indexes := []index{{cols: []string{"tenant_id", "modified_at"}}}
+	// The default order (modified_at, then name) is served by one index scan.
+	indexes := []index{{cols: []string{"tenant_id", "modified_at", "name"}}}
+	for _, o := range dt.DefaultOrder {
+		if c, ok := t.columns[o.Field]; ok && o.Field != doctype.FieldModifiedAt && o.Field != doctype.FieldName {
+			indexes = append(indexes, index{cols: []string{"tenant_id", c, "name"}})
+		}
+	}
 	for _, u := range dt.Unique {
 		c, err := cols(u)
 		if err != nil {
@@ -84,7 +90,8 @@ func (r *Repository) migrateDocType(gdb *gorm.DB, dt *doctype.DocType) error {
 		if err != nil {
 			return err
 		}
-		indexes = append(indexes, index{cols: c})
+		// name last: equality on the fields, then the default tie-break order.
+		indexes = append(indexes, index{cols: append(c, "name")})
 	}
 	for _, ix := range indexes {
 		kind := "INDEX"

@@ -192,8 +192,11 @@ func (r *Repository) List(ctx context.Context, doctypeName string, q ports.Query
 		hasName = hasName || o.Field == doctype.FieldName
 		page = page.Order(clause.OrderByColumn{Column: col(c), Desc: o.Desc})
 	}
-	if !hasName { // a total order, so pages never overlap or skip rows
-		page = page.Order(clause.OrderByColumn{Column: col("name")})
+	if !hasName {
+		// Break ties by name, so pages never overlap or skip rows. Its direction
+		// follows the last sort key's, so an index on (tenant_id, key, name)
+		// serves the whole ORDER BY in one scan.
+		page = page.Order(clause.OrderByColumn{Column: col("name"), Desc: orders[len(orders)-1].Desc})
 	}
 	limit := q.Limit
 	if limit <= 0 {

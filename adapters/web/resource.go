@@ -198,6 +198,7 @@ func parseIfMatch(h string) (*int64, error) {
 //	fields    JSON list or comma-separated: ["name","amount"] / name,amount
 //	order_by  "amount desc, name" or "-amount,name"
 //	limit     1…1000 (default 20); offset ≥ 0
+//	skip_total=true  does not count all matches (total is -1): faster on large tables
 func parseListParams(q url.Values) (resource.ListParams, error) {
 	var p resource.ListParams
 	verr := &core.ValidationError{}
@@ -234,6 +235,13 @@ func parseListParams(q url.Values) (resource.ListParams, error) {
 	}
 	p.Limit = intParam("limit", "limit_page_length")
 	p.Offset = intParam("offset", "limit_start")
+	if v := q.Get("skip_total"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			verr.Add("skip_total", "must be true or false")
+		}
+		p.SkipTotal = b
+	}
 	return p, verr.Err()
 }
 

@@ -213,6 +213,9 @@ type ListParams struct {
 	Fields []string
 	Limit  int
 	Offset int
+	// SkipTotal leaves the total uncounted (-1): counting every match is the
+	// costly part of a list over a large table.
+	SkipTotal bool
 }
 
 // List returns the documents the principal may read that match p, and their total.
@@ -258,7 +261,7 @@ func (s *Service) List(ctx context.Context, doctypeName string, p ListParams) (p
 // query validates p against dt and turns it into a repository query.
 func (s *Service) query(dt *doctype.DocType, p ListParams) (ports.Query, error) {
 	verr := &core.ValidationError{}
-	q := ports.Query{Limit: p.Limit, Offset: p.Offset}
+	q := ports.Query{Limit: p.Limit, Offset: p.Offset, SkipCount: p.SkipTotal}
 	switch {
 	case p.Limit < 0:
 		verr.Add("limit", "must not be negative")
