@@ -88,10 +88,7 @@ func seeded(b *testing.B, driver fmtest.Driver) *dataset {
 	case fmtest.SQLite:
 		d.cfg.Database.Driver = "sqlite"
 	case fmtest.Postgres:
-		dsn := os.Getenv(fmtest.EnvPostgresDSN)
-		if dsn == "" {
-			b.Skipf("%s not set: PostgreSQL benchmarks skipped", fmtest.EnvPostgresDSN)
-		}
+		dsn := fmtest.SkipUnlessServer(b, fmtest.EnvPostgresDSN, "PostgreSQL")
 		schema := fmt.Sprintf("fm_bench_%d", os.Getpid())
 		admin, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: logger.Discard})
 		if err != nil {

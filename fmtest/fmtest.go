@@ -46,13 +46,33 @@ const (
 	Postgres Driver = "postgres"
 )
 
-// Drivers returns SQLite, and PostgreSQL too when FM_TEST_POSTGRES_DSN is set;
-// run a suite once per driver to prove it on both.
+// EnvRequireServers, when set (CI sets it), turns "server not configured" skips
+// into failures, so a CI run cannot pass with its integration tests skipped.
+const EnvRequireServers = "FM_REQUIRE_SERVERS"
+
+// Drivers returns SQLite, and PostgreSQL too when FM_TEST_POSTGRES_DSN (or
+// FM_REQUIRE_SERVERS) is set; run a suite once per driver to prove it on both.
 func Drivers() []Driver {
-	if os.Getenv(EnvPostgresDSN) != "" {
+	if os.Getenv(EnvPostgresDSN) != "" || os.Getenv(EnvRequireServers) != "" {
 		return []Driver{SQLite, Postgres}
 	}
 	return []Driver{SQLite}
+}
+
+// SkipUnlessServer skips t with a clear message when the server address in
+// environment variable env is unset, or fails it under FM_REQUIRE_SERVERS.
+// It returns the address.
+func SkipUnlessServer(t testing.TB, env, what string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v != "" {
+		return v
+	}
+	if os.Getenv(EnvRequireServers) != "" {
+		t.Fatalf("fmtest: %s is not set but %s is: the %s tests must run", env, EnvRequireServers, what)
+	}
+	t.Skipf("fmtest: %s is not set; %s tests skipped", env, what)
+	return ""
 }
 
 // Config returns a configuration for a test app on driver: a fresh SQLite file
@@ -80,10 +100,7 @@ func Config(t testing.TB, driver Driver) config.Config {
 // schema. It skips the test when the variable is unset.
 func PostgresSchema(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvPostgresDSN)
-	if base == "" {
-		t.Skipf("fmtest: %s is not set; PostgreSQL tests skipped", EnvPostgresDSN)
-	}
+	base := SkipUnlessServer(t, EnvPostgresDSN, "PostgreSQL")
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "fmtest_" + hex.EncodeToString(b[:])
