@@ -158,14 +158,21 @@ func (d *DocType) CoerceFilter(f ports.Filter) (ports.Filter, error) {
 		f.Value = s
 		return f, nil
 	case ports.OpIn, ports.OpNotIn:
-		items, ok := f.Value.([]any)
-		if !ok {
-			if s, isStr := f.Value.(string); isStr { // "a,b,c"
-				for _, p := range strings.Split(s, ",") {
-					items = append(items, strings.TrimSpace(p))
-				}
-			} else {
+		var items []any
+		switch v := f.Value.(type) {
+		case []any:
+			items = v
+		case string: // "a,b,c"
+			for _, p := range strings.Split(v, ",") {
+				items = append(items, strings.TrimSpace(p))
+			}
+		default: // a typed slice from Go code, such as []string
+			rv := reflect.ValueOf(f.Value)
+			if !rv.IsValid() || (rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array) || rv.Type().Elem().Kind() == reflect.Uint8 {
 				return f, core.Invalidf(f.Field, "%s needs a list", f.Op)
+			}
+			for i := range rv.Len() {
+				items = append(items, rv.Index(i).Interface())
 			}
 		}
 		vals := make([]any, 0, len(items))
@@ -274,12 +281,26 @@ func describe(t reflect.Type) string {
 	case reflect.Float32, reflect.Float64:
 		return "a number"
 	case reflect.Slice, reflect.Array:
+		switch t.Elem().Kind() {
+		case reflect.String:
+			return "a list of strings"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return "a list of integers"
+		case reflect.Float32, reflect.Float64:
+			return "a list of numbers"
+		}
 		return "a list"
 	}
 	return "an object"
 }
 
 func sameValue(a, b reflect.Value) bool {
+	if a.Kind() == reflect.Pointer && b.Kind() == reflect.Pointer {
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return sameValue(a.Elem(), b.Elem())
+	}
 	if ta, ok := a.Interface().(time.Time); ok {
 		tb, _ := b.Interface().(time.Time)
 		return ta.Equal(tb)

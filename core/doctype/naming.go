@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/framework-m/framework-m/core"
 )
@@ -170,7 +171,7 @@ func CheckName(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
 		return errors.New("is required")
-	case len(name) > MaxNameLength:
+	case utf8.RuneCountInString(name) > MaxNameLength:
 		return fmt.Errorf("must be at most %d characters", MaxNameLength)
 	case strings.TrimSpace(name) != name:
 		return errors.New("must not start or end with spaces")
@@ -204,14 +205,7 @@ func NewUUIDv7() string {
 	uuidMu.Lock()
 	if string(u[:]) <= string(uuidLast[:]) {
 		// Same millisecond (or a clock step back): continue from the last id.
-		u = uuidLast
-		for i := 15; i >= 0; i-- {
-			u[i]++
-			if u[i] != 0 {
-				break
-			}
-		}
-		u[8] = 0x80 | u[8]&0x3f
+		u = nextUUIDv7(uuidLast)
 	}
 	uuidLast = u
 	uuidMu.Unlock()
@@ -226,4 +220,35 @@ func NewUUIDv7() string {
 	buf[23] = '-'
 	hex.Encode(buf[24:], u[10:])
 	return string(buf[:])
+}
+
+// nextUUIDv7 returns the smallest version 7 UUID greater than u: it counts up
+// in the 62 random bits after the variant, carrying into the 12 random bits
+// after the version and then into the timestamp, never touching version or
+// variant bits.
+func nextUUIDv7(u [16]byte) [16]byte {
+	for i := 15; i >= 9; i-- {
+		if u[i]++; u[i] != 0 {
+			return u
+		}
+	}
+	if u[8]&0x3f != 0x3f {
+		u[8]++
+		return u
+	}
+	u[8] = 0x80
+	if u[7]++; u[7] != 0 {
+		return u
+	}
+	if u[6]&0x0f != 0x0f {
+		u[6]++
+		return u
+	}
+	u[6] = 0x70
+	for i := 5; i >= 0; i-- {
+		if u[i]++; u[i] != 0 {
+			return u
+		}
+	}
+	return u
 }

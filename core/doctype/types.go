@@ -23,8 +23,13 @@ func ParseDecimal(s string) (Decimal, error) {
 	if s == "" {
 		return Decimal{}, errDecimal
 	}
-	body := strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
-	neg := strings.HasPrefix(s, "-")
+	body, neg := s, false
+	switch s[0] {
+	case '-':
+		body, neg = s[1:], true
+	case '+':
+		body = s[1:]
+	}
 	intPart, frac, hasDot := strings.Cut(body, ".")
 	if (intPart == "" && frac == "") || !digits(intPart) || !digits(frac) || (hasDot && frac == "" && intPart == "") {
 		return Decimal{}, errDecimal
@@ -156,8 +161,11 @@ func (l StringList) Value() (driver.Value, error) {
 	return string(b), err
 }
 
-// Scan reads JSON text.
-func (l *StringList) Scan(src any) error { return scanJSON(src, (*[]string)(l)) }
+// Scan reads JSON text; NULL is an empty list.
+func (l *StringList) Scan(src any) error {
+	*l = nil
+	return scanJSON(src, (*[]string)(l))
+}
 
 // GormDataType makes the column text.
 func (StringList) GormDataType() string { return "text" }
@@ -174,8 +182,11 @@ func (m JSONMap) Value() (driver.Value, error) {
 	return string(b), err
 }
 
-// Scan reads JSON text.
-func (m *JSONMap) Scan(src any) error { return scanJSON(src, (*map[string]any)(m)) }
+// Scan reads JSON text, replacing what m held; NULL is an empty map.
+func (m *JSONMap) Scan(src any) error {
+	*m = nil
+	return scanJSON(src, (*map[string]any)(m))
+}
 
 // GormDataType makes the column text.
 func (JSONMap) GormDataType() string { return "text" }
