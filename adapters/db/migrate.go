@@ -22,21 +22,19 @@ const migrationLockKey = 7_210_433_901
 // Columns are added, never dropped.
 func (r *Repository) Migrate(ctx context.Context) error {
 	if r.postgres {
-		sqlDB, err := r.db.DB()
-		if err != nil {
-			return err
-		}
-		conn, err := sqlDB.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
-			return fmt.Errorf("migrate: take lock: %w", err)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey) //nolint:errcheck
+		// One transaction holding a transaction-scoped advisory lock: instances
+		// starting together take turns, and PostgreSQL's DDL is all or nothing.
+		return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrationLockKey).Error; err != nil {
+				return fmt.Errorf("migrate: take lock: %w", err)
+			}
+			return r.migrate(tx)
+		})
 	}
-	gdb := r.db.WithContext(ctx)
+	return r.migrate(r.db.WithContext(ctx))
+}
+
+func (r *Repository) migrate(gdb *gorm.DB) error {
 	if err := gdb.Table(SeriesTable).AutoMigrate(&seriesRow{}); err != nil {
 		return fmt.Errorf("migrate %s: %w", SeriesTable, err)
 	}

@@ -17,6 +17,8 @@ import (
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	"gorm.io/gorm/migrator"
+	"gorm.io/gorm/schema"
 
 	"github.com/framework-m/framework-m/core/config"
 )
@@ -60,7 +62,7 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 			return nil, err
 		}
 		memory = mem
-		dial = sqlite.Open(dsn)
+		dial = sqliteDialector{sqlite.Dialector{DSN: dsn}}
 	case "postgres":
 		dial = postgres.Open(cfg.DSN)
 	default:
@@ -127,6 +129,29 @@ func sqliteDSN(dsn, dataDir string) (string, bool, error) {
 		}
 	}
 	return dsn, memory, nil
+}
+
+// sqliteDialector is GORM's SQLite dialect with one change: doctype.Decimal
+// columns are TEXT, because SQLite's NUMERIC affinity turns "12.50" into the
+// float 12.5 and rounds beyond 15 digits. The repository compares and sorts
+// them by value with CAST.
+type sqliteDialector struct{ sqlite.Dialector }
+
+// DataTypeOf makes Decimal columns text.
+func (d sqliteDialector) DataTypeOf(f *schema.Field) string {
+	if f.IndirectFieldType == decimalType {
+		return "text"
+	}
+	return d.Dialector.DataTypeOf(f)
+}
+
+// Migrator is SQLite's migrator, asking this dialect for column types.
+func (d sqliteDialector) Migrator(db *gorm.DB) gorm.Migrator {
+	return sqlite.Migrator{Migrator: migrator.Migrator{Config: migrator.Config{
+		DB:                          db,
+		Dialector:                   d,
+		CreateIndexAfterCreateTable: true,
+	}}}
 }
 
 // Close closes the database's connection pool.

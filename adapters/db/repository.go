@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -25,6 +26,8 @@ type table struct {
 	dt      *doctype.DocType
 	columns map[string]string // JSON field name → column
 	update  []string          // columns Update writes
+	decimal map[string]bool   // columns holding doctype.Decimal
+	times   [][]int           // index paths of time.Time and *time.Time fields
 }
 
 // Repository is the GORM implementation of ports.Repository.
@@ -56,14 +59,28 @@ func (r *Repository) conn(ctx context.Context) *gorm.DB {
 	return r.db.WithContext(ctx)
 }
 
-// InTx runs fn in one transaction; nested calls join the outer one.
+// InTx runs fn in one transaction. A nested call runs in a savepoint of the
+// outer transaction: if fn fails, only its own work is undone and the outer
+// transaction stays usable (on PostgreSQL a failed statement would otherwise
+// abort the whole transaction).
 func (r *Repository) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return fn(ctx)
+	conn := r.db.WithContext(ctx)
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		conn = tx
 	}
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return conn.Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	})
+}
+
+// write runs one writing statement. Inside a transaction it runs under a
+// savepoint, so a statement that fails (a unique violation, say) leaves the
+// caller's transaction usable.
+func (r *Repository) write(ctx context.Context, fn func(conn *gorm.DB) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx.Transaction(fn)
+	}
+	return fn(r.db.WithContext(ctx))
 }
 
 // Ping checks the database answers.
@@ -90,7 +107,7 @@ func (r *Repository) table(name string) (*table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", dt.Name, err)
 	}
-	t = &table{dt: dt, columns: map[string]string{}}
+	t = &table{dt: dt, columns: map[string]string{}, decimal: map[string]bool{}}
 	for _, f := range dt.Fields() {
 		if !f.Stored {
 			continue
@@ -100,6 +117,12 @@ func (r *Repository) table(name string) (*table, error) {
 			continue
 		}
 		t.columns[f.Name] = sf.DBName
+		switch f.Type {
+		case decimalType, reflect.PointerTo(decimalType):
+			t.decimal[sf.DBName] = true
+		case timeType, reflect.PointerTo(timeType):
+			t.times = append(t.times, f.Index)
+		}
 		switch f.Name {
 		case doctype.FieldTenantID, doctype.FieldName, doctype.FieldOwner, doctype.FieldCreatedAt:
 		default:
@@ -182,22 +205,34 @@ func (r *Repository) List(ctx context.Context, doctypeName string, q ports.Query
 	if len(orders) == 0 {
 		orders = t.dt.DefaultOrder
 	}
-	page := base
-	hasName := false
+	var (
+		orderSQL  []string
+		orderVars []any
+		hasName   bool
+	)
+	addOrder := func(c string, desc bool) {
+		dir := " ASC"
+		if desc {
+			dir = " DESC"
+		}
+		orderSQL = append(orderSQL, "?"+dir)
+		orderVars = append(orderVars, r.operand(t, c))
+	}
 	for _, o := range orders {
 		c, ok := t.columns[o.Field]
 		if !ok {
 			return ports.ListResult{}, core.Invalidf(o.Field, "cannot sort by unknown field")
 		}
 		hasName = hasName || o.Field == doctype.FieldName
-		page = page.Order(clause.OrderByColumn{Column: col(c), Desc: o.Desc})
+		addOrder(c, o.Desc)
 	}
 	if !hasName {
 		// Break ties by name, so pages never overlap or skip rows. Its direction
 		// follows the last sort key's, so an index on (tenant_id, key, name)
 		// serves the whole ORDER BY in one scan.
-		page = page.Order(clause.OrderByColumn{Column: col("name"), Desc: orders[len(orders)-1].Desc})
+		addOrder("name", orders[len(orders)-1].Desc)
 	}
+	page := base.Order(clause.OrderBy{Expression: clause.Expr{SQL: strings.Join(orderSQL, ", "), Vars: orderVars}})
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -218,29 +253,55 @@ func (r *Repository) List(ctx context.Context, doctypeName string, q ports.Query
 	return res, nil
 }
 
+// operand is how a column takes part in comparisons and sorting. SQLite keeps
+// decimals as exact text, so they compare by their numeric value via CAST.
+func (r *Repository) operand(t *table, c string) any {
+	if !r.postgres && t.decimal[c] {
+		return clause.Expr{SQL: "CAST(? AS REAL)", Vars: []any{col(c)}}
+	}
+	return col(c)
+}
+
+// value prepares a filter value for column c: decimals cast like the column
+// (SQLite), times in UTC (SQLite compares its time text as text).
+func (r *Repository) value(t *table, c string, v any) any {
+	if tm, ok := v.(time.Time); ok {
+		v = tm.UTC()
+	}
+	if !r.postgres && t.decimal[c] {
+		return clause.Expr{SQL: "CAST(? AS REAL)", Vars: []any{v}}
+	}
+	return v
+}
+
 func (r *Repository) filterExpr(t *table, f ports.Filter) (clause.Expression, error) {
 	c, ok := t.columns[f.Field]
 	if !ok {
 		return nil, core.Invalid(f.Field, "unknown field")
 	}
-	column := col(c)
+	column := r.operand(t, c)
+	v := r.value(t, c, f.Value)
 	switch f.Op {
 	case ports.OpEq:
-		return clause.Eq{Column: column, Value: f.Value}, nil
+		return clause.Eq{Column: column, Value: v}, nil
 	case ports.OpNe:
-		return clause.Neq{Column: column, Value: f.Value}, nil
+		return clause.Neq{Column: column, Value: v}, nil
 	case ports.OpLt:
-		return clause.Lt{Column: column, Value: f.Value}, nil
+		return clause.Lt{Column: column, Value: v}, nil
 	case ports.OpLe:
-		return clause.Lte{Column: column, Value: f.Value}, nil
+		return clause.Lte{Column: column, Value: v}, nil
 	case ports.OpGt:
-		return clause.Gt{Column: column, Value: f.Value}, nil
+		return clause.Gt{Column: column, Value: v}, nil
 	case ports.OpGe:
-		return clause.Gte{Column: column, Value: f.Value}, nil
+		return clause.Gte{Column: column, Value: v}, nil
 	case ports.OpIn, ports.OpNotIn:
-		vals, ok := f.Value.([]any)
-		if !ok {
+		rv := reflect.ValueOf(f.Value)
+		if !rv.IsValid() || (rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array) || rv.Type().Elem().Kind() == reflect.Uint8 {
 			return nil, core.Invalidf(f.Field, "%s needs a list", f.Op)
+		}
+		vals := make([]any, rv.Len())
+		for i := range vals {
+			vals[i] = r.value(t, c, rv.Index(i).Interface())
 		}
 		if len(vals) == 0 {
 			if f.Op == ports.OpIn {
@@ -254,13 +315,13 @@ func (r *Repository) filterExpr(t *table, f ports.Filter) (clause.Expression, er
 		return clause.Not(clause.IN{Column: column, Values: vals}), nil
 	case ports.OpLike:
 		if r.postgres {
-			return clause.Expr{SQL: "? ILIKE ?", Vars: []any{column, f.Value}}, nil
+			return clause.Expr{SQL: "? ILIKE ?", Vars: []any{col(c), f.Value}}, nil
 		}
-		return clause.Like{Column: column, Value: f.Value}, nil // SQLite LIKE ignores ASCII case
+		return clause.Like{Column: col(c), Value: f.Value}, nil // SQLite LIKE ignores ASCII case
 	case ports.OpIsNull:
-		return clause.Expr{SQL: "? IS NULL", Vars: []any{column}}, nil
+		return clause.Expr{SQL: "? IS NULL", Vars: []any{col(c)}}, nil
 	case ports.OpIsNotNull:
-		return clause.Expr{SQL: "? IS NOT NULL", Vars: []any{column}}, nil
+		return clause.Expr{SQL: "? IS NOT NULL", Vars: []any{col(c)}}, nil
 	}
 	return nil, core.Invalidf(f.Field, "unknown operator %q", f.Op)
 }
@@ -281,6 +342,7 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 	}
 	now := doctype.Now()
 	actor := actorID(ctx)
+	normalizeTimes(t, doc)
 	b.TenantID = tid
 	b.CreatedAt, b.ModifiedAt = now, now
 	b.ModifiedBy = actor
@@ -367,7 +429,7 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 	if err != nil {
 		return err
 	}
-	q, tid, err := r.scoped(ctx, t)
+	tid, err := tenantOf(ctx)
 	if err != nil {
 		return err
 	}
@@ -380,21 +442,29 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 	}
 	prev := *b
 	expected := b.Version
+	normalizeTimes(t, doc)
 	b.TenantID = tid
 	b.Version = expected + 1
 	b.ModifiedAt = doctype.Now()
 	b.ModifiedBy = actorID(ctx)
-	res := q.Where(clause.Eq{Column: col("name"), Value: b.Name}).
-		Where(clause.Eq{Column: col("version"), Value: expected}).
-		Select(t.update).Updates(doc)
-	if res.Error != nil {
+	var affected int64
+	err = r.write(ctx, func(conn *gorm.DB) error {
+		res := conn.Table(t.dt.Table).
+			Where(clause.Eq{Column: col("tenant_id"), Value: tid}).
+			Where(clause.Eq{Column: col("name"), Value: b.Name}).
+			Where(clause.Eq{Column: col("version"), Value: expected}).
+			Select(t.update).Updates(doc)
+		affected = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
 		*b = prev
-		if errors.Is(res.Error, gorm.ErrDuplicatedKey) {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return core.Publicf(core.ErrConflict, "another %s has the same %s", t.dt.Name, uniqueDesc(t.dt))
 		}
-		return fmt.Errorf("update %s %q: %w", t.dt.Name, b.Name, res.Error)
+		return fmt.Errorf("update %s %q: %w", t.dt.Name, b.Name, err)
 	}
-	if res.RowsAffected == 0 {
+	if affected == 0 {
 		*b = prev
 		current, err := r.Get(ctx, doctypeName, b.Name)
 		if err != nil {
@@ -415,18 +485,50 @@ func (r *Repository) Delete(ctx context.Context, doctypeName, name string) error
 	if err != nil {
 		return err
 	}
-	q, _, err := r.scoped(ctx, t)
-	if err != nil {
+	if _, err := tenantOf(ctx); err != nil {
 		return err
 	}
-	res := q.Where(clause.Eq{Column: col("name"), Value: name}).Delete(t.dt.NewZero())
-	if res.Error != nil {
-		return fmt.Errorf("delete %s %q: %w", t.dt.Name, name, res.Error)
+	var affected int64
+	err = r.write(ctx, func(conn *gorm.DB) error {
+		res := conn.Table(t.dt.Table).
+			Where(clause.Eq{Column: col("tenant_id"), Value: ports.TenantIDFrom(ctx)}).
+			Where(clause.Eq{Column: col("name"), Value: name}).
+			Delete(t.dt.NewZero())
+		affected = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("delete %s %q: %w", t.dt.Name, name, err)
 	}
-	if res.RowsAffected == 0 {
+	if affected == 0 {
 		return core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, name)
 	}
 	return nil
+}
+
+var (
+	decimalType = reflect.TypeFor[doctype.Decimal]()
+	timeType    = reflect.TypeFor[time.Time]()
+)
+
+// normalizeTimes stores every time of doc in UTC at microsecond precision:
+// SQLite compares its time text as text, and PostgreSQL keeps microseconds.
+func normalizeTimes(t *table, doc any) {
+	v := reflect.ValueOf(doc).Elem()
+	for _, idx := range t.times {
+		f := v.FieldByIndex(idx)
+		switch tm := f.Interface().(type) {
+		case time.Time:
+			if !tm.IsZero() {
+				f.Set(reflect.ValueOf(tm.UTC().Truncate(time.Microsecond)))
+			}
+		case *time.Time:
+			if tm != nil {
+				u := tm.UTC().Truncate(time.Microsecond)
+				f.Set(reflect.ValueOf(&u))
+			}
+		}
+	}
 }
 
 func actorID(ctx context.Context) string {

@@ -96,7 +96,7 @@ func TestInvoiceLifecycle(t *testing.T) {
 			}
 		}
 		assert.Len(t, seen, 12, "paging visits every invoice once")
-		page, total := c.Get(invoices + "?limit=3&skip_total=true").RequireStatus(t, http.StatusOK).List(t)
+		page, total := c.Get(invoices+"?limit=3&skip_total=true").RequireStatus(t, http.StatusOK).List(t)
 		assert.Len(t, page, 3)
 		assert.Equal(t, -1, total, "skip_total leaves the total uncounted")
 
