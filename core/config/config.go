@@ -14,6 +14,7 @@ type Config struct {
 	Auth        Auth        `toml:"auth"`
 	Tenancy     Tenancy     `toml:"tenancy"`
 	Permissions Permissions `toml:"permissions"`
+	Redis       Redis       `toml:"redis"`
 }
 
 // App holds process-wide settings.
@@ -50,11 +51,111 @@ type Database struct {
 	AutoMigrate bool `toml:"auto_migrate"`
 }
 
-// Auth configures authentication.
+// Auth configures identity and authentication.
 type Auth struct {
-	// Strategies lists the auth chain's strategies in the order they are tried.
-	// With none, every protected route answers 401.
+	// Mode is local (passwords), social_only, passwordless or federated
+	// (a gateway authenticates; no local users). It decides which routes exist.
+	Mode string `toml:"mode"`
+	// Strategies lists the auth chain's strategies in the order they are tried:
+	// session_cookie, bearer, api_key, header, basic. With none, every protected
+	// route answers 401.
 	Strategies []string `toml:"strategies"`
+	// TrustedProxies are the CIDRs of gateways whose identity and tenant headers
+	// are believed. From any other peer those headers are dropped and logged.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	JWT            JWT      `toml:"jwt"`
+	Session        Session  `toml:"session"`
+	Password       Password `toml:"password"`
+	Throttle       Throttle `toml:"throttle"`
+	Headers        Headers  `toml:"headers"`
+	Deletion       Deletion `toml:"deletion"`
+	// BootstrapAdmin creates a first admin at start when no user has its email.
+	BootstrapAdmin BootstrapAdmin `toml:"bootstrap_admin"`
+}
+
+// JWT configures access tokens.
+type JWT struct {
+	// Algorithm is HS256 (shared secret), RS256 or EdDSA (key files).
+	Algorithm string `toml:"algorithm"`
+	// Secret signs HS256 tokens; at least 32 bytes. Empty: see README (a
+	// generated secret in data_dir with SQLite; refused with PostgreSQL unless debug).
+	Secret string `toml:"secret"`
+	// PrivateKeyFile (PEM) signs RS256/EdDSA tokens; PublicKeyFile verifies them.
+	PrivateKeyFile string `toml:"private_key_file"`
+	PublicKeyFile  string `toml:"public_key_file"`
+	// PreviousPublicKeyFiles keep verifying tokens signed by retired keys until
+	// they are removed from this list (key rotation).
+	PreviousPublicKeyFiles []string `toml:"previous_public_key_files"`
+	TTLSeconds             int      `toml:"ttl_seconds"`
+	Issuer                 string   `toml:"issuer"`
+	Audience               string   `toml:"audience"`
+	// LeewaySeconds tolerates clock skew in exp, nbf and iat checks.
+	LeewaySeconds int `toml:"leeway_seconds"`
+}
+
+// Session configures browser sessions.
+type Session struct {
+	// Backend is database or redis.
+	Backend        string `toml:"backend"`
+	TTLSeconds     int    `toml:"ttl_seconds"`
+	CookieName     string `toml:"cookie_name"`
+	CookieSecure   bool   `toml:"cookie_secure"`
+	CookieHTTPOnly bool   `toml:"cookie_httponly"`
+	// CookieSameSite is lax, strict or none.
+	CookieSameSite string `toml:"cookie_samesite"`
+	// CleanupIntervalSeconds is how often expired database sessions are deleted.
+	CleanupIntervalSeconds int `toml:"cleanup_interval_seconds"`
+}
+
+// Password configures password policy and hashing (argon2id).
+type Password struct {
+	MinLength int `toml:"min_length"`
+	MaxLength int `toml:"max_length"`
+	// Argon2MemoryKiB, Argon2Iterations and Argon2Parallelism are the argon2id
+	// parameters of new hashes (OWASP: 19 MiB, 2 iterations, 1 lane).
+	Argon2MemoryKiB   int `toml:"argon2_memory_kib"`
+	Argon2Iterations  int `toml:"argon2_iterations"`
+	Argon2Parallelism int `toml:"argon2_parallelism"`
+	// MaxConcurrentHashes caps simultaneous hash computations (memory bound).
+	MaxConcurrentHashes int `toml:"max_concurrent_hashes"`
+}
+
+// Throttle limits password guessing on login and basic auth.
+type Throttle struct {
+	// AttemptsPerIP caps login attempts from one address per window.
+	AttemptsPerIP int `toml:"attempts_per_ip"`
+	// FailuresPerAccount caps failed logins of one account per window.
+	FailuresPerAccount int `toml:"failures_per_account"`
+	WindowSeconds      int `toml:"window_seconds"`
+}
+
+// Headers names the gateway headers of federated identity.
+type Headers struct {
+	UserID      string `toml:"user_id"`
+	Email       string `toml:"email"`
+	DisplayName string `toml:"display_name"`
+	// Roles is a comma-separated list.
+	Roles string `toml:"roles"`
+	// Attributes is a JSON object.
+	Attributes string `toml:"attributes"`
+}
+
+// Deletion configures the right to erasure (DELETE /api/v1/auth/me).
+type Deletion struct {
+	// Mode is hard_delete or anonymize.
+	Mode string `toml:"mode"`
+}
+
+// BootstrapAdmin is a first admin created at start (local mode).
+type BootstrapAdmin struct {
+	Email    string `toml:"email"`
+	Password string `toml:"password"`
+}
+
+// Redis is the shared Redis server of the adapters that use one.
+type Redis struct {
+	// URL such as redis://:password@127.0.0.1:6379/0.
+	URL string `toml:"url"`
 }
 
 // Tenancy configures tenants.
@@ -89,8 +190,47 @@ func Default() Config {
 			MaxIdleConns: 5,
 			AutoMigrate:  true,
 		},
-		Auth:        Auth{Strategies: []string{}},
+		Auth: Auth{
+			Mode:           "local",
+			Strategies:     []string{"session_cookie", "bearer", "api_key", "basic"},
+			TrustedProxies: []string{},
+			JWT: JWT{
+				Algorithm:              "HS256",
+				PreviousPublicKeyFiles: []string{},
+				TTLSeconds:             3600,
+				Issuer:                 "framework-m",
+				Audience:               "framework-m",
+				LeewaySeconds:          30,
+			},
+			Session: Session{
+				Backend:                "database",
+				TTLSeconds:             86400,
+				CookieName:             "session_id",
+				CookieSecure:           true,
+				CookieHTTPOnly:         true,
+				CookieSameSite:         "lax",
+				CleanupIntervalSeconds: 3600,
+			},
+			Password: Password{
+				MinLength:           10,
+				MaxLength:           256,
+				Argon2MemoryKiB:     19456,
+				Argon2Iterations:    2,
+				Argon2Parallelism:   1,
+				MaxConcurrentHashes: 4,
+			},
+			Throttle: Throttle{AttemptsPerIP: 30, FailuresPerAccount: 5, WindowSeconds: 300},
+			Headers: Headers{
+				UserID:      "X-User-ID",
+				Email:       "X-Email",
+				DisplayName: "X-User-Name",
+				Roles:       "X-User-Roles",
+				Attributes:  "X-User-Attributes",
+			},
+			Deletion: Deletion{Mode: "hard_delete"},
+		},
 		Tenancy:     Tenancy{DefaultTenantID: "default"},
 		Permissions: Permissions{Backend: "rbac", AdminRoles: []string{"Admin"}},
+		Redis:       Redis{URL: "redis://127.0.0.1:6379/0"},
 	}
 }

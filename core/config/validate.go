@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -98,6 +100,8 @@ func (c *Config) Validate() error {
 		seen[s] = true
 	}
 
+	c.validateAuth(bad, oneOf)
+
 	if !tenantIDPattern.MatchString(c.Tenancy.DefaultTenantID) {
 		bad("tenancy.default_tenant_id", "must be 1-64 letters, digits, '-', '_' or '.', not %q", c.Tenancy.DefaultTenantID)
 	}
@@ -116,6 +120,127 @@ func (c *Config) Validate() error {
 	}
 	return e
 }
+
+func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf func(key, val string, allowed ...string)) {
+	a := &c.Auth
+	oneOf("auth.mode", a.Mode, "local", "social_only", "passwordless", "federated")
+	for i, p := range a.TrustedProxies {
+		if _, err := ParseProxy(p); err != nil {
+			bad(fmt.Sprintf("auth.trusted_proxies[%d]", i), "must be an IP address or CIDR such as 10.0.0.0/8, not %q", p)
+		}
+	}
+	has := func(s string) bool { return slices.Contains(a.Strategies, s) }
+	if a.Mode == "federated" && (has("basic") || has("session_cookie") || has("api_key") || has("bearer")) {
+		bad("auth.strategies", "federated mode has no local users: use [\"header\"] (the gateway authenticates)")
+	}
+	if has("header") && len(a.TrustedProxies) == 0 {
+		bad("auth.trusted_proxies", "the header strategy needs the gateway's address here; without it every gateway header is ignored")
+	}
+
+	j := &a.JWT
+	oneOf("auth.jwt.algorithm", j.Algorithm, "HS256", "RS256", "EdDSA")
+	switch j.Algorithm {
+	case "HS256":
+		if j.Secret != "" && len(j.Secret) < 32 {
+			bad("auth.jwt.secret", "must be at least 32 bytes (e.g. openssl rand -base64 48), not %d", len(j.Secret))
+		}
+	case "RS256", "EdDSA":
+		if j.PrivateKeyFile == "" && j.PublicKeyFile == "" {
+			bad("auth.jwt.private_key_file", "is required with algorithm = %q (a PEM key file)", j.Algorithm)
+		}
+	}
+	if j.TTLSeconds < 60 || j.TTLSeconds > 30*86400 {
+		bad("auth.jwt.ttl_seconds", "must be between 60 and 2592000, not %d", j.TTLSeconds)
+	}
+	if strings.TrimSpace(j.Issuer) == "" {
+		bad("auth.jwt.issuer", "must not be empty")
+	}
+	if strings.TrimSpace(j.Audience) == "" {
+		bad("auth.jwt.audience", "must not be empty")
+	}
+	if j.LeewaySeconds < 0 || j.LeewaySeconds > 300 {
+		bad("auth.jwt.leeway_seconds", "must be between 0 and 300")
+	}
+
+	se := &a.Session
+	oneOf("auth.session.backend", se.Backend, "database", "redis")
+	if se.TTLSeconds < 60 {
+		bad("auth.session.ttl_seconds", "must be at least 60, not %d", se.TTLSeconds)
+	}
+	if !cookieName.MatchString(se.CookieName) {
+		bad("auth.session.cookie_name", "must be a cookie name (letters, digits, - and _), not %q", se.CookieName)
+	}
+	oneOf("auth.session.cookie_samesite", se.CookieSameSite, "lax", "strict", "none")
+	if se.CookieSameSite == "none" && !se.CookieSecure {
+		bad("auth.session.cookie_samesite", `"none" needs cookie_secure = true (browsers refuse it otherwise)`)
+	}
+	if se.CleanupIntervalSeconds < 1 {
+		bad("auth.session.cleanup_interval_seconds", "must be positive")
+	}
+
+	pw := &a.Password
+	if pw.MinLength < 8 {
+		bad("auth.password.min_length", "must be at least 8, not %d", pw.MinLength)
+	}
+	if pw.MaxLength < pw.MinLength || pw.MaxLength > 4096 {
+		bad("auth.password.max_length", "must be between min_length and 4096, not %d", pw.MaxLength)
+	}
+	if pw.Argon2MemoryKiB < 1024 || pw.Argon2MemoryKiB > 4*1024*1024 {
+		bad("auth.password.argon2_memory_kib", "must be between 1024 and 4194304, not %d", pw.Argon2MemoryKiB)
+	}
+	if pw.Argon2Iterations < 1 || pw.Argon2Iterations > 100 {
+		bad("auth.password.argon2_iterations", "must be between 1 and 100, not %d", pw.Argon2Iterations)
+	}
+	if pw.Argon2Parallelism < 1 || pw.Argon2Parallelism > 64 {
+		bad("auth.password.argon2_parallelism", "must be between 1 and 64, not %d", pw.Argon2Parallelism)
+	}
+	if pw.MaxConcurrentHashes < 1 {
+		bad("auth.password.max_concurrent_hashes", "must be at least 1")
+	}
+
+	th := &a.Throttle
+	if th.AttemptsPerIP < 1 {
+		bad("auth.throttle.attempts_per_ip", "must be at least 1")
+	}
+	if th.FailuresPerAccount < 1 {
+		bad("auth.throttle.failures_per_account", "must be at least 1")
+	}
+	if th.WindowSeconds < 1 {
+		bad("auth.throttle.window_seconds", "must be at least 1")
+	}
+
+	for key, v := range map[string]string{"user_id": a.Headers.UserID, "email": a.Headers.Email, "display_name": a.Headers.DisplayName, "roles": a.Headers.Roles, "attributes": a.Headers.Attributes} {
+		if !headerName.MatchString(v) {
+			bad("auth.headers."+key, "must be an HTTP header name, not %q", v)
+		}
+	}
+	oneOf("auth.deletion.mode", a.Deletion.Mode, "hard_delete", "anonymize")
+	if (a.BootstrapAdmin.Email == "") != (a.BootstrapAdmin.Password == "") {
+		bad("auth.bootstrap_admin", "set both email and password, or neither")
+	}
+	if se.Backend == "redis" {
+		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("redis.url", "must be redis://[user:password@]host:port[/db] (or rediss://), not %q", c.Redis.URL)
+		}
+	}
+}
+
+// ParseProxy parses a trusted proxy: a CIDR, or one address.
+func ParseProxy(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+var (
+	cookieName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	headerName = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+)
 
 var tenantIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
