@@ -43,8 +43,7 @@ import (
 
 // Built-in adapter factories, by configuration name.
 var (
-	builtinAuthStrategies = map[string]AuthStrategyFactory{}
-	builtinPermBackends   = map[string]PermissionFactory{
+	builtinPermBackends = map[string]PermissionFactory{
 		"rbac": func(d Deps) (ports.PermissionEvaluator, error) {
 			return rbac.New(d.Registry, d.Config.Permissions.AdminRoles), nil
 		},
@@ -73,6 +72,15 @@ type App struct {
 	Auth *auth.Chain
 	// Errors records unexpected errors as Error Log documents.
 	Errors ports.ErrorRecorder
+	// Users reads, authenticates, creates and changes users.
+	Users *auth.UserManager
+	// AuthService runs logins, logouts and credential checks.
+	AuthService *auth.Service
+	// Accounts serves the user's own account: preferences, export, erasure.
+	Accounts *auth.Accounts
+
+	closers        []func() error
+	quietBootstrap bool
 
 	web       *web.Server
 	handler   http.Handler
@@ -110,6 +118,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := doctypes.Register(reg); err != nil {
 		return nil, fmt.Errorf("register built-in doctypes: %w", err)
 	}
+	if err := doctypes.RegisterIdentity(reg, cfg.Auth.Mode != "federated"); err != nil {
+		return nil, fmt.Errorf("register identity doctypes: %w", err)
+	}
 	for _, d := range o.doctypes {
 		if _, err := reg.Register(d.typ, d.meta); err != nil {
 			return nil, fmt.Errorf("register doctype: %w", err)
@@ -121,10 +132,13 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	app := &App{Config: cfg, Logger: log, Registry: reg, DB: gdb}
+	app := &App{Config: cfg, Logger: log, Registry: reg, DB: gdb, quietBootstrap: o.quietBootstrap}
 	ok := false
 	defer func() {
 		if !ok {
+			for _, c := range app.closers {
+				_ = c()
+			}
 			_ = db.Close(gdb)
 		}
 	}()
@@ -144,6 +158,17 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	app.Settings = settings.New(app.Resources, doctypes.SystemSettingsDocType, settings.DefaultTTL)
 	app.Errors = errorlog.New(app.Repository, doctypes.ErrorLogDocType, doctypes.NewErrorLog, cfg.Tenancy.DefaultTenantID)
 
+	id, err := buildIdentity(app, log)
+	if err != nil {
+		return nil, err
+	}
+	app.AuthService, app.Users, app.Accounts = id.service, id.service.Users, id.accounts
+	deps.AuthService, deps.Hydrator = id.service, id.hydrator
+	if err := app.bootstrapAdmin(ctx); err != nil {
+		return nil, err
+	}
+	app.startIdentityWorkers(id)
+
 	strategies := slices.Clone(o.authenticators)
 	for _, name := range cfg.Auth.Strategies {
 		s, err := o.authStrategies[name](deps)
@@ -155,15 +180,18 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	app.Auth = auth.NewChain(strategies...)
 
 	app.web = web.New(web.Deps{
-		Config:    cfg,
-		Logger:    log,
-		Registry:  reg,
-		Resources: app.Resources,
-		Settings:  app.Settings,
-		Auth:      app.Auth,
-		Errors:    app.Errors,
-		Ready:     app.Repository.Ping,
-		Routes:    o.routes,
+		Config:         cfg,
+		Logger:         log,
+		Registry:       reg,
+		Resources:      app.Resources,
+		Settings:       app.Settings,
+		Auth:           app.Auth,
+		Errors:         app.Errors,
+		Ready:          app.Repository.Ping,
+		Routes:         o.routes,
+		AuthService:    app.AuthService,
+		Accounts:       app.Accounts,
+		GatewayHeaders: id.hydrator.IdentityHeaders(),
 	})
 	ok = true
 	return app, nil
@@ -296,6 +324,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = fmt.Errorf("shutdown: workers still running: %w", ctx.Err())
+	}
+	for _, c := range a.closers {
+		err = errors.Join(err, c())
 	}
 	return errors.Join(err, db.Close(a.DB))
 }

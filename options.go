@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/ports"
@@ -19,6 +20,10 @@ type Deps struct {
 	Registry   *doctype.Registry
 	DB         *gorm.DB
 	Repository ports.Repository
+	// AuthService runs the credential checks strategies delegate to.
+	AuthService *auth.Service
+	// Hydrator builds principals from gateway headers (federated identity).
+	Hydrator ports.HeaderHydrator
 }
 
 // AuthStrategyFactory builds an auth-chain strategy named in [auth] strategies.
@@ -42,6 +47,7 @@ type options struct {
 	authenticators []ports.Authenticator
 	permBackends   map[string]PermissionFactory
 	routes         []func(api *echo.Group)
+	quietBootstrap bool
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).

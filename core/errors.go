@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. Test with errors.Is.
@@ -119,3 +120,14 @@ func Publicf(sentinel error, format string, args ...any) error {
 
 func (e *PublicError) Error() string { return e.Msg }
 func (e *PublicError) Unwrap() error { return e.Err }
+
+// RateLimitError reports a refused request and when to retry. It matches ErrTooMany.
+type RateLimitError struct {
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrTooMany) true.
+func (e *RateLimitError) Is(target error) bool { return target == ErrTooMany }

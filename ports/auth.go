@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
+	"time"
 )
 
 // Well-known role names.
@@ -37,8 +39,39 @@ type UserContext struct {
 	// Method names the strategy that authenticated the request (bearer, api_key …).
 	Method string `json:"method,omitempty"`
 	// Scopes limits what the credential may do (API keys); empty means no limit.
+	// A scope is "*", an action ("read"), "DocType:action", "DocType:*" or
+	// "*:action".
 	Scopes []string `json:"scopes,omitempty"`
+	// SessionID is the session handle when a session cookie authenticated the request.
+	SessionID string `json:"-"`
+	// CSRFHash is the SHA-256 (hex) of the session's CSRF token.
+	CSRFHash string `json:"-"`
+	// TokenID is the jti of the bearer token that authenticated the request.
+	TokenID string `json:"-"`
+	// TokenExpiresAt is when that token expires.
+	TokenExpiresAt time.Time `json:"-"`
 }
+
+// ScopeAllows reports whether the credential's scopes permit action on
+// doctype. No scopes means no restriction beyond the user's own permissions.
+func (u *UserContext) ScopeAllows(doctype string, action Action) bool {
+	if u == nil || len(u.Scopes) == 0 {
+		return true
+	}
+	for _, s := range u.Scopes {
+		if s == "*" || s == string(action) {
+			return true
+		}
+		dt, act, ok := strings.Cut(s, ":")
+		if ok && (dt == "*" || dt == doctype) && (act == "*" || act == string(action)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Scoped reports whether the credential carries scopes (a restricted API key).
+func (u *UserContext) Scoped() bool { return u != nil && len(u.Scopes) > 0 }
 
 // GetAttribute returns the attribute key, or def when it is absent.
 func (u *UserContext) GetAttribute(key string, def any) any {
@@ -158,6 +191,30 @@ type peerKey struct{}
 // headers read it to check the peer is a trusted proxy.
 func WithPeerAddr(ctx context.Context, addr string) context.Context {
 	return context.WithValue(ctx, peerKey{}, addr)
+}
+
+type clientIPKey struct{}
+
+// WithClientIP returns a context carrying the client's IP address: the direct
+// peer, or the address a trusted proxy forwarded.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+// ClientIPFrom returns the client IP carried by ctx, or "".
+func ClientIPFrom(ctx context.Context) string {
+	s, _ := ctx.Value(clientIPKey{}).(string)
+	return s
+}
+
+// HeaderHydrator builds a principal from trusted gateway headers (federated identity).
+type HeaderHydrator interface {
+	// HydrateFromHeaders returns the principal the headers describe; malformed
+	// headers are core.ErrUnauthorized.
+	HydrateFromHeaders(h http.Header) (*UserContext, error)
+	// IdentityHeaders lists the header names it reads (they are dropped from
+	// requests of untrusted peers).
+	IdentityHeaders() []string
 }
 
 // PeerAddrFrom returns the direct peer address carried by ctx, or "".

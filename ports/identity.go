@@ -83,6 +83,12 @@ type LocalIdentity interface {
 	CreateUser(ctx context.Context, nu NewUser) (*User, error)
 	// FindByEmail returns the active or inactive user with email (case-insensitive).
 	FindByEmail(ctx context.Context, email string) (*User, error)
+	// CheckPassword returns the active user with email if password is theirs.
+	// Any failure (unknown email, wrong password, inactive user) is
+	// core.ErrUnauthorized after the same work — one password hash — so timing
+	// does not tell which. A hash made with weaker parameters than configured is
+	// replaced on success.
+	CheckPassword(ctx context.Context, email, password string) (*User, error)
 	// VerifyPassword checks id's password; a wrong one is core.ErrUnauthorized.
 	VerifyPassword(ctx context.Context, id, password string) error
 	// SetPassword replaces id's password and bumps its token version.

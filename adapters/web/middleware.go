@@ -98,7 +98,9 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		ctx := ports.WithPeerAddr(req.Context(), req.RemoteAddr)
+		ctx := ports.WithClientIP(ports.WithPeerAddr(req.Context(), req.RemoteAddr), c.RealIP())
+		tenant := s.deps.Config.Tenancy.DefaultTenantID
+		ctx = ports.WithTenant(ctx, &ports.TenantContext{ID: tenant, IsDefault: true})
 		u, err := s.deps.Auth.Authenticate(ctx, req.Header)
 		if err != nil {
 			if errorsIsUnauthorized(err) {
@@ -106,7 +108,6 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return err
 		}
-		tenant := s.deps.Config.Tenancy.DefaultTenantID
 		if u != nil {
 			ctx = ports.WithUser(ctx, u)
 			if u.TenantID != "" {

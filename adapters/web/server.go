@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -35,6 +36,12 @@ type Deps struct {
 	Errors ports.ErrorRecorder
 	// Ready reports whether the app can serve (database reachable).
 	Ready func(ctx context.Context) error
+	// AuthService runs logins, logouts and credential checks (nil: no auth routes).
+	AuthService *auth.Service
+	// Accounts serves the user's own account routes.
+	Accounts *auth.Accounts
+	// GatewayHeaders are dropped from requests whose peer is not a trusted proxy.
+	GatewayHeaders []string
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -43,8 +50,9 @@ type Deps struct {
 
 // Server holds the routes and middleware.
 type Server struct {
-	deps Deps
-	log  *slog.Logger
+	deps    Deps
+	log     *slog.Logger
+	proxies []netip.Prefix
 }
 
 // New returns a Server over deps.
@@ -55,18 +63,20 @@ func New(deps Deps) *Server {
 	if deps.Auth == nil {
 		deps.Auth = auth.NewChain()
 	}
-	return &Server{deps: deps, log: deps.Logger}
+	return &Server{deps: deps, log: deps.Logger, proxies: trustedProxies(deps.Config)}
 }
 
 // Mount registers every route on e and makes e answer errors (including its own
 // 404 and 405) in the JSON error shape.
 func (s *Server) Mount(e *echo.Echo) {
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.ipExtractor()
 	base := []echo.MiddlewareFunc{s.requestID, s.accessLog, s.recover}
 	e.GET("/healthz", s.healthz, base...)
 	e.GET("/readyz", s.readyz, base...)
 
-	api := e.Group(APIPrefix, append(base, s.authenticate, s.maintenance)...)
+	api := e.Group(APIPrefix, append(base, s.dropUntrustedGatewayHeaders, s.authenticate, s.csrf, s.maintenance)...)
+	s.mountAuth(e, api, base)
 	api.GET("/settings", s.getSettings)
 	api.PATCH("/settings", s.patchSettings, s.requireUser)
 

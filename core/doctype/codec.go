@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -306,4 +307,32 @@ func sameValue(a, b reflect.Value) bool {
 		return ta.Equal(tb)
 	}
 	return reflect.DeepEqual(a.Interface(), b.Interface())
+}
+
+// Set assigns value to doc's field (by JSON name), converting it like client
+// input would be; framework code uses it to set read-only fields.
+func (d *DocType) Set(doc any, field string, value any) error {
+	f, ok := d.Field(field)
+	if !ok {
+		return fmt.Errorf("doctype %s: no field %q", d.Name, field)
+	}
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("doctype %s: field %s: %w", d.Name, field, err)
+	}
+	v, reason := decodeValue(f, raw)
+	if reason != "" {
+		return fmt.Errorf("doctype %s: field %s: %s", d.Name, field, reason)
+	}
+	reflect.ValueOf(doc).Elem().FieldByIndex(f.Index).Set(v)
+	return nil
+}
+
+// Get returns doc's field (by JSON name).
+func (d *DocType) Get(doc any, field string) (any, bool) {
+	f, ok := d.Field(field)
+	if !ok {
+		return nil, false
+	}
+	return reflect.ValueOf(doc).Elem().FieldByIndex(f.Index).Interface(), true
 }

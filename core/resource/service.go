@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/framework-m/framework-m/core"
@@ -98,6 +99,11 @@ func (s *Service) Can(ctx context.Context, dt *doctype.DocType, action ports.Act
 	u, err := principal(ctx)
 	if err != nil {
 		return false, err
+	}
+	if !u.ScopeAllows(dt.Name, action) {
+		s.log.InfoContext(ctx, "permission denied", "user", u.ID, "tenant", ports.TenantIDFrom(ctx),
+			"doctype", dt.Name, "action", action, "reason", "credential scopes "+strings.Join(u.Scopes, ","))
+		return false, nil
 	}
 	req := ports.PolicyRequest{
 		PrincipalID:         u.ID,

@@ -1,0 +1,198 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Service runs the authentication flows: login, logout, and turning each kind
+// of credential into the same UserContext. Parts a mode does not use are nil.
+type Service struct {
+	Users       *UserManager
+	Tokens      ports.TokenService
+	Revocations ports.TokenRevocations
+	Sessions    *Sessions
+	APIKeys     *APIKeys
+	Throttle    *Throttle
+	Log         *slog.Logger
+}
+
+var errBadLogin = core.Public(core.ErrUnauthorized, "invalid email or password")
+
+// LoginRequest is a password login.
+type LoginRequest struct {
+	Email     string
+	Password  string
+	IP        string
+	UserAgent string
+	// Session asks for a session cookie besides the token.
+	Session bool
+}
+
+// LoginResult is a successful login.
+type LoginResult struct {
+	Token   *ports.Token
+	User    *ports.User
+	Session *Started
+}
+
+// Login checks a password (throttled per address and per account) and issues a
+// token, and a new session when asked. Every failure is the same 401.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	if !s.Users.Mode().HasPasswords() {
+		return nil, core.Publicf(core.ErrNotSupported, "auth mode %q has no password login", s.Users.Mode())
+	}
+	if err := s.Throttle.Check(ctx, req.IP, req.Email); err != nil {
+		return nil, err
+	}
+	tok, err := s.Users.Authenticate(ctx, ports.PasswordCredentials{Email: req.Email, Password: req.Password})
+	if errors.Is(err, core.ErrUnauthorized) {
+		s.Throttle.Failed(ctx, req.Email)
+		s.Log.InfoContext(ctx, "login failed", "ip", req.IP, "tenant", ports.TenantIDFrom(ctx))
+		return nil, errBadLogin
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Throttle.Succeeded(ctx, req.Email)
+	u, err := s.Users.Get(ctx, tok.UserID)
+	if err != nil {
+		return nil, err
+	}
+	res := &LoginResult{Token: tok, User: u}
+	if req.Session {
+		if s.Sessions == nil {
+			return nil, core.Public(core.ErrNotSupported, "sessions are not enabled")
+		}
+		if res.Session, err = s.Sessions.Start(ctx, u, req.IP, req.UserAgent); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// activeUser loads id and refuses inactive or unknown users as unauthorized.
+func (s *Service) activeUser(ctx context.Context, id, method string) (*ports.User, *ports.UserContext, error) {
+	u, err := s.Users.Get(ctx, id)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, nil, core.Publicf(core.ErrUnauthorized, "invalid %s credential", method)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load user: %w", err)
+	}
+	if !u.IsActive {
+		return nil, nil, core.Public(core.ErrUnauthorized, "account disabled")
+	}
+	uc := u.Context(method)
+	uc.Attributes = s.Users.Provider().Attributes(ctx, u)
+	return u, uc, nil
+}
+
+// BearerUser verifies an access token: signature and claims, its tenant (the
+// request's), that it was not revoked, and that the user is active and has not
+// invalidated older tokens since.
+func (s *Service) BearerUser(ctx context.Context, raw string) (*ports.UserContext, error) {
+	if s.Tokens == nil {
+		return nil, core.Public(core.ErrUnauthorized, "bearer tokens are not enabled")
+	}
+	c, err := s.Tokens.Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if c.TenantID != ports.TenantIDFrom(ctx) {
+		return nil, core.Public(core.ErrUnauthorized, "token of another tenant")
+	}
+	if s.Revocations != nil {
+		revoked, err := s.Revocations.IsRevoked(ctx, c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("check revocation: %w", err)
+		}
+		if revoked {
+			return nil, core.Public(core.ErrUnauthorized, "token revoked")
+		}
+	}
+	u, uc, err := s.activeUser(ctx, c.Subject, "bearer")
+	if err != nil {
+		return nil, err
+	}
+	if c.TokenVersion != u.TokenVersion {
+		return nil, core.Public(core.ErrUnauthorized, "token no longer valid; log in again")
+	}
+	uc.TokenID, uc.TokenExpiresAt = c.ID, c.ExpiresAt
+	return uc, nil
+}
+
+// SessionUser resolves a session cookie's secret.
+func (s *Service) SessionUser(ctx context.Context, secret string) (*ports.UserContext, error) {
+	if s.Sessions == nil {
+		return nil, core.Public(core.ErrUnauthorized, "sessions are not enabled")
+	}
+	sess, err := s.Sessions.Resolve(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	_, uc, err := s.activeUser(ctx, sess.UserID, "session_cookie")
+	if err != nil {
+		return nil, err
+	}
+	uc.SessionID, uc.CSRFHash = sess.ID, sess.CSRFHash
+	return uc, nil
+}
+
+// APIKeyUser verifies an API key; the principal carries the key's scopes.
+func (s *Service) APIKeyUser(ctx context.Context, key string) (*ports.UserContext, error) {
+	if s.APIKeys == nil {
+		return nil, core.Public(core.ErrUnauthorized, "API keys are not enabled")
+	}
+	rec, err := s.APIKeys.Verify(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	_, uc, err := s.activeUser(ctx, rec.UserID, "api_key")
+	if err != nil {
+		return nil, err
+	}
+	uc.Scopes = rec.Scopes
+	return uc, nil
+}
+
+// BasicUser checks an email and password sent with HTTP basic auth, throttled
+// like login.
+func (s *Service) BasicUser(ctx context.Context, email, password, ip string) (*ports.UserContext, error) {
+	local, err := s.Users.Local()
+	if err != nil || !s.Users.Mode().HasPasswords() {
+		return nil, core.Public(core.ErrUnauthorized, "basic auth is not available")
+	}
+	if err := s.Throttle.Check(ctx, ip, email); err != nil {
+		return nil, err
+	}
+	u, err := local.CheckPassword(ctx, email, password)
+	if errors.Is(err, core.ErrUnauthorized) {
+		s.Throttle.Failed(ctx, email)
+		return nil, errBadLogin
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Throttle.Succeeded(ctx, email)
+	uc := u.Context("basic")
+	uc.Attributes = s.Users.Provider().Attributes(ctx, u)
+	return uc, nil
+}
+
+// Logout ends the session and revokes the token the principal presented.
+func (s *Service) Logout(ctx context.Context, u *ports.UserContext) error {
+	var errs []error
+	if u.SessionID != "" && s.Sessions != nil {
+		errs = append(errs, s.Sessions.End(ctx, u.SessionID))
+	}
+	if u.TokenID != "" && s.Revocations != nil {
+		errs = append(errs, s.Revocations.Revoke(ctx, u.TokenID, u.ID, u.TokenExpiresAt))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/pii"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// UserManager is the one place users are read, authenticated, created and
+// changed. It delegates to the configured IdentityProvider; creating users and
+// passwords needs a provider that keeps them (ports.LocalIdentity).
+type UserManager struct {
+	provider ports.IdentityProvider
+	local    ports.LocalIdentity
+	policy   PasswordPolicy
+	mode     pii.AuthMode
+	sessions *Sessions
+	keys     *APIKeys
+}
+
+// NewUserManager returns a UserManager over provider. sessions and keys (may be
+// nil) are cleared when a user's credentials change or the user is deleted.
+func NewUserManager(provider ports.IdentityProvider, mode pii.AuthMode, policy PasswordPolicy, sessions *Sessions, keys *APIKeys) *UserManager {
+	m := &UserManager{provider: provider, policy: policy, mode: mode, sessions: sessions, keys: keys}
+	m.local, _ = provider.(ports.LocalIdentity)
+	return m
+}
+
+// Provider returns the identity provider.
+func (m *UserManager) Provider() ports.IdentityProvider { return m.provider }
+
+// Mode returns the auth mode.
+func (m *UserManager) Mode() pii.AuthMode { return m.mode }
+
+// Local returns the local identity, or an error in modes without local users.
+func (m *UserManager) Local() (ports.LocalIdentity, error) {
+	if m.local == nil {
+		return nil, core.Publicf(core.ErrNotSupported, "auth mode %q keeps no local users", m.mode)
+	}
+	return m.local, nil
+}
+
+// Get returns user id of the tenant in ctx.
+func (m *UserManager) Get(ctx context.Context, id string) (*ports.User, error) {
+	return m.provider.GetUser(ctx, id)
+}
+
+// Authenticate checks credentials and issues a token.
+func (m *UserManager) Authenticate(ctx context.Context, creds ports.Credentials) (*ports.Token, error) {
+	if _, ok := creds.(ports.PasswordCredentials); ok && !m.mode.HasPasswords() {
+		return nil, core.Publicf(core.ErrNotSupported, "auth mode %q has no password login", m.mode)
+	}
+	return m.provider.Authenticate(ctx, creds)
+}
+
+// Create validates and stores a new local user in the tenant of ctx.
+func (m *UserManager) Create(ctx context.Context, nu ports.NewUser) (*ports.User, error) {
+	local, err := m.Local()
+	if err != nil {
+		return nil, err
+	}
+	verr := &core.ValidationError{}
+	email, err := NormalizeEmail(nu.Email)
+	if err != nil {
+		var ve *core.ValidationError
+		errors.As(err, &ve)
+		verr.Fields = append(verr.Fields, ve.Fields...)
+	}
+	nu.Email = email
+	if m.mode.HasPasswords() || nu.Password != "" {
+		if err := m.policy.Check(nu.Password, nu.Email); err != nil {
+			var ve *core.ValidationError
+			errors.As(err, &ve)
+			verr.Fields = append(verr.Fields, ve.Fields...)
+		}
+	}
+	if len(nu.DisplayName) > 140 {
+		verr.Add("display_name", "must be at most 140 characters")
+	}
+	for _, r := range nu.Roles {
+		if r == "" || r == ports.RoleSystem {
+			verr.Add("roles", fmt.Sprintf("%q cannot be given to a user", r))
+		}
+	}
+	if err := verr.Err(); err != nil {
+		return nil, err
+	}
+	return local.CreateUser(ctx, nu)
+}
+
+// ChangePassword replaces id's password after checking the current one. Every
+// token issued before stops working and every session ends.
+func (m *UserManager) ChangePassword(ctx context.Context, id, current, next string) error {
+	local, err := m.Local()
+	if err != nil {
+		return err
+	}
+	if !m.mode.HasPasswords() {
+		return core.Publicf(core.ErrNotSupported, "auth mode %q has no passwords", m.mode)
+	}
+	if err := local.VerifyPassword(ctx, id, current); err != nil {
+		if errors.Is(err, core.ErrUnauthorized) {
+			return core.Invalid("current_password", "is wrong")
+		}
+		return err
+	}
+	u, err := local.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := m.policy.Check(next, u.Email); err != nil {
+		return err
+	}
+	if err := local.SetPassword(ctx, id, next); err != nil {
+		return err
+	}
+	return m.endSessions(ctx, id)
+}
+
+// SetPassword sets id's password without the current one (admin tools, CLI).
+func (m *UserManager) SetPassword(ctx context.Context, id, password string) error {
+	local, err := m.Local()
+	if err != nil {
+		return err
+	}
+	u, err := local.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := m.policy.Check(password, u.Email); err != nil {
+		return err
+	}
+	if err := local.SetPassword(ctx, id, password); err != nil {
+		return err
+	}
+	return m.endSessions(ctx, id)
+}
+
+// LogoutEverywhere ends every session of id and invalidates every token issued so far.
+func (m *UserManager) LogoutEverywhere(ctx context.Context, id string) error {
+	if m.local != nil {
+		if err := m.local.BumpTokenVersion(ctx, id); err != nil {
+			return err
+		}
+	}
+	return m.endSessions(ctx, id)
+}
+
+func (m *UserManager) endSessions(ctx context.Context, id string) error {
+	if m.sessions == nil {
+		return nil
+	}
+	if _, err := m.sessions.store.DeleteAllForUser(ctx, id); err != nil {
+		return fmt.Errorf("end sessions of %s: %w", id, err)
+	}
+	return nil
+}

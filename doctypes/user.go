@@ -1,0 +1,148 @@
+package doctypes
+
+import (
+	"errors"
+	"time"
+
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// LocalUser is a user of indie mode: minimal personal data (an email to log in
+// and be notified, a display name) and an argon2id password hash that is never
+// serialized. Admins manage users through the resource API; nobody reads hashes.
+type LocalUser struct {
+	doctype.Base
+	Email       string             `json:"email" gorm:"size:254"`
+	DisplayName string             `json:"display_name"`
+	IsActive    bool               `json:"is_active"`
+	Roles       doctype.StringList `json:"roles"`
+	Attributes  doctype.JSONMap    `json:"attributes"`
+	// PasswordHash is the argon2id hash; empty means no password login.
+	PasswordHash string `json:"-"`
+	// TokenVersion grows to invalidate every token issued before.
+	TokenVersion int64 `json:"-"`
+	// LastLoginAt is when the user last logged in with a password.
+	LastLoginAt *time.Time `json:"last_login_at"`
+}
+
+// LocalUserDocType is LocalUser's DocType name.
+const LocalUserDocType = "Local User"
+
+// LocalUserMeta describes LocalUser: emails unique per tenant; admins only
+// (users see themselves through /api/v1/auth/me).
+var LocalUserMeta = doctype.Meta{
+	Name:        LocalUserDocType,
+	Description: "Users of local (indie) identity.",
+	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Write | doctype.Delete}},
+	Unique:      [][]string{{"email"}},
+	ReadOnly:    []string{"last_login_at"},
+	Filterable:  []string{"email", "display_name", "is_active", "created_at", "last_login_at"},
+}
+
+// ApiKey is an API key record: the key is shown once at creation; only its
+// SHA-256 is kept. The document name is the key's public lookup prefix.
+type ApiKey struct {
+	doctype.Base
+	UserID     string             `json:"user_id" gorm:"size:140"`
+	Label      string             `json:"label"`
+	Scopes     doctype.StringList `json:"scopes"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	KeyHash    string             `json:"-"`
+}
+
+// ApiKeyDocType is ApiKey's DocType name.
+const ApiKeyDocType = "API Key"
+
+// ApiKeyMeta describes ApiKey: written by the framework only.
+var ApiKeyMeta = doctype.Meta{
+	Name:        ApiKeyDocType,
+	Description: "API keys (hashes only); manage them at /api/v1/auth/api-keys.",
+	Immutable:   true,
+	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete}},
+	Indexes:     [][]string{{"user_id"}},
+}
+
+// RevokedToken remembers a revoked access token (by jti) until it expires.
+type RevokedToken struct {
+	doctype.Base
+	UserID    string    `json:"user_id" gorm:"size:140"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// RevokedTokenDocType is RevokedToken's DocType name.
+const RevokedTokenDocType = "Revoked Token"
+
+// RevokedTokenMeta describes RevokedToken: framework-written, admin-readable.
+var RevokedTokenMeta = doctype.Meta{
+	Name:        RevokedTokenDocType,
+	Description: "Access tokens revoked before their expiry (logout).",
+	Immutable:   true,
+	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read}},
+	Indexes:     [][]string{{"expires_at"}},
+}
+
+// SocialAccount links a user to an account at an OAuth2/OIDC provider.
+type SocialAccount struct {
+	doctype.Base
+	Provider       string `json:"provider" gorm:"size:64"`
+	ProviderUserID string `json:"provider_user_id" gorm:"size:255"`
+	UserID         string `json:"user_id" gorm:"size:140"`
+	Email          string `json:"email" gorm:"size:254"`
+	DisplayName    string `json:"display_name"`
+}
+
+// SocialAccountDocType is SocialAccount's DocType name.
+const SocialAccountDocType = "Social Account"
+
+// SocialAccountMeta describes SocialAccount: one provider identity per user link.
+var SocialAccountMeta = doctype.Meta{
+	Name:        SocialAccountDocType,
+	Description: "Accounts at OAuth2/OIDC providers linked to users.",
+	Immutable:   true,
+	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete}},
+	Unique:      [][]string{{"provider", "provider_user_id"}},
+	Indexes:     [][]string{{"user_id"}},
+}
+
+// UserPreferences keeps a user's settings locally — also in federated mode,
+// where the user itself lives at the identity provider. Named by user id.
+type UserPreferences struct {
+	doctype.Base
+	UserID   string          `json:"user_id" gorm:"size:140"`
+	Language string          `json:"language" gorm:"size:16"`
+	Timezone string          `json:"timezone" gorm:"size:64"`
+	Theme    string          `json:"theme" gorm:"size:32"`
+	Settings doctype.JSONMap `json:"settings"`
+}
+
+// UserPreferencesDocType is UserPreferences' DocType name.
+const UserPreferencesDocType = "User Preferences"
+
+// UserPreferencesMeta describes UserPreferences: each user reads and writes only their own.
+var UserPreferencesMeta = doctype.Meta{
+	Name:        UserPreferencesDocType,
+	Description: "Per-user settings kept locally.",
+	Naming:      "field:user_id",
+	Permissions: []doctype.Rule{
+		{Role: ports.RoleAll, Actions: doctype.Read | doctype.Write | doctype.Create | doctype.Delete, IfOwner: true},
+	},
+	ReadOnly: []string{"user_id"},
+}
+
+// RegisterIdentity adds the identity DocTypes to reg: API keys, revoked
+// tokens, social accounts and user preferences always, and the Local User
+// table when localUsers (every auth mode but federated).
+func RegisterIdentity(reg *doctype.Registry, localUsers bool) error {
+	var errs []error
+	add := func(_ *doctype.DocType, err error) { errs = append(errs, err) }
+	if localUsers {
+		add(doctype.Register[LocalUser](reg, LocalUserMeta))
+		add(doctype.Register[ApiKey](reg, ApiKeyMeta))
+		add(doctype.Register[RevokedToken](reg, RevokedTokenMeta))
+		add(doctype.Register[SocialAccount](reg, SocialAccountMeta))
+	}
+	add(doctype.Register[UserPreferences](reg, UserPreferencesMeta))
+	return errors.Join(errs...)
+}
