@@ -164,9 +164,6 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	}
 	app.AuthService, app.Users, app.Accounts = id.service, id.service.Users, id.accounts
 	deps.AuthService, deps.Hydrator = id.service, id.hydrator
-	if err := app.bootstrapAdmin(ctx); err != nil {
-		return nil, err
-	}
 	app.startIdentityWorkers(id)
 
 	strategies := slices.Clone(o.authenticators)
@@ -285,7 +282,8 @@ func (a *App) launch(fn func(ctx context.Context)) {
 	}()
 }
 
-// Start starts the app's background workers. It returns at once.
+// Start creates the bootstrap admin when configured (or logs how to create a
+// first admin) and starts the app's background workers. It returns at once.
 func (a *App) Start(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -294,6 +292,9 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if a.started {
 		return nil
+	}
+	if err := a.bootstrapAdmin(ctx); err != nil {
+		return err
 	}
 	a.started = true
 	a.workerCtx, a.stop = context.WithCancel(context.WithoutCancel(ctx))

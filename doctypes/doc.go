@@ -14,5 +14,6 @@ func Register(reg *doctype.Registry) error {
 	add := func(_ *doctype.DocType, err error) { errs = append(errs, err) }
 	add(doctype.Register[ErrorLog](reg, ErrorLogMeta))
 	add(doctype.Register[SystemSettings](reg, SystemSettingsMeta))
+	add(doctype.Register[Session](reg, SessionMeta))
 	return errors.Join(errs...)
 }

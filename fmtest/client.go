@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 
 // Client sends requests to a test app as one principal (or anonymously).
 type Client struct {
+	csrf   bool
 	base   string
 	user   *ports.UserContext
 	Header http.Header
@@ -22,6 +25,43 @@ type Client struct {
 // As returns a client acting as u (nil: anonymous).
 func (a *App) As(u *ports.UserContext) *Client {
 	return &Client{base: a.URL, user: u, Header: http.Header{}, HTTP: a.Server.Client()}
+}
+
+// Bearer returns a client sending Authorization: Bearer token.
+func (a *App) Bearer(token string) *Client {
+	c := a.Anonymous()
+	c.Header.Set("Authorization", "Bearer "+token)
+	return c
+}
+
+// Browser returns an anonymous client with a cookie jar, like a browser: log
+// in with ?session=true and it carries the session cookie; call UseCSRF to
+// echo the CSRF cookie in X-CSRF-Token as a page's script would.
+func (a *App) Browser() *Client {
+	jar, _ := cookiejar.New(nil)
+	hc := *a.Server.Client()
+	hc.Jar = jar
+	return &Client{base: a.URL, Header: http.Header{}, HTTP: &hc}
+}
+
+// Cookie returns the value of the client's cookie name, or "".
+func (c *Client) Cookie(name string) string {
+	if c.HTTP.Jar == nil {
+		return ""
+	}
+	u, _ := url.Parse(c.base)
+	for _, ck := range c.HTTP.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// UseCSRF sends the csrf_token cookie's value in X-CSRF-Token from now on.
+func (c *Client) UseCSRF() *Client {
+	c.csrf = true
+	return c
 }
 
 // Anonymous returns a client that sends no credential.
@@ -59,6 +99,9 @@ func (c *Client) Do(method, path string, body any) *Response {
 	}
 	for k, v := range c.Header {
 		req.Header[k] = v
+	}
+	if c.csrf {
+		req.Header.Set("X-CSRF-Token", c.Cookie("csrf_token"))
 	}
 	if c.user != nil {
 		u, _ := json.Marshal(c.user)

@@ -83,6 +83,12 @@ func Config(t testing.TB, driver Driver) config.Config {
 	cfg := config.Default()
 	cfg.App.DataDir = t.TempDir()
 	cfg.App.Address = "127.0.0.1:0"
+	// Cheap password hashing: tests hash a lot; production keeps OWASP's parameters.
+	cfg.Auth.Password.Argon2MemoryKiB = 1024
+	cfg.Auth.Password.Argon2Iterations = 1
+	cfg.Auth.JWT.Secret = "fmtest-secret-" + randomHex(24)
+	// The test server speaks plain HTTP, where clients drop Secure cookies.
+	cfg.Auth.Session.CookieSecure = false
 	switch driver {
 	case SQLite, "":
 		cfg.Database.Driver = "sqlite"
@@ -118,6 +124,12 @@ func PostgresSchema(t testing.TB) string {
 		sqlDB.Close()
 	})
 	return WithSearchPath(base, schema)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // WithSearchPath returns dsn (URL or key=value form) with search_path set.
@@ -226,3 +238,33 @@ func TenantUser(tenant, id string, roles ...string) *ports.UserContext {
 
 // Admin returns a principal with the Admin role in the default tenant.
 func Admin() *ports.UserContext { return User("admin", ports.RoleAdmin) }
+
+// CreateUser creates a local user in the default tenant (or tenant, when
+// given as the last role prefixed "tenant:") and returns it.
+func (a *App) CreateUser(t testing.TB, email, password string, roles ...string) *ports.User {
+	t.Helper()
+	tenant := ""
+	var rs []string
+	for _, r := range roles {
+		if rest, ok := strings.CutPrefix(r, "tenant:"); ok {
+			tenant = rest
+			continue
+		}
+		rs = append(rs, r)
+	}
+	u, err := a.Users.Create(a.SystemContext(context.Background(), tenant), ports.NewUser{Email: email, Password: password, Roles: rs})
+	if err != nil {
+		t.Fatalf("fmtest: create user %s: %v", email, err)
+	}
+	return u
+}
+
+// Login logs in over HTTP and returns the access token.
+func (a *App) Login(t testing.TB, email, password string) string {
+	t.Helper()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	a.Anonymous().Post("/api/v1/auth/login", map[string]string{"username": email, "password": password}).RequireStatus(t, http.StatusOK).JSON(t, &tok)
+	return tok.AccessToken
+}

@@ -366,4 +366,3 @@ func (s *Server) writeDoc(c echo.Context, doc any) error {
 	}
 	return docJSON(c, http.StatusOK, dt, doc, nil)
 }
-

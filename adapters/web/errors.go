@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -146,6 +148,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if m.status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="framework-m"`)
+	}
+	var rl *core.RateLimitError
+	if errors.As(err, &rl) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 	}
 	if !known {
 		body.Error.Message = "internal error; quote request id " + rid + " when reporting it"

@@ -101,7 +101,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := ports.WithClientIP(ports.WithPeerAddr(req.Context(), req.RemoteAddr), c.RealIP())
 		tenant := s.deps.Config.Tenancy.DefaultTenantID
 		ctx = ports.WithTenant(ctx, &ports.TenantContext{ID: tenant, IsDefault: true})
-		u, err := s.deps.Auth.Authenticate(ctx, req.Header)
+		var (
+			u   *ports.UserContext
+			err error
+		)
+		// Logging in needs no principal: a stale cookie or token must not stop
+		// anyone from logging in, and a new session replaces the old one anyway.
+		if !isLogin(req) {
+			u, err = s.deps.Auth.Authenticate(ctx, req.Header)
+		}
 		if err != nil {
 			if errorsIsUnauthorized(err) {
 				s.log.InfoContext(ctx, "authentication failed", "err", err, "remote", req.RemoteAddr, "request_id", requestID(c))
@@ -118,6 +126,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}
+}
+
+func isLogin(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == APIPrefix+"/auth/login"
 }
 
 func errorsIsUnauthorized(err error) bool {

@@ -48,10 +48,10 @@ func TestDefaultIsValid(t *testing.T) {
 func TestDefaultReturnsIndependentCopies(t *testing.T) {
 	a := config.Default()
 	a.Permissions.AdminRoles[0] = "Changed"
-	a.Auth.Strategies = append(a.Auth.Strategies, "bearer")
+	a.Auth.Strategies[0] = "changed"
 	b := config.Default()
 	assert.Equal(t, []string{"Admin"}, b.Permissions.AdminRoles)
-	assert.Empty(t, b.Auth.Strategies)
+	assert.Equal(t, []string{"session_cookie", "bearer", "api_key", "basic"}, b.Auth.Strategies)
 }
 
 func TestValidate(t *testing.T) {

@@ -1,0 +1,328 @@
+// Package database is the database adapter of the SessionStore port: sessions
+// are documents of the Session DocType (doctypes.Session), kept through the
+// Repository port and so scoped to the tenant in ctx like every document. A
+// cleanup job (Store.Run) deletes expired rows across all tenants.
+//
+// Sessions made on one app instance are valid on every instance sharing the
+// database. The Redis adapter (adapters/session/redis) offers the same
+// behaviour without database writes at each login.
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/doctypes"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// DefaultCleanupInterval is how often Run deletes expired sessions when given
+// no positive interval.
+const DefaultCleanupInterval = 10 * time.Minute
+
+// pageSize is how many sessions one repository List call reads.
+const pageSize = 500
+
+// Store is the database implementation of ports.SessionStore.
+type Store struct {
+	repo  ports.Repository
+	gdb   *gorm.DB
+	table string
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithLogger sets the logger Run reports cleanup failures to (default slog.Default()).
+func WithLogger(log *slog.Logger) Option {
+	return func(s *Store) {
+		if log != nil {
+			s.log = log
+		}
+	}
+}
+
+// New returns a Store keeping sessions through repo, which must know the
+// Session DocType (doctypes.Register) with its table migrated. gdb is the
+// database behind repo; only the cross-tenant Cleanup uses it.
+func New(repo ports.Repository, gdb *gorm.DB, opts ...Option) *Store {
+	table := doctypes.SessionMeta.Table
+	if table == "" {
+		table = doctype.SnakeCase(doctypes.SessionMeta.Name)
+	}
+	s := &Store{repo: repo, gdb: gdb, table: table, log: slog.Default(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func tenantOf(ctx context.Context) (string, error) {
+	if id := ports.TenantIDFrom(ctx); id != "" {
+		return id, nil
+	}
+	return "", core.ErrNoTenant
+}
+
+func notFound(id string) error {
+	return core.Publicf(core.ErrNotFound, "session %q not found", id)
+}
+
+// validate checks what the caller must set on a new session.
+func validate(s *ports.Session, now time.Time) error {
+	if s == nil {
+		return core.Public(core.ErrValidation, "session: nil session")
+	}
+	v := &core.ValidationError{}
+	if s.ID == "" {
+		v.Add("id", "is required")
+	}
+	if s.UserID == "" {
+		v.Add("user_id", "is required")
+	}
+	if !s.ExpiresAt.After(now) {
+		v.Add("expires_at", "must be in the future")
+	}
+	return v.Err()
+}
+
+// Create stores s in the tenant of ctx. It sets s.TenantID and s.CreatedAt;
+// the session's owner is its user. An ID already used in the tenant is
+// core.ErrConflict.
+func (st *Store) Create(ctx context.Context, s *ports.Session) error {
+	tid, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	if err := validate(s, st.now()); err != nil {
+		return err
+	}
+	doc := &doctypes.Session{
+		Base:      doctype.Base{Name: s.ID, Owner: s.UserID},
+		UserID:    s.UserID,
+		ExpiresAt: s.ExpiresAt,
+		IPAddress: s.IPAddress,
+		UserAgent: s.UserAgent,
+		CSRFHash:  s.CSRFHash,
+	}
+	if err := st.repo.Create(ctx, doctypes.SessionDocType, doc); err != nil {
+		if errors.Is(err, core.ErrConflict) {
+			return core.Public(core.ErrConflict, "session already exists")
+		}
+		return fmt.Errorf("create session: %w", err)
+	}
+	s.TenantID = tid
+	s.CreatedAt = doc.CreatedAt
+	s.ExpiresAt = doc.ExpiresAt
+	return nil
+}
+
+// Get returns the live session id of the tenant in ctx; a missing or expired
+// session is core.ErrNotFound.
+func (st *Store) Get(ctx context.Context, id string) (*ports.Session, error) {
+	doc, err := st.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !doc.ExpiresAt.After(st.now()) {
+		return nil, notFound(id)
+	}
+	return toPort(doc), nil
+}
+
+// get reads session id, expired or not.
+func (st *Store) get(ctx context.Context, id string) (*doctypes.Session, error) {
+	if _, err := tenantOf(ctx); err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, notFound(id)
+	}
+	doc, err := st.repo.Get(ctx, doctypes.SessionDocType, id)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get session: %w", err)
+	}
+	sess, ok := doc.(*doctypes.Session)
+	if !ok {
+		return nil, fmt.Errorf("get session: repository returned %T, want *doctypes.Session", doc)
+	}
+	return sess, nil
+}
+
+// Delete removes session id of the tenant in ctx. A missing or expired
+// session is core.ErrNotFound (an expired row is deleted all the same).
+func (st *Store) Delete(ctx context.Context, id string) error {
+	doc, err := st.get(ctx, id)
+	if err != nil {
+		return err
+	}
+	live := doc.ExpiresAt.After(st.now())
+	err = st.repo.Delete(ctx, doctypes.SessionDocType, id)
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		return notFound(id)
+	case err != nil:
+		return fmt.Errorf("delete session: %w", err)
+	case !live:
+		return notFound(id)
+	}
+	return nil
+}
+
+// DeleteAllForUser removes every session of userID in the tenant of ctx, in
+// one transaction, and returns how many live sessions it ended (expired rows
+// of the user are deleted too, but not counted).
+func (st *Store) DeleteAllForUser(ctx context.Context, userID string) (int, error) {
+	if _, err := tenantOf(ctx); err != nil {
+		return 0, err
+	}
+	count := 0
+	err := st.repo.InTx(ctx, func(ctx context.Context) error {
+		count = 0
+		now := st.now()
+		for {
+			// Deleted rows leave the result, so the first page is always the next one.
+			page, err := st.page(ctx, userID, nil, 0)
+			if err != nil {
+				return err
+			}
+			deleted := 0
+			for _, doc := range page {
+				err := st.repo.Delete(ctx, doctypes.SessionDocType, doc.Name)
+				switch {
+				case errors.Is(err, core.ErrNotFound): // deleted meanwhile
+					continue
+				case err != nil:
+					return fmt.Errorf("delete session: %w", err)
+				}
+				deleted++
+				if doc.ExpiresAt.After(now) {
+					count++
+				}
+			}
+			if len(page) < pageSize {
+				return nil
+			}
+			if deleted == 0 {
+				return errors.New("no progress: listed sessions could not be deleted")
+			}
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of user %q: %w", userID, err)
+	}
+	return count, nil
+}
+
+// ListForUser returns userID's live sessions in the tenant of ctx, newest first.
+func (st *Store) ListForUser(ctx context.Context, userID string) ([]*ports.Session, error) {
+	if _, err := tenantOf(ctx); err != nil {
+		return nil, err
+	}
+	live := []ports.Filter{{Field: "expires_at", Op: ports.OpGt, Value: st.now().UTC()}}
+	out := []*ports.Session{}
+	for offset := 0; ; offset += pageSize {
+		page, err := st.page(ctx, userID, live, offset)
+		if err != nil {
+			return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
+		}
+		for _, doc := range page {
+			out = append(out, toPort(doc))
+		}
+		if len(page) < pageSize {
+			return out, nil
+		}
+	}
+}
+
+// page lists one page of userID's sessions, newest first, with extra filters.
+func (st *Store) page(ctx context.Context, userID string, extra []ports.Filter, offset int) ([]*doctypes.Session, error) {
+	res, err := st.repo.List(ctx, doctypes.SessionDocType, ports.Query{
+		Filters:   append([]ports.Filter{{Field: "user_id", Op: ports.OpEq, Value: userID}}, extra...),
+		Orders:    []ports.Order{{Field: doctype.FieldCreatedAt, Desc: true}, {Field: doctype.FieldName, Desc: true}},
+		Limit:     pageSize,
+		Offset:    offset,
+		SkipCount: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*doctypes.Session, 0, len(res.Items))
+	for _, it := range res.Items {
+		doc, ok := it.(*doctypes.Session)
+		if !ok {
+			return nil, fmt.Errorf("repository returned %T, want *doctypes.Session", it)
+		}
+		out = append(out, doc)
+	}
+	return out, nil
+}
+
+// Cleanup deletes every expired session of every tenant and returns how many.
+//
+// It is a system maintenance job, not a request: it deliberately bypasses the
+// tenant-scoped repository and runs one DELETE … WHERE expires_at < now on the
+// database directly. Run calls it periodically.
+func (st *Store) Cleanup(ctx context.Context) (int64, error) {
+	now := st.now().UTC().Truncate(time.Microsecond)
+	res := st.gdb.WithContext(ctx).Table(st.table).
+		Where(clause.Lt{Column: clause.Column{Name: "expires_at"}, Value: now}).
+		Delete(&doctypes.Session{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// Run calls Cleanup at once and then every interval (DefaultCleanupInterval if
+// interval is not positive) until ctx is done. Failures are logged, and the
+// next round tries again.
+func (st *Store) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultCleanupInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := st.Cleanup(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			st.log.ErrorContext(ctx, "session cleanup failed", "err", err)
+		case n > 0:
+			st.log.DebugContext(ctx, "expired sessions deleted", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func toPort(doc *doctypes.Session) *ports.Session {
+	return &ports.Session{
+		ID:        doc.Name,
+		UserID:    doc.UserID,
+		TenantID:  doc.TenantID,
+		CreatedAt: doc.CreatedAt,
+		ExpiresAt: doc.ExpiresAt,
+		IPAddress: doc.IPAddress,
+		UserAgent: doc.UserAgent,
+		CSRFHash:  doc.CSRFHash,
+	}
+}
+
+var _ ports.SessionStore = (*Store)(nil)
