@@ -21,7 +21,9 @@ type Provider struct{ h config.Headers }
 // New returns a provider reading the header names of cfg.
 func New(cfg config.Headers) *Provider { return &Provider{h: cfg} }
 
-var errBad = func(what string) error { return core.Publicf(core.ErrUnauthorized, "malformed gateway header %s", what) }
+var errBad = func(what string) error {
+	return core.Publicf(core.ErrUnauthorized, "malformed gateway header %s", what)
+}
 
 func clean(s string, max int) (string, bool) {
 	s = strings.TrimSpace(s)
