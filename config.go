@@ -13,14 +13,20 @@ import (
 )
 
 // LoadConfig reads framework_config.toml. The path is path when not empty, else
-// $FRAMEWORK_M_CONFIG, else ./framework_config.toml; when that file does not
-// exist the documented defaults apply. Keys the file leaves out keep their
+// $FRAMEWORK_M_CONFIG, else ./framework_config.toml; only that last, implicit
+// file may be missing, and then the documented defaults apply. Keys the file leaves out keep their
 // defaults. Unknown keys, TOML syntax errors (with their line), values of the
 // wrong type, unset ${VARS} and invalid values are errors naming the key.
 func LoadConfig(path string) (config.Config, error) {
+	explicit := path != "" || os.Getenv(config.EnvPath) != ""
 	path = config.ResolvePath(path)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if explicit {
+			// A file named on purpose must exist: a typo must not start
+			// production on the defaults.
+			return config.Config{}, fmt.Errorf("config %s: no such file", path)
+		}
 		cfg := config.Default()
 		return cfg, cfg.Validate()
 	}
@@ -29,6 +35,9 @@ func LoadConfig(path string) (config.Config, error) {
 	}
 	return ParseConfig(path, data)
 }
+
+// errSyntax marks TOML syntax errors.
+var errSyntax = errors.New("TOML syntax error")
 
 // ParseConfig decodes TOML data (read from source, for messages) onto the
 // defaults, interpolates ${VAR}s and validates the result.
@@ -39,9 +48,9 @@ func ParseConfig(source string, data []byte) (config.Config, error) {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			if pe.LastKey != "" {
-				return config.Config{}, fmt.Errorf("config %s: line %d, key %s: %s", source, pe.Position.Line, pe.LastKey, pe.Message)
+				return config.Config{}, fmt.Errorf("config %s: line %d, key %s: %s: %w", source, pe.Position.Line, pe.LastKey, pe.Message, errSyntax)
 			}
-			return config.Config{}, fmt.Errorf("config %s: line %d: %s", source, pe.Position.Line, pe.Message)
+			return config.Config{}, fmt.Errorf("config %s: line %d: %s: %w", source, pe.Position.Line, pe.Message, errSyntax)
 		}
 		return config.Config{}, fmt.Errorf("config %s: %w", source, err)
 	}

@@ -227,8 +227,18 @@ func TestLoadConfig(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, config.Default(), cfg)
 	})
-	t.Run("missing explicit file gives the defaults", func(t *testing.T) {
-		cfg, err := frameworkm.LoadConfig(filepath.Join(dir, "missing.toml"))
+	t.Run("missing explicit file is an error", func(t *testing.T) {
+		_, err := frameworkm.LoadConfig(filepath.Join(dir, "missing.toml"))
+		require.Error(t, err, "a typo in -config must not start production on the defaults")
+		assert.Contains(t, err.Error(), "missing.toml")
+		t.Setenv(config.EnvPath, filepath.Join(dir, "also-missing.toml"))
+		_, err = frameworkm.LoadConfig("")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "also-missing.toml")
+	})
+	t.Run("missing implicit file gives the defaults", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		cfg, err := frameworkm.LoadConfig("")
 		require.NoError(t, err)
 		assert.Equal(t, config.Default(), cfg)
 	})

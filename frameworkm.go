@@ -355,6 +355,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Duration(a.Config.App.ReadTimeoutSeconds) * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -368,12 +369,20 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	timeout := time.Duration(a.Config.App.ShutdownTimeoutSeconds) * time.Second
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	a.Logger.Info("shutting down", "drain_timeout", timeout)
-	shutErr := srv.Shutdown(sctx)
+	drain, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	shutErr := srv.Shutdown(drain)
+	if shutErr != nil {
+		// Requests still running after the drain timeout are cut off before
+		// the database closes under them.
+		a.Logger.Warn("requests still running after the drain timeout; closing their connections", "err", shutErr)
+		_ = srv.Close()
+	}
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
-	return errors.Join(serveErr, shutErr, a.Shutdown(sctx))
+	stop, cancelStop := context.WithTimeout(context.Background(), timeout)
+	defer cancelStop()
+	return errors.Join(serveErr, shutErr, a.Shutdown(stop))
 }

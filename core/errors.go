@@ -75,6 +75,7 @@ func (e *ValidationError) FieldMap() map[string]string {
 	return m
 }
 
+// Error lists the message and every field problem.
 func (e *ValidationError) Error() string {
 	parts := make([]string, 0, len(e.Fields)+1)
 	if e.Message != "" {
@@ -98,6 +99,7 @@ type ConflictError struct {
 	Current any
 }
 
+// Error returns the conflict's message.
 func (e *ConflictError) Error() string { return e.Message }
 
 // Is makes errors.Is(err, ErrConflict) true.
@@ -118,7 +120,10 @@ func Publicf(sentinel error, format string, args ...any) error {
 	return &PublicError{Msg: fmt.Sprintf(format, args...), Err: sentinel}
 }
 
+// Error returns the client-facing message.
 func (e *PublicError) Error() string { return e.Msg }
+
+// Unwrap returns the sentinel.
 func (e *PublicError) Unwrap() error { return e.Err }
 
 // RateLimitError reports a refused request and when to retry. It matches ErrTooMany.
@@ -127,6 +132,7 @@ type RateLimitError struct {
 	RetryAfter time.Duration
 }
 
+// Error returns the refusal's message.
 func (e *RateLimitError) Error() string { return e.Message }
 
 // Is makes errors.Is(err, ErrTooMany) true.

@@ -16,8 +16,8 @@ type ErrorLog struct {
 	ErrorMessage string          `json:"error_message"`
 	Traceback    string          `json:"traceback"`
 	RequestURL   string          `json:"request_url"`
-	UserID       string          `json:"user_id" gorm:"size:140"`
-	RequestID    string          `json:"request_id" gorm:"size:140"`
+	UserID       string          `json:"user_id"`
+	RequestID    string          `json:"request_id"`
 	Timestamp    time.Time       `json:"timestamp"`
 	Context      doctype.JSONMap `json:"context"`
 }
@@ -39,10 +39,10 @@ var ErrorLogMeta = doctype.Meta{
 func NewErrorLog(rec ports.ErrorRecord) any {
 	return &ErrorLog{
 		Title:        truncate(rec.Title, 140),
-		ErrorType:    rec.ErrorType,
-		ErrorMessage: rec.Message,
-		Traceback:    rec.Traceback,
-		RequestURL:   rec.RequestURL,
+		ErrorType:    truncate(rec.ErrorType, 255),
+		ErrorMessage: truncate(rec.Message, 8<<10),
+		Traceback:    truncate(rec.Traceback, 64<<10),
+		RequestURL:   truncate(rec.RequestURL, 2048),
 		UserID:       rec.UserID,
 		RequestID:    rec.RequestID,
 		Timestamp:    rec.Timestamp.UTC().Truncate(time.Microsecond),

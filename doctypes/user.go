@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -38,6 +39,20 @@ var LocalUserMeta = doctype.Meta{
 	Unique:      [][]string{{"email"}},
 	ReadOnly:    []string{"last_login_at"},
 	Filterable:  []string{"email", "display_name", "is_active", "created_at", "last_login_at"},
+}
+
+// Validate keeps the System role (the framework's own principal) and empty
+// roles out of user records, however they are written.
+func (u *LocalUser) Validate() error {
+	for _, r := range u.Roles {
+		if r == "" || r == ports.RoleSystem {
+			return core.Invalidf("roles", "%q cannot be given to a user", r)
+		}
+	}
+	if rs, ok := u.Attributes["roles"]; ok && rs != nil {
+		return core.Invalid("attributes", `roles belong in "roles", not in attributes`)
+	}
+	return nil
 }
 
 // ApiKey is an API key record: the key is shown once at creation; only its

@@ -90,7 +90,12 @@ type Repository interface {
 	Delete(ctx context.Context, doctype, name string) error
 	// InTx runs fn in one transaction: every repository call made with the
 	// context fn receives joins it; an error from fn rolls all of them back.
+	// A nested InTx is a savepoint: its failure undoes only its own work.
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// AfterCommit runs fn once the transaction carried by ctx commits — at once
+	// when ctx carries none, never if it rolls back. fn gets a context without
+	// the finished transaction.
+	AfterCommit(ctx context.Context, fn func(ctx context.Context))
 	// Ping checks the store is reachable.
 	Ping(ctx context.Context) error
 }

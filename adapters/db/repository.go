@@ -50,13 +50,38 @@ func New(gdb *gorm.DB, reg *doctype.Registry) *Repository {
 // them to the tenant yourself.
 func (r *Repository) DB(ctx context.Context) *gorm.DB { return r.conn(ctx) }
 
-type txKey struct{}
+type (
+	txKey    struct{}
+	hooksKey struct{}
+)
+
+// hookList collects AfterCommit functions of one transaction level.
+type hookList struct{ fns []func(ctx context.Context) }
+
+func txOf(ctx context.Context) *gorm.DB {
+	tx, _ := ctx.Value(txKey{}).(*gorm.DB)
+	return tx
+}
 
 func (r *Repository) conn(ctx context.Context) *gorm.DB {
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+	if tx := txOf(ctx); tx != nil {
 		return tx
 	}
 	return r.db.WithContext(ctx)
+}
+
+// AfterCommit runs fn when the transaction in ctx commits, or now.
+func (r *Repository) AfterCommit(ctx context.Context, fn func(ctx context.Context)) {
+	if hooks, ok := ctx.Value(hooksKey{}).(*hookList); ok && hooks != nil && txOf(ctx) != nil {
+		hooks.fns = append(hooks.fns, fn)
+		return
+	}
+	fn(ctx)
+}
+
+// detached returns ctx without its transaction.
+func detached(ctx context.Context) context.Context {
+	return context.WithValue(context.WithValue(ctx, txKey{}, (*gorm.DB)(nil)), hooksKey{}, (*hookList)(nil))
 }
 
 // InTx runs fn in one transaction. A nested call runs in a savepoint of the
@@ -65,19 +90,35 @@ func (r *Repository) conn(ctx context.Context) *gorm.DB {
 // abort the whole transaction).
 func (r *Repository) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	conn := r.db.WithContext(ctx)
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		conn = tx
+	parent := txOf(ctx)
+	if parent != nil {
+		conn = parent
 	}
-	return conn.Transaction(func(tx *gorm.DB) error {
-		return fn(context.WithValue(ctx, txKey{}, tx))
+	hooks := &hookList{}
+	err := conn.Transaction(func(tx *gorm.DB) error {
+		return fn(context.WithValue(context.WithValue(ctx, txKey{}, tx), hooksKey{}, hooks))
 	})
+	if err != nil {
+		return err
+	}
+	if parent != nil { // a savepoint: its hooks wait for the outer commit
+		if outer, ok := ctx.Value(hooksKey{}).(*hookList); ok && outer != nil {
+			outer.fns = append(outer.fns, hooks.fns...)
+			return nil
+		}
+	}
+	after := detached(ctx)
+	for _, h := range hooks.fns {
+		h(after)
+	}
+	return nil
 }
 
 // write runs one writing statement. Inside a transaction it runs under a
 // savepoint, so a statement that fails (a unique violation, say) leaves the
 // caller's transaction usable.
 func (r *Repository) write(ctx context.Context, fn func(conn *gorm.DB) error) error {
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+	if tx := txOf(ctx); tx != nil {
 		return tx.Transaction(fn)
 	}
 	return fn(r.db.WithContext(ctx))
@@ -170,7 +211,7 @@ func (r *Repository) Get(ctx context.Context, doctypeName, name string) (any, er
 		return nil, core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get %s %q: %w", t.dt.Name, name, err)
+		return nil, fmt.Errorf("get %s %q: %w", t.dt.Name, name, translate(err))
 	}
 	return doc, nil
 }
@@ -198,7 +239,7 @@ func (r *Repository) List(ctx context.Context, doctypeName string, q ports.Query
 	res := ports.ListResult{Total: -1}
 	if !q.SkipCount {
 		if err := base.Count(&res.Total).Error; err != nil {
-			return ports.ListResult{}, fmt.Errorf("count %s: %w", t.dt.Name, err)
+			return ports.ListResult{}, fmt.Errorf("count %s: %w", t.dt.Name, translate(err))
 		}
 	}
 	orders := q.Orders
@@ -243,7 +284,7 @@ func (r *Repository) List(ctx context.Context, doctypeName string, q ports.Query
 	}
 	slice := reflect.New(reflect.SliceOf(reflect.PointerTo(t.dt.Type)))
 	if err := page.Find(slice.Interface()).Error; err != nil {
-		return ports.ListResult{}, fmt.Errorf("list %s: %w", t.dt.Name, err)
+		return ports.ListResult{}, fmt.Errorf("list %s: %w", t.dt.Name, translate(err))
 	}
 	s := slice.Elem()
 	res.Items = make([]any, s.Len())
@@ -265,8 +306,13 @@ func (r *Repository) operand(t *table, c string) any {
 // value prepares a filter value for column c: decimals cast like the column
 // (SQLite), times in UTC (SQLite compares its time text as text).
 func (r *Repository) value(t *table, c string, v any) any {
-	if tm, ok := v.(time.Time); ok {
+	switch tm := v.(type) {
+	case time.Time:
 		v = tm.UTC()
+	case *time.Time:
+		if tm != nil {
+			v = tm.UTC()
+		}
 	}
 	if !r.postgres && t.decimal[c] {
 		return clause.Expr{SQL: "CAST(? AS REAL)", Vars: []any{v}}
@@ -373,7 +419,7 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
 				return duplicateError(t.dt, b.Name, named)
 			}
-			return fmt.Errorf("create %s: %w", t.dt.Name, err)
+			return fmt.Errorf("create %s: %w", t.dt.Name, translate(err))
 		}
 		return nil
 	})
@@ -462,7 +508,7 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return core.Publicf(core.ErrConflict, "another %s has the same %s", t.dt.Name, uniqueDesc(t.dt))
 		}
-		return fmt.Errorf("update %s %q: %w", t.dt.Name, b.Name, err)
+		return fmt.Errorf("update %s %q: %w", t.dt.Name, b.Name, translate(err))
 	}
 	if affected == 0 {
 		*b = prev
@@ -498,7 +544,7 @@ func (r *Repository) Delete(ctx context.Context, doctypeName, name string) error
 		return res.Error
 	})
 	if err != nil {
-		return fmt.Errorf("delete %s %q: %w", t.dt.Name, name, err)
+		return fmt.Errorf("delete %s %q: %w", t.dt.Name, name, translate(err))
 	}
 	if affected == 0 {
 		return core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, name)

@@ -157,7 +157,7 @@ func (s *Server) maintenance(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		ctx := req.Context()
-		if u := ports.UserFrom(ctx); u != nil && (u.IsAdmin() || u.IsSystemUser()) {
+		if s.isAdmin(ports.UserFrom(ctx)) {
 			return next(c)
 		}
 		if s.deps.Settings.Maintenance(ctx) {
@@ -172,4 +172,20 @@ func maintenanceExempt(req *http.Request) bool {
 	p := req.URL.Path
 	return (p == APIPrefix+"/settings" && (req.Method == http.MethodGet || req.Method == http.MethodHead)) ||
 		strings.HasPrefix(p, APIPrefix+"/auth/")
+}
+
+// isAdmin reports whether u holds one of [permissions] admin_roles, or is the system.
+func (s *Server) isAdmin(u *ports.UserContext) bool {
+	if u == nil {
+		return false
+	}
+	if u.IsSystemUser() {
+		return true
+	}
+	for _, r := range s.deps.Config.Permissions.AdminRoles {
+		if u.HasRole(r) {
+			return true
+		}
+	}
+	return false
 }

@@ -30,17 +30,25 @@ func param(c echo.Context, name string) string {
 	return v
 }
 
+var errNotJSON = echo.NewHTTPError(http.StatusUnsupportedMediaType, "request body must be sent as Content-Type: application/json")
+
 // readJSON reads a JSON request body of at most app.max_body_bytes. A body
 // declared as anything but JSON is refused (415): HTML forms cannot forge it.
 func (s *Server) readJSON(c echo.Context) ([]byte, error) {
 	req := c.Request()
-	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
+	ct := req.Header.Get(echo.HeaderContentType)
+	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
-			return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, "request body must be application/json")
+			return nil, errNotJSON
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.deps.Config.App.MaxBodyBytes))
+	if err == nil && ct == "" && len(body) > 0 {
+		// A body without a type is what fetch() sends cross-site without a CORS
+		// preflight: refuse it like a form.
+		return nil, errNotJSON
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -83,10 +91,8 @@ func (s *Server) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range fields {
-		if _, ok := dt.VisibleField(f); !ok {
-			return core.Invalid("fields."+f, "unknown field")
-		}
+	if err := s.deps.Resources.CheckFields(dt, fields); err != nil {
+		return err
 	}
 	doc, err := s.deps.Resources.Get(c.Request().Context(), dt.Name, param(c, "name"))
 	if err != nil {
@@ -178,15 +184,15 @@ func (s *Server) delete(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"data": map[string]any{"doctype": dt.Name, "name": name, "deleted": true}})
 }
 
-// parseIfMatch reads a version from If-Match: 3, "3" or W/"3".
+// parseIfMatch reads a version from If-Match: "3" (or 3).
 func parseIfMatch(h string) (*int64, error) {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return nil, nil
 	}
-	v := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 {
+	// If-Match compares strongly: a weak tag never matches.
+	n, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
+	if err != nil || n < 1 || strings.HasPrefix(h, "W/") {
 		return nil, core.Invalid("If-Match", "must be the document version, such as \"3\"")
 	}
 	return &n, nil
@@ -329,7 +335,9 @@ func parseOp(s string, value any) (ports.Operator, any, error) {
 
 func parseFilters(v string) ([]ports.Filter, error) {
 	var raw any
-	if err := json.Unmarshal([]byte(v), &raw); err != nil {
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.UseNumber() // large integers stay exact
+	if err := dec.Decode(&raw); err != nil || dec.More() {
 		return nil, paramError(`must be JSON: [["field","op",value], …] or {"field": value, …}`)
 	}
 	var out []ports.Filter

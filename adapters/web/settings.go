@@ -34,11 +34,15 @@ func (s *Server) getSettings(c echo.Context) error {
 }
 
 func (s *Server) patchSettings(c echo.Context) error {
+	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
 	body, err := s.readJSON(c)
 	if err != nil {
 		return err
 	}
-	snap, err := s.deps.Settings.Update(c.Request().Context(), body, nil)
+	snap, err := s.deps.Settings.Update(c.Request().Context(), body, ifMatch)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func (p PasswordPolicy) Check(pw, email string) error {
 		return core.Invalid("password", "is too common")
 	case email != "" && (lower == strings.ToLower(email) || (len(local) >= 3 && strings.Contains(lower, local))):
 		return core.Invalid("password", "must not contain the email address")
-	case strings.Count(pw, string([]rune(pw)[0])) == len(pw):
+	case strings.Count(pw, string([]rune(pw)[0])) == n:
 		return core.Invalid("password", "must not repeat one character")
 	}
 	return nil

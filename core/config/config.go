@@ -35,6 +35,9 @@ type App struct {
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
 	// ShutdownTimeoutSeconds bounds how long shutdown waits for requests to drain.
 	ShutdownTimeoutSeconds int `toml:"shutdown_timeout_seconds"`
+	// ReadTimeoutSeconds bounds how long a client may take to send a request
+	// (headers and body), so slow senders cannot hold connections forever.
+	ReadTimeoutSeconds int `toml:"read_timeout_seconds"`
 }
 
 // Database selects and tunes the document store.
@@ -183,6 +186,7 @@ func Default() Config {
 			LogFormat:              "text",
 			MaxBodyBytes:           1 << 20,
 			ShutdownTimeoutSeconds: 10,
+			ReadTimeoutSeconds:     60,
 		},
 		Database: Database{
 			Driver:       "sqlite",

@@ -22,6 +22,7 @@ type Problem struct {
 	Reason string
 }
 
+// String is "key: reason".
 func (p Problem) String() string { return p.Key + ": " + p.Reason }
 
 // Error lists every problem found in a configuration.
@@ -31,6 +32,7 @@ type Error struct {
 	Problems []Problem
 }
 
+// Error lists every problem, one per line.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid configuration")
@@ -73,8 +75,11 @@ func (c *Config) Validate() error {
 	if c.App.MaxBodyBytes <= 0 {
 		bad("app.max_body_bytes", "must be positive, not %d", c.App.MaxBodyBytes)
 	}
-	if c.App.ShutdownTimeoutSeconds < 0 {
-		bad("app.shutdown_timeout_seconds", "must not be negative")
+	if c.App.ShutdownTimeoutSeconds < 1 || c.App.ShutdownTimeoutSeconds > 3600 {
+		bad("app.shutdown_timeout_seconds", "must be between 1 and 3600, not %d", c.App.ShutdownTimeoutSeconds)
+	}
+	if c.App.ReadTimeoutSeconds < 1 || c.App.ReadTimeoutSeconds > 86400 {
+		bad("app.read_timeout_seconds", "must be between 1 and 86400, not %d", c.App.ReadTimeoutSeconds)
 	}
 
 	oneOf("database.driver", c.Database.Driver, "sqlite", "postgres")

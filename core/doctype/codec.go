@@ -9,10 +9,14 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/ports"
 )
+
+// MaxInValues caps the values of an in / not in filter.
+const MaxInValues = 1000
 
 // MarshalDoc returns the API JSON of doc: its visible fields, or only those in
 // fields when fields is not empty. Hidden fields never appear.
@@ -105,6 +109,10 @@ func (d *DocType) ApplyPatch(doc any, data []byte) (version int64, hasVersion bo
 			verr.Add(key, "unknown field")
 			continue
 		}
+		if key == FieldVersion && string(bytes.TrimSpace(m[key])) == "null" {
+			verr.Add(key, "must be an integer")
+			continue
+		}
 		val, reason := decodeValue(f, m[key])
 		if reason != "" {
 			verr.Add(key, reason)
@@ -153,8 +161,8 @@ func (d *DocType) CoerceFilter(f ports.Filter) (ports.Filter, error) {
 			return f, core.Invalid(f.Field, "like needs a text field")
 		}
 		s, ok := f.Value.(string)
-		if !ok {
-			return f, core.Invalid(f.Field, "like needs a text pattern")
+		if !ok || len(s) > 1024 || strings.ContainsRune(s, 0) {
+			return f, core.Invalid(f.Field, "like needs a text pattern of at most 1024 bytes")
 		}
 		f.Value = s
 		return f, nil
@@ -175,6 +183,9 @@ func (d *DocType) CoerceFilter(f ports.Filter) (ports.Filter, error) {
 			for i := range rv.Len() {
 				items = append(items, rv.Index(i).Interface())
 			}
+		}
+		if len(items) > MaxInValues {
+			return f, core.Invalidf(f.Field, "%s takes at most %d values", f.Op, MaxInValues)
 		}
 		vals := make([]any, 0, len(items))
 		for _, it := range items {
@@ -248,6 +259,9 @@ func decodeValue(f *Field, raw json.RawMessage) (reflect.Value, string) {
 	if string(bytes.TrimSpace(raw)) == "null" {
 		return ptr.Elem(), ""
 	}
+	if bytes.Contains(raw, []byte(`\u0000`)) {
+		return reflect.Value{}, "must not contain NUL characters"
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(ptr.Interface()); err != nil {
@@ -259,6 +273,11 @@ func decodeValue(f *Field, raw json.RawMessage) (reflect.Value, string) {
 			return reflect.Value{}, "must be " + describe(f.Type)
 		}
 		return reflect.Value{}, strings.TrimPrefix(err.Error(), "json: ")
+	}
+	if f.MaxLength > 0 {
+		if v := ptr.Elem(); v.Kind() == reflect.String && utf8.RuneCountInString(v.String()) > f.MaxLength {
+			return reflect.Value{}, fmt.Sprintf("must be at most %d characters", f.MaxLength)
+		}
 	}
 	return ptr.Elem(), ""
 }

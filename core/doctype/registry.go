@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -31,6 +32,8 @@ type Field struct {
 	ReadOnly bool
 	// Stored is false for fields the database does not keep (gorm:"-").
 	Stored bool
+	// MaxLength caps a string field's characters (from gorm:"size:N"; 0: no cap).
+	MaxLength int
 	// Filterable and Sortable say whether clients may filter and sort on it.
 	Filterable bool
 	Sortable   bool
@@ -371,7 +374,7 @@ func collectFields(t reflect.Type, index []int, system bool, out *[]Field) {
 		name, hidden := jsonName(sf)
 		gormTag := sf.Tag.Get("gorm")
 		stored := gormTag != "-" && !strings.HasPrefix(gormTag, "-:")
-		f := Field{Name: name, GoName: sf.Name, Index: idx, Type: sf.Type, System: system, Hidden: hidden, Stored: stored}
+		f := Field{Name: name, GoName: sf.Name, Index: idx, Type: sf.Type, System: system, Hidden: hidden, Stored: stored, MaxLength: gormSize(gormTag)}
 		if hidden {
 			// json:"-" fields are stored but never part of the API; key them by snake_case.
 			f.Name = SnakeCase(sf.Name)
@@ -402,4 +405,16 @@ func (d *DocType) SortedFieldNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// gormSize reads N from a gorm tag's "size:N".
+func gormSize(tag string) int {
+	for _, part := range strings.Split(tag, ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "size:"); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
 }

@@ -15,7 +15,17 @@ import (
 // number or string, and is stored as NUMERIC so SQL compares and sorts it by value.
 type Decimal struct{ s string }
 
-var errDecimal = errors.New("must be a decimal number such as 12.50")
+var (
+	errDecimal     = errors.New("must be a decimal number such as 12.50")
+	errDecimalSize = fmt.Errorf("must have at most %d digits before the decimal point and %d after it", MaxDecimalIntegerDigits, MaxDecimalScale)
+)
+
+// Limits of a Decimal: enough for any amount of money or quantity, small
+// enough that parsing and comparing stay cheap and every database stores it.
+const (
+	MaxDecimalIntegerDigits = 32
+	MaxDecimalScale         = 18
+)
 
 // ParseDecimal parses a plain decimal ("-12.5", "0.001", "42"); no exponents.
 func ParseDecimal(s string) (Decimal, error) {
@@ -37,6 +47,9 @@ func ParseDecimal(s string) (Decimal, error) {
 	intPart = strings.TrimLeft(intPart, "0")
 	if intPart == "" {
 		intPart = "0"
+	}
+	if len(intPart) > MaxDecimalIntegerDigits || len(frac) > MaxDecimalScale {
+		return Decimal{}, errDecimalSize
 	}
 	out := intPart
 	if hasDot && frac != "" {
@@ -84,10 +97,19 @@ func (d Decimal) Rat() *big.Rat {
 func (d Decimal) Cmp(o Decimal) int { return d.Rat().Cmp(o.Rat()) }
 
 // IsZero reports whether the value is zero.
-func (d Decimal) IsZero() bool { return d.Rat().Sign() == 0 }
+func (d Decimal) IsZero() bool { return d.Sign() == 0 }
 
 // Sign returns -1, 0 or +1.
-func (d Decimal) Sign() int { return d.Rat().Sign() }
+func (d Decimal) Sign() int {
+	s := d.String()
+	if strings.Trim(s, "-0.") == "" {
+		return 0
+	}
+	if s[0] == '-' {
+		return -1
+	}
+	return 1
+}
 
 // MarshalJSON encodes the decimal as a JSON string.
 func (d Decimal) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,7 +44,8 @@ func TestParseDecimal(t *testing.T) {
 		{"-.5", "-0.5"},
 		{"1.", "1"},
 		{" 12.5 ", "12.5"},
-		{"123456789012345678901234567890.123456789012345678901234567890", "123456789012345678901234567890.123456789012345678901234567890"},
+		{"12345678901234567890123456789012.123456789012345678", "12345678901234567890123456789012.123456789012345678"},
+		{"00000000000000000000000000000000000001.5", "1.5"},
 	}
 	for _, tt := range valid {
 		t.Run(tt.in, func(t *testing.T) {
@@ -342,4 +344,20 @@ func TestJSONMapScanReplacesPreviousContent(t *testing.T) {
 	m = doctype.JSONMap{"stale": true}
 	require.NoError(t, m.Scan(nil))
 	assert.Empty(t, m)
+}
+
+func TestParseDecimalBoundsSize(t *testing.T) {
+	for _, in := range []string{
+		"123456789012345678901234567890123",   // 33 integer digits
+		"1.1234567890123456789",               // scale 19
+		"0." + strings.Repeat("1", 1_000_000), // a megabyte of digits: refused at once, not parsed
+	} {
+		_, err := doctype.ParseDecimal(in)
+		require.Error(t, err, "%.40s", in)
+		assert.Contains(t, err.Error(), "at most")
+	}
+	for in, sign := range map[string]int{"0": 0, "-0.000": 0, "12.5": 1, "-0.01": -1, "+3": 1} {
+		assert.Equal(t, sign, doctype.MustDecimal(in).Sign(), in)
+	}
+	assert.True(t, doctype.Decimal{}.IsZero())
 }

@@ -21,19 +21,26 @@ type Recorder struct {
 	defaultTenant string
 }
 
-// New returns a Recorder that stores records as documents of doctypeName made by build.
-// Records without a tenant go to defaultTenant.
+// New returns a Recorder that stores records as documents of doctypeName made
+// by build, in the operator's tenant defaultTenant.
 func New(repo ports.Repository, doctypeName string, build Builder, defaultTenant string) *Recorder {
 	return &Recorder{repo: repo, doctype: doctypeName, build: build, defaultTenant: defaultTenant}
 }
 
-// Record stores rec as the system user, even if the request's context was cancelled.
+// Record stores rec as the system user, even if the request's context was
+// cancelled. Every record goes to the operator's tenant (the default tenant),
+// whatever tenant the request ran in: internal errors and stack traces are for
+// whoever runs the app, never for the admins of a customer tenant. The
+// request's tenant is kept in the record's context as "tenant_id".
 func (r *Recorder) Record(ctx context.Context, rec ports.ErrorRecord) error {
-	tenant := rec.TenantID
-	if tenant == "" {
-		tenant = r.defaultTenant
-		rec.TenantID = tenant
+	if rec.TenantID != "" {
+		if rec.Context == nil {
+			rec.Context = map[string]any{}
+		}
+		rec.Context["tenant_id"] = rec.TenantID
 	}
+	tenant := r.defaultTenant
+	rec.TenantID = tenant
 	if rec.Timestamp.IsZero() {
 		rec.Timestamp = time.Now().UTC()
 	}

@@ -67,13 +67,20 @@ func (s *Service) OnChange(doctypeName string, fn Hook) {
 	s.hooks[doctypeName] = append(s.hooks[doctypeName], fn)
 }
 
+// emit runs ev's hooks once the change is committed (at once outside a
+// transaction; never if the caller's transaction rolls back).
 func (s *Service) emit(ctx context.Context, ev Event) {
 	s.mu.RLock()
 	hooks := s.hooks[ev.DocType]
 	s.mu.RUnlock()
-	for _, h := range hooks {
-		h(ctx, ev)
+	if len(hooks) == 0 {
+		return
 	}
+	s.repo.AfterCommit(ctx, func(ctx context.Context) {
+		for _, h := range hooks {
+			h(ctx, ev)
+		}
+	})
 }
 
 // DocType returns the registered DocType called name, or a not-found error.
@@ -147,6 +154,9 @@ func (s *Service) authorize(ctx context.Context, dt *doctype.DocType, action por
 func (s *Service) readable(ctx context.Context, dt *doctype.DocType, name string) (any, error) {
 	if _, err := principal(ctx); err != nil {
 		return nil, err
+	}
+	if doctype.CheckName(name) != nil { // no such document can exist
+		return nil, core.Publicf(core.ErrNotFound, "%s not found", dt.Name)
 	}
 	doc, err := s.repo.Get(ctx, dt.Name, name)
 	if err != nil {
@@ -304,12 +314,23 @@ func (s *Service) query(dt *doctype.DocType, p ListParams) (ports.Query, error) 
 			q.Orders = append(q.Orders, o)
 		}
 	}
-	for _, name := range p.Fields {
+	if err := s.CheckFields(dt, p.Fields); err != nil {
+		var ve *core.ValidationError
+		errors.As(err, &ve)
+		verr.Fields = append(verr.Fields, ve.Fields...)
+	}
+	return q, verr.Err()
+}
+
+// CheckFields validates a projection: every name must be a visible field.
+func (s *Service) CheckFields(dt *doctype.DocType, fields []string) error {
+	verr := &core.ValidationError{}
+	for _, name := range fields {
 		if _, ok := dt.VisibleField(name); !ok {
 			verr.Add("fields."+name, "unknown field")
 		}
 	}
-	return q, verr.Err()
+	return verr.Err()
 }
 
 // Create decodes body (a JSON object) into a new document and inserts it.
@@ -388,7 +409,10 @@ func validate(doc any) error {
 // comes from the patch's "version" or from ifMatch (nil when absent); when both
 // are given they must agree. A stale version is a *core.ConflictError carrying
 // the current document. Without any version the patch applies to whatever
-// version is current.
+// version is current: a concurrent change makes it re-read and re-apply.
+//
+// No transaction is held while the permission evaluator runs (it may be a
+// remote policy service): the version check makes the write atomic.
 func (s *Service) Update(ctx context.Context, doctypeName, name string, patch []byte, ifMatch *int64) (any, error) {
 	dt, err := s.DocType(doctypeName)
 	if err != nil {
@@ -408,57 +432,69 @@ func (s *Service) Update(ctx context.Context, doctypeName, name string, patch []
 			return nil, err
 		}
 	}
-	var out any
-	err = s.repo.InTx(ctx, func(ctx context.Context) error {
-		doc, err := s.readable(ctx, dt, name)
+	for attempt := 1; ; attempt++ {
+		doc, pinned, err := s.updateOnce(ctx, dt, name, patch, ifMatch)
+		var ce *core.ConflictError
+		if errors.As(err, &ce) && !pinned && attempt < maxUpdateAttempts {
+			continue // changed meanwhile, and the client did not pin a version
+		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.authorize(ctx, dt, ports.ActionWrite, doc); err != nil {
-			return err
-		}
-		b, _ := doctype.BaseOf(doc)
-		current := b.Version
-		version, hasVersion, err := dt.ApplyPatch(doc, patch)
-		if err != nil {
-			return err
-		}
-		expected := current
-		switch {
-		case hasVersion && ifMatch != nil && version != *ifMatch:
-			return core.Invalidf("version", "is %d but If-Match says %d", version, *ifMatch)
-		case hasVersion:
-			expected = version
-		case ifMatch != nil:
-			expected = *ifMatch
-		}
-		if expected != current {
-			fresh, err := s.repo.Get(ctx, dt.Name, name)
-			if err != nil {
-				return err
-			}
-			return &core.ConflictError{
-				Message: fmt.Sprintf("%s %q was changed by someone else: version %d is stale, the current version is %d", dt.Name, name, expected, current),
-				Current: fresh,
-			}
-		}
-		if err := validate(doc); err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, dt, ports.ActionWrite, doc); err != nil {
-			return err
-		}
-		if err := s.repo.Update(ctx, dt.Name, doc); err != nil {
-			return err
-		}
-		out = doc
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		s.emit(ctx, Event{DocType: dt.Name, Name: name, Action: ports.ActionWrite, Doc: doc})
+		return doc, nil
 	}
-	s.emit(ctx, Event{DocType: dt.Name, Name: name, Action: ports.ActionWrite, Doc: out})
-	return out, nil
+}
+
+// maxUpdateAttempts bounds re-reads of a version-less patch under contention.
+const maxUpdateAttempts = 5
+
+// updateOnce reads, authorizes, patches and writes once. pinned reports
+// whether the client named the version it expects.
+func (s *Service) updateOnce(ctx context.Context, dt *doctype.DocType, name string, patch []byte, ifMatch *int64) (doc any, pinned bool, err error) {
+	doc, err = s.readable(ctx, dt, name)
+	if err != nil {
+		return nil, ifMatch != nil, err
+	}
+	if err := s.authorize(ctx, dt, ports.ActionWrite, doc); err != nil {
+		return nil, ifMatch != nil, err
+	}
+	b, _ := doctype.BaseOf(doc)
+	current := b.Version
+	version, hasVersion, err := dt.ApplyPatch(doc, patch)
+	if err != nil {
+		return nil, ifMatch != nil, err
+	}
+	pinned = hasVersion || ifMatch != nil
+	expected := current
+	switch {
+	case hasVersion && ifMatch != nil && version != *ifMatch:
+		return nil, pinned, core.Invalidf("version", "is %d but If-Match says %d", version, *ifMatch)
+	case hasVersion:
+		expected = version
+	case ifMatch != nil:
+		expected = *ifMatch
+	}
+	if expected != current {
+		fresh, err := s.repo.Get(ctx, dt.Name, name)
+		if err != nil {
+			return nil, pinned, err
+		}
+		return nil, pinned, &core.ConflictError{
+			Message: fmt.Sprintf("%s %q was changed by someone else: version %d is stale, the current version is %d", dt.Name, name, expected, current),
+			Current: fresh,
+		}
+	}
+	if err := validate(doc); err != nil {
+		return nil, pinned, err
+	}
+	if err := s.authorize(ctx, dt, ports.ActionWrite, doc); err != nil {
+		return nil, pinned, err
+	}
+	if err := s.repo.Update(ctx, dt.Name, doc); err != nil {
+		return nil, pinned, err
+	}
+	return doc, pinned, nil
 }
 
 // Delete removes doctype/name if the principal may delete it.
@@ -470,19 +506,14 @@ func (s *Service) Delete(ctx context.Context, doctypeName, name string) error {
 	if dt.IsSingle {
 		return core.Publicf(core.ErrNotSupported, "%s is a single DocType and cannot be deleted", dt.Name)
 	}
-	var doc any
-	err = s.repo.InTx(ctx, func(ctx context.Context) error {
-		d, err := s.readable(ctx, dt, name)
-		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, dt, ports.ActionDelete, d); err != nil {
-			return err
-		}
-		doc = d
-		return s.repo.Delete(ctx, dt.Name, name)
-	})
+	doc, err := s.readable(ctx, dt, name)
 	if err != nil {
+		return err
+	}
+	if err := s.authorize(ctx, dt, ports.ActionDelete, doc); err != nil {
+		return err
+	}
+	if err := s.repo.Delete(ctx, dt.Name, name); err != nil {
 		return err
 	}
 	s.emit(ctx, Event{DocType: dt.Name, Name: name, Action: ports.ActionDelete, Doc: doc})

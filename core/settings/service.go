@@ -5,12 +5,12 @@ package settings
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -27,7 +27,7 @@ type Snapshot struct {
 	Doc any
 	// JSON is the document's API form.
 	JSON []byte
-	// ETag is a strong validator of JSON.
+	// ETag is the document's version, quoted.
 	ETag string
 	// Maintenance is true when the app is in maintenance mode.
 	Maintenance bool
@@ -43,6 +43,9 @@ type Service struct {
 
 	mu    sync.RWMutex
 	cache map[string]*Snapshot
+	// gen counts invalidations per tenant: a load that started before an
+	// invalidation must not store its (stale) result after it.
+	gen map[string]uint64
 }
 
 // DefaultTTL bounds how stale another instance's change can look.
@@ -53,7 +56,7 @@ func New(res *resource.Service, doctypeName string, ttl time.Duration) *Service 
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	s := &Service{res: res, doctype: doctypeName, ttl: ttl, now: time.Now, cache: map[string]*Snapshot{}}
+	s := &Service{res: res, doctype: doctypeName, ttl: ttl, now: time.Now, cache: map[string]*Snapshot{}, gen: map[string]uint64{}}
 	res.OnChange(doctypeName, func(ctx context.Context, _ resource.Event) {
 		s.Invalidate(ports.TenantIDFrom(ctx))
 	})
@@ -66,6 +69,7 @@ func (s *Service) Get(ctx context.Context) (*Snapshot, error) {
 	tenant := ports.TenantIDFrom(ctx)
 	s.mu.RLock()
 	snap, ok := s.cache[tenant]
+	gen := s.gen[tenant]
 	s.mu.RUnlock()
 	if ok && s.now().Sub(snap.loaded) < s.ttl {
 		return snap, nil
@@ -80,22 +84,39 @@ func (s *Service) Get(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.cache[tenant] = snap
+	if s.gen[tenant] == gen {
+		s.cache[tenant] = snap
+	}
 	s.mu.Unlock()
 	return snap, nil
 }
+
+// hiddenFromPublic are left out of GET /api/v1/settings: who changed the
+// settings, and the tenant.
+var hiddenFromPublic = map[string]bool{"owner": true, "modified_by": true, "tenant_id": true, "created_at": true}
 
 func (s *Service) snapshot(doc any) (*Snapshot, error) {
 	dt, err := s.res.DocType(s.doctype)
 	if err != nil {
 		return nil, err
 	}
-	body, err := dt.MarshalDoc(doc, nil)
+	var fields []string
+	for _, f := range dt.Fields() {
+		if !f.Hidden && !hiddenFromPublic[f.Name] {
+			fields = append(fields, f.Name)
+		}
+	}
+	body, err := dt.MarshalDoc(doc, fields)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", s.doctype, err)
 	}
-	sum := sha256.Sum256(body)
-	snap := &Snapshot{Doc: doc, JSON: body, ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, loaded: s.now()}
+	b, err := doctype.BaseOf(doc)
+	if err != nil {
+		return nil, err
+	}
+	// The version is the ETag: it changes with every update, and PATCH takes it
+	// back in If-Match like any document's.
+	snap := &Snapshot{Doc: doc, JSON: body, ETag: `"` + strconv.FormatInt(b.Version, 10) + `"`, loaded: s.now()}
 	if m, ok := doc.(Maintainer); ok {
 		snap.Maintenance = m.InMaintenance()
 	}
@@ -113,15 +134,19 @@ func (s *Service) Maintenance(ctx context.Context) bool {
 // Update applies patch (a JSON object) as the principal in ctx, whose
 // permission rules decide (by default only admins may). It returns the new settings.
 func (s *Service) Update(ctx context.Context, patch []byte, ifMatch *int64) (*Snapshot, error) {
-	if _, err := s.res.Update(ctx, s.doctype, s.doctype, patch, ifMatch); err != nil {
+	doc, err := s.res.Update(ctx, s.doctype, s.doctype, patch, ifMatch)
+	if err != nil {
 		return nil, err
 	}
-	return s.Get(ctx)
+	// Not cached here: ctx may carry a transaction that can still roll back.
+	// The change hook invalidates the cache once it commits.
+	return s.snapshot(doc)
 }
 
 // Invalidate drops the cached settings of tenant.
 func (s *Service) Invalidate(tenant string) {
 	s.mu.Lock()
 	delete(s.cache, tenant)
+	s.gen[tenant]++
 	s.mu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -67,6 +68,24 @@ func (p *Provider) HydrateFromHeaders(h http.Header) (*ports.UserContext, error)
 	if raw := h.Get(p.h.Attributes); raw != "" {
 		if len(raw) > 8192 || json.Unmarshal([]byte(raw), &u.Attributes) != nil || u.Attributes == nil {
 			return nil, errBad(p.h.Attributes)
+		}
+		// Roles may come as an attribute too; they join the roles header's, and
+		// never include System (a gateway cannot make a framework principal).
+		if rs, ok := u.Attributes["roles"]; ok {
+			list, ok := rs.([]any)
+			if !ok {
+				return nil, errBad(p.h.Attributes)
+			}
+			for _, r := range list {
+				name, ok := r.(string)
+				if !ok {
+					return nil, errBad(p.h.Attributes)
+				}
+				if name != "" && name != ports.RoleSystem && !slices.Contains(u.Roles, name) {
+					u.Roles = append(u.Roles, name)
+				}
+			}
+			u.Attributes["roles"] = slices.Clone(u.Roles)
 		}
 	}
 	return u, nil
