@@ -180,6 +180,10 @@ var listCases = []testCase{
 		assertSameNames(t, []string{"tz-z", "tz-y"}, got, "due > 19:15+09:00 (10:15Z)")
 		got, _ = f.list(ctx, ItemDocType, ports.Query{Filters: []ports.Filter{flt("due", ports.OpEq, ten.Add(time.Hour))}})
 		assertSameNames(t, []string{"tz-y"}, got, "due = 11:00Z")
+		// A pointer value (how a nullable time filter arrives) compares as an instant too.
+		half := ten.Add(30 * time.Minute).In(plus2)
+		got, _ = f.list(ctx, ItemDocType, ports.Query{Filters: []ports.Filter{flt("due", ports.OpGe, &half)}})
+		assertSameNames(t, []string{"tz-z", "tz-y"}, got, "due >= *(12:30+02:00)")
 	}},
 	{"OrderByDecimalAndTime", func(t *testing.T, f *fixture) {
 		seedOperators(f)
