@@ -162,7 +162,7 @@ func TestVersionlessPatchesUnderContention(t *testing.T) {
 				}
 			}
 			assert.Equal(t, n, ok, "a patch without a version applies to whatever is current")
-			assert.EqualValues(t, n+1, c.Get("/api/v1/resource/Ledger/"+name).Data(t)["version"], "no update was lost")
+			assert.EqualValues(t, n+1, c.Get("/api/v1/resource/Ledger/" + name).Data(t)["version"], "no update was lost")
 		})
 	}
 }
