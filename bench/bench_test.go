@@ -84,6 +84,7 @@ func seeded(b *testing.B, driver fmtest.Driver) *dataset {
 	d := &dataset{cfg: config.Default()}
 	d.cfg.App.DataDir = tmpDir
 	d.cfg.App.LogLevel = "error"
+	d.cfg.Auth.JWT.Secret = "benchmark-secret-benchmark-secret-0123456789"
 	switch driver {
 	case fmtest.SQLite:
 		d.cfg.Database.Driver = "sqlite"
