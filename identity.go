@@ -162,7 +162,7 @@ func buildIdentity(app *App, log *slog.Logger) (*identity, error) {
 		}
 		svc.Sessions = auth.NewSessions(store, time.Duration(cfg.Auth.Session.TTLSeconds)*time.Second)
 		th := cfg.Auth.Throttle
-		svc.Throttle = auth.NewThrottle(memory.New(), th.AttemptsPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
+		svc.Throttle = auth.NewThrottle(memory.New(), th.FailuresPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
 	}
 	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys)
 	id.service = svc

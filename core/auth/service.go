@@ -24,6 +24,13 @@ type Service struct {
 
 var errBadLogin = core.Public(core.ErrUnauthorized, "invalid email or password")
 
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
+}
+
 // LoginRequest is a password login.
 type LoginRequest struct {
 	Email     string
@@ -52,8 +59,8 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	}
 	tok, err := s.Users.Authenticate(ctx, ports.PasswordCredentials{Email: req.Email, Password: req.Password})
 	if errors.Is(err, core.ErrUnauthorized) {
-		s.Throttle.Failed(ctx, req.Email)
-		s.Log.InfoContext(ctx, "login failed", "ip", req.IP, "tenant", ports.TenantIDFrom(ctx))
+		s.Throttle.Failed(ctx, req.IP, req.Email)
+		s.log().InfoContext(ctx, "login failed", "ip", req.IP, "tenant", ports.TenantIDFrom(ctx))
 		return nil, errBadLogin
 	}
 	if err != nil {
@@ -173,7 +180,7 @@ func (s *Service) BasicUser(ctx context.Context, email, password, ip string) (*p
 	}
 	u, err := local.CheckPassword(ctx, email, password)
 	if errors.Is(err, core.ErrUnauthorized) {
-		s.Throttle.Failed(ctx, email)
+		s.Throttle.Failed(ctx, ip, email)
 		return nil, errBadLogin
 	}
 	if err != nil {

@@ -125,8 +125,8 @@ type Password struct {
 
 // Throttle limits password guessing on login and basic auth.
 type Throttle struct {
-	// AttemptsPerIP caps login attempts from one address per window.
-	AttemptsPerIP int `toml:"attempts_per_ip"`
+	// FailuresPerIP caps failed logins from one address per window.
+	FailuresPerIP int `toml:"failures_per_ip"`
 	// FailuresPerAccount caps failed logins of one account per window.
 	FailuresPerAccount int `toml:"failures_per_account"`
 	WindowSeconds      int `toml:"window_seconds"`
@@ -223,7 +223,7 @@ func Default() Config {
 				Argon2Parallelism:   1,
 				MaxConcurrentHashes: 4,
 			},
-			Throttle: Throttle{AttemptsPerIP: 30, FailuresPerAccount: 5, WindowSeconds: 300},
+			Throttle: Throttle{FailuresPerIP: 30, FailuresPerAccount: 5, WindowSeconds: 300},
 			Headers: Headers{
 				UserID:      "X-User-ID",
 				Email:       "X-Email",

@@ -204,8 +204,8 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 	}
 
 	th := &a.Throttle
-	if th.AttemptsPerIP < 1 {
-		bad("auth.throttle.attempts_per_ip", "must be at least 1")
+	if th.FailuresPerIP < 1 {
+		bad("auth.throttle.failures_per_ip", "must be at least 1")
 	}
 	if th.FailuresPerAccount < 1 {
 		bad("auth.throttle.failures_per_account", "must be at least 1")
