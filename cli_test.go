@@ -28,7 +28,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		"bad value":        {"[database]\ndriver = \"mysql\"\n", "database.driver: must be one of sqlite, postgres"},
 		"wrong type":       {"[app]\ndebug = \"yes\"\n", "app.debug"},
 		"syntax error":     {"[app]\nname = \"unterminated\n", "line 2"},
-		"unknown backend":  {"[permissions]\nbackend = \"cedar\"\n", "permissions.backend: unknown backend \"cedar\""},
+		"unknown backend":  {"[permissions]\nbackend = \"zanzibar\"\n", "permissions.backend: unknown backend \"zanzibar\""},
 		"unknown strategy": {"[auth]\nstrategies = [\"carrier_pigeon\"]\n", "auth.strategies[0]: unknown strategy \"carrier_pigeon\""},
 		"unset variable":   {"[database]\ndriver = \"postgres\"\ndsn = \"${FM_SURELY_UNSET_VAR}\"\n", "database.dsn: environment variable FM_SURELY_UNSET_VAR is not set"},
 	}

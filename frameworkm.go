@@ -44,11 +44,19 @@ import (
 // Built-in adapter factories, by configuration name.
 var (
 	builtinPermBackends = map[string]PermissionFactory{
-		"rbac": func(d Deps) (ports.PermissionEvaluator, error) {
-			return rbac.New(d.Registry, d.Config.Permissions.AdminRoles), nil
-		},
+		"rbac": func(d Deps) (ports.PermissionEvaluator, error) { return newRBAC(d), nil },
 	}
 )
+
+// newRBAC builds the rule evaluator with the tenant's Custom Permission rows.
+func newRBAC(d Deps) *rbac.Adapter {
+	p := d.Config.Permissions
+	return rbac.New(d.Registry, rbac.Options{
+		AdminRoles:  p.AdminRoles,
+		AdminBypass: p.AdminBypass,
+		Source:      rbac.NewCustom(d.Repository, d.Registry, time.Duration(p.CustomCacheSeconds)*time.Second, d.Logger),
+	})
+}
 
 // App is an assembled Framework M application.
 type App struct {
@@ -155,6 +163,11 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		return nil, fmt.Errorf("permissions.backend %q: %w", cfg.Permissions.Backend, err)
 	}
 	app.Resources = resource.New(app.Repository, reg, app.Permissions, log)
+	if inv, ok := app.Permissions.(interface{ Invalidate(tenant string) }); ok {
+		app.Resources.OnChange(doctypes.CustomPermissionDocType, func(ctx context.Context, _ resource.Event) {
+			inv.Invalidate(ports.TenantIDFrom(ctx))
+		})
+	}
 	app.Settings = settings.New(app.Resources, doctypes.SystemSettingsDocType, settings.DefaultTTL)
 	app.Errors = errorlog.New(app.Repository, doctypes.ErrorLogDocType, doctypes.NewErrorLog, cfg.Tenancy.DefaultTenantID)
 

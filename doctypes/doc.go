@@ -15,5 +15,6 @@ func Register(reg *doctype.Registry) error {
 	add(doctype.Register[ErrorLog](reg, ErrorLogMeta))
 	add(doctype.Register[SystemSettings](reg, SystemSettingsMeta))
 	add(doctype.Register[Session](reg, SessionMeta))
+	add(doctype.Register[CustomPermission](reg, CustomPermissionMeta))
 	return errors.Join(errs...)
 }

@@ -36,11 +36,19 @@ func (op Operator) Valid() bool {
 // Filter restricts a list to documents whose Field compares to Value with Op.
 // Field is the JSON name of a DocType field. For OpIn and OpNotIn, Value is a
 // slice; for OpIsNull and OpIsNotNull it is ignored.
+//
+// A filter with Any set is a disjunction instead: a document passes when it
+// matches every filter of at least one group (row-level security made of
+// several grants). An empty Any matches nothing.
 type Filter struct {
-	Field string   `json:"field"`
-	Op    Operator `json:"op"`
-	Value any      `json:"value,omitempty"`
+	Field string     `json:"field,omitempty"`
+	Op    Operator   `json:"op,omitempty"`
+	Value any        `json:"value,omitempty"`
+	Any   [][]Filter `json:"any,omitempty"`
 }
+
+// IsGroup reports whether f is a disjunction of filter groups.
+func (f Filter) IsGroup() bool { return f.Any != nil }
 
 // Order sorts a list by Field (a JSON field name).
 type Order struct {

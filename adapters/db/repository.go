@@ -321,6 +321,9 @@ func (r *Repository) value(t *table, c string, v any) any {
 }
 
 func (r *Repository) filterExpr(t *table, f ports.Filter) (clause.Expression, error) {
+	if f.IsGroup() {
+		return r.groupExpr(t, f.Any)
+	}
 	c, ok := t.columns[f.Field]
 	if !ok {
 		return nil, core.Invalid(f.Field, "unknown field")
@@ -370,6 +373,31 @@ func (r *Repository) filterExpr(t *table, f ports.Filter) (clause.Expression, er
 		return clause.Expr{SQL: "? IS NOT NULL", Vars: []any{col(c)}}, nil
 	}
 	return nil, core.Invalidf(f.Field, "unknown operator %q", f.Op)
+}
+
+// groupExpr is (g1a AND g1b) OR (g2a) …; no group matches nothing.
+func (r *Repository) groupExpr(t *table, groups [][]ports.Filter) (clause.Expression, error) {
+	var ors []clause.Expression
+	for _, g := range groups {
+		var ands []clause.Expression
+		for _, f := range g {
+			e, err := r.filterExpr(t, f)
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				ands = append(ands, e)
+			}
+		}
+		if len(ands) == 0 { // an empty group matches everything
+			return nil, nil
+		}
+		ors = append(ors, clause.And(ands...))
+	}
+	if len(ors) == 0 {
+		return clause.Expr{SQL: "1 = 0"}, nil
+	}
+	return clause.Or(ors...), nil
 }
 
 // Create inserts doc into the current tenant, naming it if needed.

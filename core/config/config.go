@@ -171,8 +171,42 @@ type Tenancy struct {
 type Permissions struct {
 	// Backend names the evaluator: rbac (DocType rules) by default.
 	Backend string `toml:"backend"`
-	// AdminRoles bypass DocType rules (every action on every DocType).
-	AdminRoles []string `toml:"admin_roles"`
+	// AdminRoles bypass DocType rules (every action on every DocType) when
+	// AdminBypass is on.
+	AdminRoles  []string `toml:"admin_roles"`
+	AdminBypass bool     `toml:"admin_bypass"`
+	// CustomCacheSeconds is how long Custom Permission rows are cached per
+	// tenant (changes on this instance apply at once).
+	CustomCacheSeconds int `toml:"custom_cache_seconds"`
+	// Citadel configures the external policy service (backend "citadel").
+	Citadel Citadel `toml:"citadel"`
+	// Cedar configures the in-process Cedar evaluator (backend "cedar").
+	Cedar Cedar `toml:"cedar"`
+}
+
+// Citadel is an external policy service: a Cedar-style authorization endpoint
+// or OPA's Data API.
+type Citadel struct {
+	// Endpoint receives the decision requests (POST).
+	Endpoint string `toml:"endpoint"`
+	// Format is "citadel" ({principal, action, resource, …} → {allowed, …}) or
+	// "opa" ({"input": …} → {"result": …}).
+	Format string `toml:"format"`
+	// TimeoutMS bounds each call.
+	TimeoutMS int `toml:"timeout_ms"`
+	// FallbackOnError allows requests while the service fails (default: deny).
+	FallbackOnError bool `toml:"fallback_on_error"`
+	// Fallback = "rbac" evaluates DocType rules while the service fails
+	// (it wins over FallbackOnError).
+	Fallback string `toml:"fallback"`
+	// Token is sent as a bearer token, when set.
+	Token string `toml:"token"`
+}
+
+// Cedar evaluates Cedar policy files in process.
+type Cedar struct {
+	// PolicyFiles are .cedar files (or directories of them).
+	PolicyFiles []string `toml:"policy_files"`
 }
 
 // Default returns the documented defaults: one machine, nothing to install.
@@ -234,7 +268,14 @@ func Default() Config {
 			Deletion: Deletion{Mode: "hard_delete"},
 		},
 		Tenancy:     Tenancy{DefaultTenantID: "default"},
-		Permissions: Permissions{Backend: "rbac", AdminRoles: []string{"Admin"}},
+		Permissions: Permissions{
+			Backend:            "rbac",
+			AdminRoles:         []string{"Admin"},
+			AdminBypass:        true,
+			CustomCacheSeconds: 30,
+			Citadel:            Citadel{Format: "citadel", TimeoutMS: 500},
+			Cedar:              Cedar{PolicyFiles: []string{}},
+		},
 		Redis:       Redis{URL: "redis://127.0.0.1:6379/0"},
 	}
 }

@@ -119,6 +119,25 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("permissions.admin_roles[%d]", i), "must not be empty")
 		}
 	}
+	if c.Permissions.CustomCacheSeconds < 0 || c.Permissions.CustomCacheSeconds > 3600 {
+		bad("permissions.custom_cache_seconds", "must be between 0 and 3600")
+	}
+	ci := c.Permissions.Citadel
+	oneOf("permissions.citadel.format", ci.Format, "citadel", "opa")
+	if ci.TimeoutMS < 1 || ci.TimeoutMS > 60000 {
+		bad("permissions.citadel.timeout_ms", "must be between 1 and 60000, not %d", ci.TimeoutMS)
+	}
+	if ci.Fallback != "" && ci.Fallback != "rbac" {
+		bad("permissions.citadel.fallback", `must be "" or "rbac", not %q`, ci.Fallback)
+	}
+	if c.Permissions.Backend == "citadel" {
+		if u, err := url.Parse(ci.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("permissions.citadel.endpoint", "must be an http(s) URL such as http://127.0.0.1:8181/v1/data/framework/authz, not %q", ci.Endpoint)
+		}
+	}
+	if c.Permissions.Backend == "cedar" && len(c.Permissions.Cedar.PolicyFiles) == 0 {
+		bad("permissions.cedar.policy_files", `list the .cedar policy files (or directories) with backend = "cedar"`)
+	}
 
 	if len(e.Problems) == 0 {
 		return nil

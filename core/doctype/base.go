@@ -5,6 +5,7 @@
 package doctype
 
 import (
+	"strings"
 	"time"
 
 	"github.com/framework-m/framework-m/ports"
@@ -93,10 +94,48 @@ func (s Actions) Has(a ports.Action) bool {
 
 // Rule grants a role some actions on a DocType.
 type Rule struct {
-	// Role the principal must have.
+	// Role the principal must have (RoleAll: every logged-in user).
 	Role string
 	// Actions granted.
 	Actions Actions
-	// IfOwner limits the grant to documents the principal owns.
+	// IfOwner limits the grant to documents the principal owns: whose
+	// Meta.RLSField (default "owner") holds the principal's id.
 	IfOwner bool
+	// Where limits the grant to documents matching every condition (ABAC),
+	// e.g. {Field: "department", Op: "=", Value: doctype.Principal("department")}.
+	Where []Condition
+}
+
+// Condition compares a document field with a literal or a principal attribute.
+// Op is one of =, !=, in, not in.
+type Condition struct {
+	Field string         `json:"field"`
+	Op    ports.Operator `json:"op"`
+	// Value is a literal (a string, number, bool or list) or a Principal
+	// reference; in JSON, a string "$principal.<attribute>" is a reference.
+	Value any `json:"value"`
+}
+
+// Principal refers to an attribute of the principal in a Condition:
+// Principal("id") is the user id, Principal("email") the email, and any other
+// name an entry of the principal's attributes.
+type Principal string
+
+// PrincipalPrefix marks a principal reference in JSON conditions.
+const PrincipalPrefix = "$principal."
+
+// ConditionOps are the operators conditions may use.
+var ConditionOps = []ports.Operator{ports.OpEq, ports.OpNe, ports.OpIn, ports.OpNotIn}
+
+// Ref returns the principal attribute c.Value refers to, if it refers to one.
+func (c Condition) Ref() (string, bool) {
+	switch v := c.Value.(type) {
+	case Principal:
+		return string(v), true
+	case string:
+		if rest, ok := strings.CutPrefix(v, PrincipalPrefix); ok && rest != "" {
+			return rest, true
+		}
+	}
+	return "", false
 }

@@ -142,6 +142,20 @@ func (d *DocType) ApplyPatch(doc any, data []byte) (version int64, hasVersion bo
 // CoerceFilter checks filter f against the DocType and converts its value to the
 // field's Go type. Errors are *core.ValidationError naming the filter's field.
 func (d *DocType) CoerceFilter(f ports.Filter) (ports.Filter, error) {
+	if f.IsGroup() {
+		groups := make([][]ports.Filter, len(f.Any))
+		for i, g := range f.Any {
+			groups[i] = make([]ports.Filter, len(g))
+			for j, sub := range g {
+				c, err := d.CoerceFilter(sub)
+				if err != nil {
+					return f, err
+				}
+				groups[i][j] = c
+			}
+		}
+		return ports.Filter{Any: groups}, nil
+	}
 	fd, ok := d.VisibleField(f.Field)
 	if !ok {
 		return f, core.Invalid(f.Field, "unknown field")

@@ -294,6 +294,8 @@ func (d *DocType) build() error {
 	}
 	if d.RLSField != "" {
 		check("RLSField", []string{d.RLSField})
+	} else {
+		d.RLSField = FieldOwner
 	}
 	for i := range d.fields {
 		f := &d.fields[i]
@@ -311,8 +313,8 @@ func (d *DocType) build() error {
 		d.DefaultOrder = []ports.Order{{Field: FieldModifiedAt, Desc: true}}
 	}
 	for i, r := range d.Permissions {
-		if r.Role == "" || r.Actions == 0 {
-			bad("Permissions[%d]: a rule needs a Role and Actions", i)
+		if err := d.CheckRule(r); err != nil {
+			bad("Permissions[%d]: %v", i, err)
 		}
 	}
 	if err := d.parseNaming(); err != nil {
@@ -417,4 +419,23 @@ func gormSize(tag string) int {
 		}
 	}
 	return 0
+}
+
+// CheckRule reports what is wrong with rule r for this DocType: a rule needs a
+// role and actions; conditions need stored, filterable fields and a condition
+// operator.
+func (d *DocType) CheckRule(r Rule) error {
+	if r.Role == "" || r.Actions == 0 || r.Actions&^All != 0 {
+		return errors.New("a rule needs a Role and Actions")
+	}
+	for _, c := range r.Where {
+		f, ok := d.byName[c.Field]
+		if !ok || !d.fields[f].Stored || d.fields[f].Hidden {
+			return fmt.Errorf("condition on unknown or hidden field %q", c.Field)
+		}
+		if !slices.Contains(ConditionOps, c.Op) {
+			return fmt.Errorf("condition on %q: operator %q (want =, !=, in or not in)", c.Field, c.Op)
+		}
+	}
+	return nil
 }

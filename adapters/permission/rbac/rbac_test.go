@@ -10,6 +10,7 @@ import (
 	"github.com/framework-m/framework-m/adapters/permission/rbac"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/fmtest/permtest"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -39,7 +40,7 @@ func registry(t testing.TB) *doctype.Registry {
 }
 
 func TestDecisionTable(t *testing.T) {
-	a := rbac.New(registry(t), []string{"Admin"})
+	a := rbac.New(registry(t), rbac.Options{AdminRoles: []string{"Admin"}, AdminBypass: true})
 	own := &Invoice{Base: doctype.Base{Name: "INV-1", Owner: "ann"}}
 	other := &Invoice{Base: doctype.Base{Name: "INV-2", Owner: "bob"}}
 	cases := []struct {
@@ -79,7 +80,7 @@ func TestDecisionTable(t *testing.T) {
 }
 
 func TestAdminRolesAreConfigurable(t *testing.T) {
-	a := rbac.New(registry(t), []string{"Superuser"})
+	a := rbac.New(registry(t), rbac.Options{AdminRoles: []string{"Superuser"}, AdminBypass: true})
 	res, _ := a.Evaluate(context.Background(), ports.PolicyRequest{PrincipalID: "x", Roles: []string{"Admin"}, DocType: "Invoice", Action: ports.ActionDelete})
 	assert.False(t, res.Authorized, "Admin is not special unless configured")
 	res, _ = a.Evaluate(context.Background(), ports.PolicyRequest{PrincipalID: "x", Roles: []string{"Superuser"}, DocType: "Invoice", Action: ports.ActionDelete})
@@ -87,7 +88,7 @@ func TestAdminRolesAreConfigurable(t *testing.T) {
 }
 
 func TestPermittedFilters(t *testing.T) {
-	a := rbac.New(registry(t), []string{"Admin"})
+	a := rbac.New(registry(t), rbac.Options{AdminRoles: []string{"Admin"}, AdminBypass: true})
 	ctx := context.Background()
 	f, err := a.PermittedFilters(ctx, &ports.UserContext{ID: "ann", Roles: []string{"Accounts User"}}, "Invoice", ports.ActionRead)
 	require.NoError(t, err)
@@ -108,7 +109,7 @@ func TestPermittedFilters(t *testing.T) {
 }
 
 func BenchmarkEvaluate(b *testing.B) {
-	a := rbac.New(registry(b), []string{"Admin"})
+	a := rbac.New(registry(b), rbac.Options{AdminRoles: []string{"Admin"}, AdminBypass: true})
 	doc := &Invoice{Base: doctype.Base{Name: "INV-1", Owner: "ann"}}
 	req := ports.PolicyRequest{PrincipalID: "ann", Roles: []string{"Employee", "Accounts User"}, DocType: "Invoice", Action: ports.ActionWrite, Doc: doc}
 	ctx := context.Background()
@@ -119,4 +120,10 @@ func BenchmarkEvaluate(b *testing.B) {
 			b.Fatal("denied")
 		}
 	}
+}
+
+func TestContractDecisionTable(t *testing.T) {
+	a := rbac.New(permtest.Registry(), rbac.Options{AdminRoles: []string{"Admin"}, AdminBypass: true})
+	permtest.RunDecisions(t, a)
+	permtest.RunRowSecurity(t, a)
 }
