@@ -267,7 +267,7 @@ func Default() Config {
 			},
 			Deletion: Deletion{Mode: "hard_delete"},
 		},
-		Tenancy:     Tenancy{DefaultTenantID: "default"},
+		Tenancy: Tenancy{DefaultTenantID: "default"},
 		Permissions: Permissions{
 			Backend:            "rbac",
 			AdminRoles:         []string{"Admin"},
@@ -276,6 +276,6 @@ func Default() Config {
 			Citadel:            Citadel{Format: "citadel", TimeoutMS: 500},
 			Cedar:              Cedar{PolicyFiles: []string{}},
 		},
-		Redis:       Redis{URL: "redis://127.0.0.1:6379/0"},
+		Redis: Redis{URL: "redis://127.0.0.1:6379/0"},
 	}
 }
