@@ -30,6 +30,8 @@ import (
 
 	"github.com/framework-m/framework-m/adapters/db"
 	"github.com/framework-m/framework-m/adapters/permission/rbac"
+	tenantheader "github.com/framework-m/framework-m/adapters/tenant/header"
+	"github.com/framework-m/framework-m/adapters/tenant/implicit"
 	"github.com/framework-m/framework-m/adapters/web"
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
@@ -43,6 +45,10 @@ import (
 
 // Built-in adapter factories, by configuration name.
 var (
+	builtinTenantResolvers = map[string]TenantResolverFactory{
+		"single": func(d Deps) (ports.TenantResolver, error) { return implicit.New(d.Config.Tenancy.DefaultTenantID), nil },
+		"multi":  func(d Deps) (ports.TenantResolver, error) { return tenantheader.New(d.Config.Tenancy), nil },
+	}
 	builtinPermBackends = map[string]PermissionFactory{
 		"rbac": func(d Deps) (ports.PermissionEvaluator, error) { return newRBAC(d), nil },
 	}
@@ -72,6 +78,8 @@ type App struct {
 	Repository *db.Repository
 	// Permissions authorizes document operations.
 	Permissions ports.PermissionEvaluator
+	// Tenants resolves each request's tenant.
+	Tenants ports.TenantResolver
 	// Resources is the generic document service (permissions, validation, hooks).
 	Resources *resource.Service
 	// Settings serves System Settings.
@@ -107,7 +115,7 @@ type App struct {
 // the app's DocTypes, migrates them when [database] auto_migrate is on, and
 // builds every adapter the configuration names.
 func New(cfg config.Config, opts ...Option) (*App, error) {
-	o := &options{authStrategies: maps.Clone(builtinAuthStrategies), permBackends: maps.Clone(builtinPermBackends)}
+	o := &options{authStrategies: maps.Clone(builtinAuthStrategies), permBackends: maps.Clone(builtinPermBackends), tenantResolvers: maps.Clone(builtinTenantResolvers)}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -162,6 +170,10 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("permissions.backend %q: %w", cfg.Permissions.Backend, err)
 	}
+	app.Tenants, err = o.tenantResolvers[cfg.Tenancy.Mode](deps)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy.mode %q: %w", cfg.Tenancy.Mode, err)
+	}
 	app.Resources = resource.New(app.Repository, reg, app.Permissions, log)
 	if inv, ok := app.Permissions.(interface{ Invalidate(tenant string) }); ok {
 		app.Resources.OnChange(doctypes.CustomPermissionDocType, func(ctx context.Context, _ resource.Event) {
@@ -201,7 +213,8 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Routes:         o.routes,
 		AuthService:    app.AuthService,
 		Accounts:       app.Accounts,
-		GatewayHeaders: id.hydrator.IdentityHeaders(),
+		GatewayHeaders: append(id.hydrator.IdentityHeaders(), cfg.Tenancy.TenantHeader, cfg.Tenancy.AttributesHeader),
+		Tenants:        app.Tenants,
 	})
 	ok = true
 	return app, nil

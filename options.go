@@ -29,6 +29,9 @@ type Deps struct {
 // AuthStrategyFactory builds an auth-chain strategy named in [auth] strategies.
 type AuthStrategyFactory func(d Deps) (ports.Authenticator, error)
 
+// TenantResolverFactory builds the tenant resolver of a [tenancy] mode.
+type TenantResolverFactory func(d Deps) (ports.TenantResolver, error)
+
 // PermissionFactory builds the evaluator named by [permissions] backend.
 type PermissionFactory func(d Deps) (ports.PermissionEvaluator, error)
 
@@ -41,13 +44,14 @@ type docReg struct {
 }
 
 type options struct {
-	doctypes       []docReg
-	logger         *slog.Logger
-	authStrategies map[string]AuthStrategyFactory
-	authenticators []ports.Authenticator
-	permBackends   map[string]PermissionFactory
-	routes         []func(api *echo.Group)
-	quietBootstrap bool
+	doctypes        []docReg
+	logger          *slog.Logger
+	authStrategies  map[string]AuthStrategyFactory
+	authenticators  []ports.Authenticator
+	permBackends    map[string]PermissionFactory
+	tenantResolvers map[string]TenantResolverFactory
+	routes          []func(api *echo.Group)
+	quietBootstrap  bool
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).
@@ -83,4 +87,10 @@ func WithPermissionBackend(name string, f PermissionFactory) Option {
 // web.RequireUser to refuse anonymous requests.
 func WithRoutes(fn func(api *echo.Group)) Option {
 	return func(o *options) { o.routes = append(o.routes, fn) }
+}
+
+// WithTenantResolver replaces the tenant resolver of a [tenancy] mode ("single"
+// or "multi"): e.g. tenants from subdomains, or from a tenant table.
+func WithTenantResolver(mode string, f TenantResolverFactory) Option {
+	return func(o *options) { o.tenantResolvers[mode] = f }
 }

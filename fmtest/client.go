@@ -15,16 +15,28 @@ import (
 
 // Client sends requests to a test app as one principal (or anonymously).
 type Client struct {
-	csrf   bool
-	base   string
-	user   *ports.UserContext
-	Header http.Header
-	HTTP   *http.Client
+	tenantHeader string
+	csrf         bool
+	base         string
+	user         *ports.UserContext
+	Header       http.Header
+	HTTP         *http.Client
 }
 
-// As returns a client acting as u (nil: anonymous).
+// As returns a client acting as u (nil: anonymous). When u names a tenant,
+// the client sends it in the tenant header (multi-tenant apps).
 func (a *App) As(u *ports.UserContext) *Client {
-	return &Client{base: a.URL, user: u, Header: http.Header{}, HTTP: a.Server.Client()}
+	c := &Client{base: a.URL, user: u, Header: http.Header{}, HTTP: a.Server.Client(), tenantHeader: a.Config.Tenancy.TenantHeader}
+	if u != nil && u.TenantID != "" {
+		c.Tenant(u.TenantID)
+	}
+	return c
+}
+
+// Tenant makes the client name tenant in the tenant header.
+func (c *Client) Tenant(tenant string) *Client {
+	c.Header.Set(c.tenantHeader, tenant)
+	return c
 }
 
 // Bearer returns a client sending Authorization: Bearer token.
@@ -41,7 +53,7 @@ func (a *App) Browser() *Client {
 	jar, _ := cookiejar.New(nil)
 	hc := *a.Server.Client()
 	hc.Jar = jar
-	return &Client{base: a.URL, Header: http.Header{}, HTTP: &hc}
+	return &Client{base: a.URL, Header: http.Header{}, HTTP: &hc, tenantHeader: a.Config.Tenancy.TenantHeader}
 }
 
 // Cookie returns the value of the client's cookie name, or "".

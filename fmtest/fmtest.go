@@ -101,6 +101,14 @@ func Config(t testing.TB, driver Driver) config.Config {
 	return cfg
 }
 
+// MultiTenant switches cfg to multi-tenant mode with the test client's
+// address as the trusted gateway: clients then name their tenant in
+// X-Tenant-ID, which the client of a TenantUser sends by itself.
+func MultiTenant(cfg *config.Config) {
+	cfg.Tenancy.Mode = "multi"
+	cfg.Auth.TrustedProxies = append(cfg.Auth.TrustedProxies, "127.0.0.1/32", "::1/128")
+}
+
 // PostgresSchema creates a schema of its own on FM_TEST_POSTGRES_DSN's server,
 // drops it when the test ends, and returns a DSN whose search_path is that
 // schema. It skips the test when the variable is unset.

@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 )
@@ -48,7 +49,9 @@ func (t *TenantContext) HasFeature(name string) bool {
 
 // TenantResolver decides which tenant a request runs in.
 type TenantResolver interface {
-	// CurrentTenant returns the tenant of the request carried by ctx.
+	// CurrentTenant returns the tenant of the request carried by ctx (its
+	// headers are in RequestHeaderFrom). A missing or malformed tenant is a
+	// core.ErrValidation error.
 	CurrentTenant(ctx context.Context) (*TenantContext, error)
 	// TenantAttributes returns the attributes of tenant id.
 	TenantAttributes(ctx context.Context, id string) (map[string]any, error)
@@ -79,4 +82,18 @@ func TenantIDFrom(ctx context.Context) string {
 		return t.ID
 	}
 	return ""
+}
+
+type headerKey struct{}
+
+// WithRequestHeader returns a context carrying the request's headers, for
+// resolvers that read them (the gateway's tenant headers).
+func WithRequestHeader(ctx context.Context, h http.Header) context.Context {
+	return context.WithValue(ctx, headerKey{}, h)
+}
+
+// RequestHeaderFrom returns the request headers carried by ctx, or nil.
+func RequestHeaderFrom(ctx context.Context) http.Header {
+	h, _ := ctx.Value(headerKey{}).(http.Header)
+	return h
 }

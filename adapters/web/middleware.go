@@ -92,19 +92,20 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// authenticate runs the auth chain and puts the principal and its tenant in the
-// request context. No credential leaves the request anonymous (protected routes
-// then answer 401); an invalid one is a 401 right away.
+// authenticate resolves the request's tenant, then runs the auth chain in it
+// and puts the principal and tenant in the request context. No credential
+// leaves the request anonymous (protected routes then answer 401); an invalid
+// one is a 401 right away; a principal of another tenant is a 403.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		ctx := ports.WithClientIP(ports.WithPeerAddr(req.Context(), req.RemoteAddr), c.RealIP())
-		tenant := s.deps.Config.Tenancy.DefaultTenantID
-		ctx = ports.WithTenant(ctx, &ports.TenantContext{ID: tenant, IsDefault: true})
-		var (
-			u   *ports.UserContext
-			err error
-		)
+		tenant, err := s.tenants.CurrentTenant(ports.WithRequestHeader(ctx, req.Header))
+		if err != nil {
+			return err
+		}
+		ctx = ports.WithTenant(ctx, tenant)
+		var u *ports.UserContext
 		// Logging in needs no principal: a stale cookie or token must not stop
 		// anyone from logging in, and a new session replaces the old one anyway.
 		if !isLogin(req) {
@@ -112,17 +113,18 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if err != nil {
 			if errorsIsUnauthorized(err) {
-				s.log.InfoContext(ctx, "authentication failed", "err", err, "remote", req.RemoteAddr, "request_id", requestID(c))
+				s.log.InfoContext(ctx, "authentication failed", "err", err, "remote", req.RemoteAddr, "tenant", tenant.ID, "request_id", requestID(c))
 			}
 			return err
 		}
 		if u != nil {
-			ctx = ports.WithUser(ctx, u)
-			if u.TenantID != "" {
-				tenant = u.TenantID
+			if u.TenantID != "" && u.TenantID != tenant.ID {
+				s.log.WarnContext(ctx, "principal of another tenant refused", "user", u.ID, "user_tenant", u.TenantID, "tenant", tenant.ID, "request_id", requestID(c))
+				return core.Public(core.ErrForbidden, "this account belongs to another tenant")
 			}
+			u.TenantID = tenant.ID
+			ctx = ports.WithUser(ctx, u)
 		}
-		ctx = ports.WithTenant(ctx, &ports.TenantContext{ID: tenant, IsDefault: tenant == s.deps.Config.Tenancy.DefaultTenantID})
 		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}

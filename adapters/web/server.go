@@ -42,6 +42,8 @@ type Deps struct {
 	Accounts *auth.Accounts
 	// GatewayHeaders are dropped from requests whose peer is not a trusted proxy.
 	GatewayHeaders []string
+	// Tenants resolves each request's tenant (nil: the default tenant).
+	Tenants ports.TenantResolver
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -53,6 +55,18 @@ type Server struct {
 	deps    Deps
 	log     *slog.Logger
 	proxies []netip.Prefix
+	tenants ports.TenantResolver
+}
+
+// fixedTenant resolves every request to one tenant.
+type fixedTenant string
+
+func (f fixedTenant) CurrentTenant(context.Context) (*ports.TenantContext, error) {
+	return &ports.TenantContext{ID: string(f), IsDefault: true}, nil
+}
+
+func (f fixedTenant) TenantAttributes(context.Context, string) (map[string]any, error) {
+	return map[string]any{}, nil
 }
 
 // New returns a Server over deps.
@@ -63,7 +77,11 @@ func New(deps Deps) *Server {
 	if deps.Auth == nil {
 		deps.Auth = auth.NewChain()
 	}
-	return &Server{deps: deps, log: deps.Logger, proxies: trustedProxies(deps.Config)}
+	tenants := deps.Tenants
+	if tenants == nil {
+		tenants = fixedTenant(deps.Config.Tenancy.DefaultTenantID)
+	}
+	return &Server{deps: deps, log: deps.Logger, proxies: trustedProxies(deps.Config), tenants: tenants}
 }
 
 // Mount registers every route on e and makes e answer errors (including its own

@@ -143,9 +143,19 @@ func TestAuthSeam(t *testing.T) {
 	assert.Equal(t, "fmtest", who.User.Method)
 	assert.Equal(t, "default", who.Tenant.ID)
 	assert.True(t, who.Tenant.IsDefault)
-	app.As(fmtest.TenantUser("t2", "ann")).Get("/api/v1/test/whoami").RequireStatus(t, 200).JSON(t, &who)
-	assert.Equal(t, "t2", who.Tenant.ID)
-	assert.False(t, who.Tenant.IsDefault)
+	assert.Equal(t, "*", who.Tenant.Attributes["features"], "the implicit tenant has every feature")
+	app.As(fmtest.TenantUser("t2", "ann")).Get("/api/v1/test/whoami").RequireStatus(t, http.StatusForbidden)
+}
+
+// multiApp is newApp in multi-tenant mode.
+func multiApp(t *testing.T, opts ...frameworkm.Option) *fmtest.App {
+	t.Helper()
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	fmtest.MultiTenant(&cfg)
+	return fmtest.NewWithConfig(t, cfg, append([]frameworkm.Option{
+		frameworkm.WithDocType[Note](noteMeta),
+		frameworkm.WithRoutes(testRoutes),
+	}, opts...)...)
 }
 
 func TestNoStrategiesConfigured(t *testing.T) {
@@ -301,7 +311,7 @@ func TestSettingsAPI(t *testing.T) {
 }
 
 func TestSettingsPerTenant(t *testing.T) {
-	app := newApp(t)
+	app := multiApp(t)
 	app.As(fmtest.TenantUser("t1", "root", "Admin")).Patch("/api/v1/settings", map[string]any{"app_name": "T1 app"}).RequireStatus(t, 200)
 	assert.Equal(t, "T1 app", app.As(fmtest.TenantUser("t1", "u")).Get("/api/v1/settings").Data(t)["app_name"])
 	assert.Equal(t, "Framework M", app.As(fmtest.TenantUser("t2", "u")).Get("/api/v1/settings").Data(t)["app_name"])

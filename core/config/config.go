@@ -163,9 +163,23 @@ type Redis struct {
 
 // Tenancy configures tenants.
 type Tenancy struct {
-	// DefaultTenantID is the tenant of requests whose principal names none.
+	// Mode is single (every request runs in DefaultTenantID) or multi (the
+	// gateway names the tenant of each request in TenantHeader).
+	Mode string `toml:"mode"`
+	// DefaultTenantID is the tenant of single mode, and the operator's tenant
+	// (where Error Logs go) in both modes.
 	DefaultTenantID string `toml:"default_tenant_id"`
+	// TenantHeader carries the tenant id in multi mode (from trusted proxies only).
+	TenantHeader string `toml:"tenant_header"`
+	// AttributesHeader carries the tenant's attributes as JSON (plan, features).
+	AttributesHeader string `toml:"attributes_header"`
 }
+
+// IsMultiTenant reports whether requests name their tenant.
+func (t Tenancy) IsMultiTenant() bool { return t.Mode == "multi" }
+
+// DefaultTenant returns the default (single-mode, operator) tenant id.
+func (t Tenancy) DefaultTenant() string { return t.DefaultTenantID }
 
 // Permissions selects the permission evaluator.
 type Permissions struct {
@@ -267,7 +281,7 @@ func Default() Config {
 			},
 			Deletion: Deletion{Mode: "hard_delete"},
 		},
-		Tenancy: Tenancy{DefaultTenantID: "default"},
+		Tenancy: Tenancy{Mode: "single", DefaultTenantID: "default", TenantHeader: "X-Tenant-ID", AttributesHeader: "X-Tenant-Attributes"},
 		Permissions: Permissions{
 			Backend:            "rbac",
 			AdminRoles:         []string{"Admin"},

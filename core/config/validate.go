@@ -107,6 +107,16 @@ func (c *Config) Validate() error {
 
 	c.validateAuth(bad, oneOf)
 
+	oneOf("tenancy.mode", c.Tenancy.Mode, "single", "multi")
+	if !headerName.MatchString(c.Tenancy.TenantHeader) {
+		bad("tenancy.tenant_header", "must be an HTTP header name, not %q", c.Tenancy.TenantHeader)
+	}
+	if !headerName.MatchString(c.Tenancy.AttributesHeader) {
+		bad("tenancy.attributes_header", "must be an HTTP header name, not %q", c.Tenancy.AttributesHeader)
+	}
+	if c.Tenancy.Mode == "multi" && len(c.Auth.TrustedProxies) == 0 {
+		bad("auth.trusted_proxies", "multi-tenant mode takes the tenant from the gateway's "+c.Tenancy.TenantHeader+" header: list the gateway's address here")
+	}
 	if !tenantIDPattern.MatchString(c.Tenancy.DefaultTenantID) {
 		bad("tenancy.default_tenant_id", "must be 1-64 letters, digits, '-', '_' or '.', not %q", c.Tenancy.DefaultTenantID)
 	}

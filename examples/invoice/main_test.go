@@ -124,8 +124,20 @@ func TestInvoiceLifecycle(t *testing.T) {
 	})
 }
 
+// forEachDriverMultiTenant is forEachDriver for the multi-tenant variant of
+// the app: the gateway names each request's tenant.
+func forEachDriverMultiTenant(t *testing.T, fn func(t *testing.T, app *fmtest.App)) {
+	for _, d := range fmtest.Drivers() {
+		t.Run(string(d), func(t *testing.T) {
+			cfg := fmtest.Config(t, d)
+			fmtest.MultiTenant(&cfg)
+			fn(t, fmtest.NewWithConfig(t, cfg, appOptions()...))
+		})
+	}
+}
+
 func TestTenantIsolation(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+	forEachDriverMultiTenant(t, func(t *testing.T, app *fmtest.App) {
 		a := app.As(fmtest.TenantUser("tenant-a", "mia", "Accounts Manager"))
 		b := app.As(fmtest.TenantUser("tenant-b", "mia", "Accounts Manager"))
 		name := a.Post(invoices, map[string]any{"customer": "A only", "amount": "1"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
