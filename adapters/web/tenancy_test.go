@@ -126,9 +126,9 @@ func TestTenantIsolationEverywhere(t *testing.T) {
 						continue
 					}
 					for _, name := range notes[other] {
-						c.Get("/api/v1/resource/Note/" + name).RequireStatus(t, http.StatusNotFound)
+						c.Get("/api/v1/resource/Note/"+name).RequireStatus(t, http.StatusNotFound)
 						c.Patch("/api/v1/resource/Note/"+name, map[string]any{"title": "x"}).RequireStatus(t, http.StatusNotFound)
-						c.Delete("/api/v1/resource/Note/" + name).RequireStatus(t, http.StatusNotFound)
+						c.Delete("/api/v1/resource/Note/"+name).RequireStatus(t, http.StatusNotFound)
 					}
 				}
 				assert.Equal(t, "App of "+tn, c.Get("/api/v1/settings").Data(t)["app_name"])
