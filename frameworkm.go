@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	goredis "github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"github.com/framework-m/framework-m/adapters/db"
@@ -96,6 +97,8 @@ type App struct {
 	Accounts *auth.Accounts
 
 	closers        []func() error
+	redis          goredis.UniversalClient
+	rateLimiter    ports.RateLimiter
 	quietBootstrap bool
 
 	web       *web.Server
@@ -190,6 +193,10 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	app.AuthService, app.Users, app.Accounts = id.service, id.service.Users, id.accounts
 	deps.AuthService, deps.Hydrator = id.service, id.hydrator
 	app.startIdentityWorkers(id)
+	limiter, err := app.limiter()
+	if err != nil {
+		return nil, err
+	}
 
 	strategies := slices.Clone(o.authenticators)
 	for _, name := range cfg.Auth.Strategies {
@@ -215,6 +222,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Accounts:       app.Accounts,
 		GatewayHeaders: append(id.hydrator.IdentityHeaders(), cfg.Tenancy.TenantHeader, cfg.Tenancy.AttributesHeader),
 		Tenants:        app.Tenants,
+		RateLimiter:    limiter,
 	})
 	ok = true
 	return app, nil

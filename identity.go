@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/framework-m/framework-m/adapters/auth/apikey"
 	"github.com/framework-m/framework-m/adapters/auth/basic"
 	"github.com/framework-m/framework-m/adapters/auth/bearer"
@@ -19,6 +21,7 @@ import (
 	"github.com/framework-m/framework-m/adapters/identity/federated"
 	"github.com/framework-m/framework-m/adapters/identity/local"
 	"github.com/framework-m/framework-m/adapters/ratelimit/memory"
+	rlredis "github.com/framework-m/framework-m/adapters/ratelimit/redis"
 	sessdb "github.com/framework-m/framework-m/adapters/session/database"
 	sessredis "github.com/framework-m/framework-m/adapters/session/redis"
 	"github.com/framework-m/framework-m/adapters/token/jwt"
@@ -150,11 +153,10 @@ func buildIdentity(app *App, log *slog.Logger) (*identity, error) {
 		var store ports.SessionStore
 		switch cfg.Auth.Session.Backend {
 		case "redis":
-			client, err := sessredis.Open(context.Background(), cfg.Redis.URL)
+			client, err := app.redisClient()
 			if err != nil {
 				return nil, fmt.Errorf("auth.session.backend \"redis\": %w", err)
 			}
-			app.closers = append(app.closers, client.Close)
 			store = sessredis.New(client)
 		default:
 			id.sessions = sessdb.New(app.Repository, app.DB, sessdb.WithLogger(log))
@@ -162,7 +164,11 @@ func buildIdentity(app *App, log *slog.Logger) (*identity, error) {
 		}
 		svc.Sessions = auth.NewSessions(store, time.Duration(cfg.Auth.Session.TTLSeconds)*time.Second)
 		th := cfg.Auth.Throttle
-		svc.Throttle = auth.NewThrottle(memory.New(), th.FailuresPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
+		limiter, err := app.limiter()
+		if err != nil {
+			return nil, err
+		}
+		svc.Throttle = auth.NewThrottle(limiter, th.FailuresPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
 	}
 	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys)
 	id.service = svc
@@ -234,4 +240,36 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 		a.Logger.Warn("no users yet; create the first admin with: go run ./examples/server user create -email you@example.com -password '<a long password>' -roles Admin (or set [auth.bootstrap_admin])")
 	}
 	return nil
+}
+
+// redisClient opens [redis] url once for every adapter that needs it.
+func (a *App) redisClient() (goredis.UniversalClient, error) {
+	if a.redis == nil {
+		c, err := sessredis.Open(context.Background(), a.Config.Redis.URL)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, c.Close)
+		a.redis = c
+	}
+	return a.redis, nil
+}
+
+// limiter returns the [rate_limit] backend's limiter, made once; the login
+// throttle shares it, so password-guessing limits hold across instances too.
+func (a *App) limiter() (ports.RateLimiter, error) {
+	if a.rateLimiter != nil {
+		return a.rateLimiter, nil
+	}
+	switch a.Config.RateLimit.Backend {
+	case "redis":
+		c, err := a.redisClient()
+		if err != nil {
+			return nil, fmt.Errorf("rate_limit.backend \"redis\": %w", err)
+		}
+		a.rateLimiter = rlredis.New(c, a.Config.RateLimit.KeyPrefix)
+	default:
+		a.rateLimiter = memory.New()
+	}
+	return a.rateLimiter, nil
 }

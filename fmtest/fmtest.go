@@ -89,6 +89,8 @@ func Config(t testing.TB, driver Driver) config.Config {
 	cfg.Auth.JWT.Secret = "fmtest-secret-" + randomHex(24)
 	// The test server speaks plain HTTP, where clients drop Secure cookies.
 	cfg.Auth.Session.CookieSecure = false
+	// Tests send many requests as one user; tests of the limit lower it.
+	cfg.RateLimit.Requests = 1_000_000
 	switch driver {
 	case SQLite, "":
 		cfg.Database.Driver = "sqlite"

@@ -44,6 +44,8 @@ type Deps struct {
 	GatewayHeaders []string
 	// Tenants resolves each request's tenant (nil: the default tenant).
 	Tenants ports.TenantResolver
+	// RateLimiter counts API requests ([rate_limit]); nil disables limiting.
+	RateLimiter ports.RateLimiter
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -93,7 +95,12 @@ func (s *Server) Mount(e *echo.Echo) {
 	e.GET("/healthz", s.healthz, base...)
 	e.GET("/readyz", s.readyz, base...)
 
-	api := e.Group(APIPrefix, append(base, s.dropUntrustedGatewayHeaders, s.authenticate, s.csrf, s.maintenance)...)
+	mws := base
+	if cors := s.corsMiddleware(); cors != nil {
+		mws = append(mws, cors)
+	}
+	mws = append(mws, s.dropUntrustedGatewayHeaders, s.authenticate, s.rateLimit, s.csrf, s.maintenance)
+	api := e.Group(APIPrefix, mws...)
 	s.mountAuth(e, api, base)
 	api.GET("/settings", s.getSettings)
 	api.PATCH("/settings", s.patchSettings, s.requireUser)

@@ -14,7 +14,32 @@ type Config struct {
 	Auth        Auth        `toml:"auth"`
 	Tenancy     Tenancy     `toml:"tenancy"`
 	Permissions Permissions `toml:"permissions"`
+	CORS        CORS        `toml:"cors"`
+	RateLimit   RateLimit   `toml:"rate_limit"`
 	Redis       Redis       `toml:"redis"`
+}
+
+// CORS lets pages on other origins call the API.
+type CORS struct {
+	// AllowedOrigins such as https://app.example.com; empty means same-origin
+	// only (no CORS headers). "*" cannot be combined with AllowCredentials.
+	AllowedOrigins   []string `toml:"allowed_origins"`
+	AllowedMethods   []string `toml:"allowed_methods"`
+	AllowedHeaders   []string `toml:"allowed_headers"`
+	ExposeHeaders    []string `toml:"expose_headers"`
+	AllowCredentials bool     `toml:"allow_credentials"`
+	MaxAgeSeconds    int      `toml:"max_age_seconds"`
+}
+
+// RateLimit caps API requests per user (per client address when anonymous).
+type RateLimit struct {
+	Enabled bool `toml:"enabled"`
+	// Backend is memory (one instance) or redis (limits shared by every instance).
+	Backend       string `toml:"backend"`
+	Requests      int    `toml:"requests"`
+	WindowSeconds int    `toml:"window_seconds"`
+	// KeyPrefix namespaces the counters in Redis.
+	KeyPrefix string `toml:"key_prefix"`
 }
 
 // App holds process-wide settings.
@@ -290,6 +315,14 @@ func Default() Config {
 			Citadel:            Citadel{Format: "citadel", TimeoutMS: 500},
 			Cedar:              Cedar{PolicyFiles: []string{}},
 		},
-		Redis: Redis{URL: "redis://127.0.0.1:6379/0"},
+		CORS: CORS{
+			AllowedOrigins: []string{},
+			AllowedMethods: []string{"GET", "POST", "PATCH", "PUT", "DELETE"},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "X-API-Key", "X-CSRF-Token", "X-Request-ID", "X-Tenant-ID", "If-Match", "If-None-Match"},
+			ExposeHeaders:  []string{"X-Request-ID", "ETag", "Location", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+			MaxAgeSeconds:  600,
+		},
+		RateLimit: RateLimit{Enabled: true, Backend: "memory", Requests: 50, WindowSeconds: 60, KeyPrefix: "fm:rl:"},
+		Redis:     Redis{URL: "redis://127.0.0.1:6379/0"},
 	}
 }

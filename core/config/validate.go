@@ -107,6 +107,30 @@ func (c *Config) Validate() error {
 
 	c.validateAuth(bad, oneOf)
 
+	for i, o := range c.CORS.AllowedOrigins {
+		key := fmt.Sprintf("cors.allowed_origins[%d]", i)
+		if o == "*" {
+			if c.CORS.AllowCredentials {
+				bad(key, `"*" cannot be combined with allow_credentials: list the origins`)
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			bad(key, "must be an origin such as https://app.example.com, not %q", o)
+		}
+	}
+	if c.CORS.MaxAgeSeconds < 0 || c.CORS.MaxAgeSeconds > 86400 {
+		bad("cors.max_age_seconds", "must be between 0 and 86400")
+	}
+	oneOf("rate_limit.backend", c.RateLimit.Backend, "memory", "redis")
+	if c.RateLimit.Requests < 1 {
+		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
+	}
+	if c.RateLimit.WindowSeconds < 1 || c.RateLimit.WindowSeconds > 86400 {
+		bad("rate_limit.window_seconds", "must be between 1 and 86400, not %d", c.RateLimit.WindowSeconds)
+	}
+
 	oneOf("tenancy.mode", c.Tenancy.Mode, "single", "multi")
 	if !headerName.MatchString(c.Tenancy.TenantHeader) {
 		bad("tenancy.tenant_header", "must be an HTTP header name, not %q", c.Tenancy.TenantHeader)
@@ -252,7 +276,7 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 	if (a.BootstrapAdmin.Email == "") != (a.BootstrapAdmin.Password == "") {
 		bad("auth.bootstrap_admin", "set both email and password, or neither")
 	}
-	if se.Backend == "redis" {
+	if se.Backend == "redis" || c.RateLimit.Backend == "redis" && c.RateLimit.Enabled {
 		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 			bad("redis.url", "must be redis://[user:password@]host:port[/db] (or rediss://), not %q", c.Redis.URL)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/framework-m/framework-m/adapters/ratelimit/memory"
+	"github.com/framework-m/framework-m/fmtest/ratelimittest"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -220,4 +221,8 @@ func TestConcurrentAllowNeverExceedsLimit(t *testing.T) {
 	d, err := l.Peek(ctx, "shared", limit, time.Minute)
 	require.NoError(t, err)
 	assert.False(t, d.Allowed)
+}
+
+func TestContract(t *testing.T) {
+	ratelimittest.Run(t, func(t *testing.T) ports.RateLimiter { return memory.New() })
 }
