@@ -30,6 +30,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/framework-m/framework-m/adapters/db"
+	"github.com/framework-m/framework-m/adapters/permission/cedar"
 	"github.com/framework-m/framework-m/adapters/permission/rbac"
 	tenantheader "github.com/framework-m/framework-m/adapters/tenant/header"
 	"github.com/framework-m/framework-m/adapters/tenant/implicit"
@@ -52,6 +53,9 @@ var (
 	}
 	builtinPermBackends = map[string]PermissionFactory{
 		"rbac": func(d Deps) (ports.PermissionEvaluator, error) { return newRBAC(d), nil },
+		"cedar": func(d Deps) (ports.PermissionEvaluator, error) {
+			return cedar.New(d.Registry, d.Config.Permissions.Cedar, cedar.WithLogger(d.Logger))
+		},
 	}
 )
 
