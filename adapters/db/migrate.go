@@ -71,6 +71,10 @@ func (r *Repository) migrateDocType(gdb *gorm.DB, dt *doctype.DocType) error {
 	}
 	// The default order (modified_at, then name) is served by one index scan.
 	indexes := []index{{cols: []string{"tenant_id", "modified_at", "name"}}}
+	// Row-level security lists filter on the RLS field, then sort by the default order.
+	if c, ok := t.columns[dt.RLSField]; ok && needsRLSIndex(dt) {
+		indexes = append(indexes, index{cols: []string{"tenant_id", c, "modified_at", "name"}})
+	}
 	for _, o := range dt.DefaultOrder {
 		if c, ok := t.columns[o.Field]; ok && o.Field != doctype.FieldModifiedAt && o.Field != doctype.FieldName {
 			indexes = append(indexes, index{cols: []string{"tenant_id", c, "name"}})
@@ -121,4 +125,18 @@ func indexName(prefix, table string, cols []string) string {
 	}
 	sum := sha256.Sum256([]byte(name))
 	return name[:54] + "_" + hex.EncodeToString(sum[:4])
+}
+
+// needsRLSIndex reports whether lists of dt filter on its RLS field: it was
+// named explicitly, or a rule grants only owners.
+func needsRLSIndex(dt *doctype.DocType) bool {
+	if dt.RLSField != doctype.FieldOwner {
+		return true
+	}
+	for _, r := range dt.Permissions {
+		if r.IfOwner {
+			return true
+		}
+	}
+	return false
 }

@@ -152,3 +152,24 @@ func TestAdminBypassCanBeTurnedOff(t *testing.T) {
 	admin.Get("/api/v1/resource/Error%20Log").RequireStatus(t, http.StatusOK)            // a rule does
 	admin.Delete("/api/v1/resource/Invoice/INV-1").RequireStatus(t, http.StatusNotFound) // nor may it read invoices
 }
+
+// TestCedarBackendOverHTTP selects the in-process Cedar evaluator in config:
+// the same matrix holds through the resource API.
+func TestCedarBackendOverHTTP(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Permissions.Backend = "cedar"
+	cfg.Permissions.Cedar.PolicyFiles = []string{"../permission/cedar/testdata/invoice.cedar"}
+	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[permtest.Invoice](permtest.InvoiceMeta))
+	seedInvoices(t, app)
+	for _, v := range permtest.Visible {
+		res := asPrincipal(app, v.Who).Get("/api/v1/resource/Invoice")
+		if v.Docs == nil {
+			assert.Equal(t, http.StatusForbidden, res.Status, v.Who.ID)
+			continue
+		}
+		_, total := res.RequireStatus(t, http.StatusOK).List(t)
+		assert.Equal(t, len(v.Docs), total, v.Who.ID)
+	}
+	asPrincipal(app, permtest.Sam).Get("/api/v1/resource/Invoice/" + permtest.BobSouth.Name).RequireStatus(t, http.StatusNotFound)
+	asPrincipal(app, permtest.Sam).Get("/api/v1/resource/Invoice/" + permtest.BobNorth.Name).RequireStatus(t, http.StatusOK)
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/framework-m/framework-m/core"
@@ -38,6 +39,7 @@ type Options struct {
 type Adapter struct {
 	reg  *doctype.Registry
 	opts Options
+	ids  sync.Map // *doctype.DocType → []string rule ids
 }
 
 // New returns an evaluator over the DocTypes of reg.
@@ -102,7 +104,7 @@ func (a *Adapter) Evaluate(ctx context.Context, req ports.PolicyRequest) (ports.
 			continue
 		}
 		if !r.IfOwner && len(r.Where) == 0 {
-			res.Authorized, res.Reason, res.PolicyID = true, "role "+r.Role, ruleID(dt, i)
+			res.Authorized, res.Reason, res.PolicyID = true, "granted by role", a.ruleID(dt, i)
 			return res, nil
 		}
 		if req.Doc == nil {
@@ -117,8 +119,8 @@ func (a *Adapter) Evaluate(ctx context.Context, req ports.PolicyRequest) (ports.
 		if !p.matches(dt, req.Doc, r.Where) {
 			continue
 		}
-		res.Authorized, res.PolicyID = true, ruleID(dt, i)
-		res.Reason = "role " + r.Role + " on a matching document"
+		res.Authorized, res.PolicyID = true, a.ruleID(dt, i)
+		res.Reason = "granted by role on a matching document"
 		if len(r.Where) > 0 {
 			res.Source = ports.SourceABAC
 		}
@@ -135,11 +137,21 @@ func (a *Adapter) Evaluate(ctx context.Context, req ports.PolicyRequest) (ports.
 	return res, nil
 }
 
-func ruleID(dt *doctype.DocType, i int) string {
-	if i < len(dt.Permissions) {
-		return dt.Name + "#" + strconv.Itoa(i)
+// ruleID names rule i of dt: "Invoice#0" for its own rules, "Invoice#custom0"
+// for database rules. Names of DocType rules are made once.
+func (a *Adapter) ruleID(dt *doctype.DocType, i int) string {
+	if i >= len(dt.Permissions) {
+		return dt.Name + "#custom" + strconv.Itoa(i-len(dt.Permissions))
 	}
-	return dt.Name + "#custom" + strconv.Itoa(i-len(dt.Permissions))
+	if ids, ok := a.ids.Load(dt); ok {
+		return ids.([]string)[i]
+	}
+	ids := make([]string, len(dt.Permissions))
+	for j := range ids {
+		ids[j] = dt.Name + "#" + strconv.Itoa(j)
+	}
+	a.ids.Store(dt, ids)
+	return ids[i]
 }
 
 // PermittedFilters turns the rules into row-level security: nil when a grant
@@ -219,6 +231,10 @@ func (p principal) resolve(c doctype.Condition) (any, bool) {
 }
 
 func (p principal) owns(dt *doctype.DocType, doc any) bool {
+	if dt.RLSField == doctype.FieldOwner {
+		b, err := doctype.BaseOf(doc)
+		return err == nil && b.Owner == p.id
+	}
 	v, ok := dt.Get(doc, dt.RLSField)
 	return ok && canon(v) == p.id
 }
