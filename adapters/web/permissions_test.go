@@ -170,6 +170,6 @@ func TestCedarBackendOverHTTP(t *testing.T) {
 		_, total := res.RequireStatus(t, http.StatusOK).List(t)
 		assert.Equal(t, len(v.Docs), total, v.Who.ID)
 	}
-	asPrincipal(app, permtest.Sam).Get("/api/v1/resource/Invoice/" + permtest.BobSouth.Name).RequireStatus(t, http.StatusNotFound)
-	asPrincipal(app, permtest.Sam).Get("/api/v1/resource/Invoice/" + permtest.BobNorth.Name).RequireStatus(t, http.StatusOK)
+	asPrincipal(app, permtest.Sam).Get("/api/v1/resource/Invoice/"+permtest.BobSouth.Name).RequireStatus(t, http.StatusNotFound)
+	asPrincipal(app, permtest.Sam).Get("/api/v1/resource/Invoice/"+permtest.BobNorth.Name).RequireStatus(t, http.StatusOK)
 }
