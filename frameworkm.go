@@ -31,6 +31,7 @@ import (
 
 	"github.com/framework-m/framework-m/adapters/db"
 	"github.com/framework-m/framework-m/adapters/permission/cedar"
+	"github.com/framework-m/framework-m/adapters/permission/citadel"
 	"github.com/framework-m/framework-m/adapters/permission/rbac"
 	tenantheader "github.com/framework-m/framework-m/adapters/tenant/header"
 	"github.com/framework-m/framework-m/adapters/tenant/implicit"
@@ -53,6 +54,13 @@ var (
 	}
 	builtinPermBackends = map[string]PermissionFactory{
 		"rbac": func(d Deps) (ports.PermissionEvaluator, error) { return newRBAC(d), nil },
+		"citadel": func(d Deps) (ports.PermissionEvaluator, error) {
+			opts := []citadel.Option{citadel.WithLogger(d.Logger)}
+			if d.Config.Permissions.Citadel.Fallback == citadel.FallbackRBAC {
+				opts = append(opts, citadel.WithFallback(newRBAC(d)))
+			}
+			return citadel.New(d.Config.Permissions.Citadel, opts...)
+		},
 		"cedar": func(d Deps) (ports.PermissionEvaluator, error) {
 			return cedar.New(d.Registry, d.Config.Permissions.Cedar, cedar.WithLogger(d.Logger))
 		},
