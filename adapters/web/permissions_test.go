@@ -1,10 +1,14 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -172,4 +176,44 @@ func TestCedarBackendOverHTTP(t *testing.T) {
 	}
 	asPrincipal(app, permtest.Sam).Get("/api/v1/resource/Invoice/"+permtest.BobSouth.Name).RequireStatus(t, http.StatusNotFound)
 	asPrincipal(app, permtest.Sam).Get("/api/v1/resource/Invoice/"+permtest.BobNorth.Name).RequireStatus(t, http.StatusOK)
+}
+
+// TestCitadelBackendOverHTTP selects the OPA policy service in config and
+// drives the row-level-security table through the resource API.
+func TestCitadelBackendOverHTTP(t *testing.T) {
+	opa := fmtest.SkipUnlessServer(t, "FM_TEST_OPA_URL", "OPA")
+	policy, err := os.ReadFile("../permission/citadel/testdata/policy.rego")
+	require.NoError(t, err)
+	id := fmt.Sprintf("web-test-%d", time.Now().UnixNano())
+	req, _ := http.NewRequest(http.MethodPut, opa+"/v1/policies/"+id, bytes.NewReader(policy))
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodDelete, opa+"/v1/policies/"+id, nil)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	})
+
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Permissions.Backend = "citadel"
+	cfg.Permissions.Citadel.Format = "opa"
+	cfg.Permissions.Citadel.Endpoint = opa + "/v1/data/framework/authz"
+	cfg.Permissions.Citadel.TimeoutMS = 2000
+	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[permtest.Invoice](permtest.InvoiceMeta))
+	seedInvoices(t, app)
+	for _, v := range permtest.Visible {
+		res := asPrincipal(app, v.Who).Get("/api/v1/resource/Invoice")
+		if v.Docs == nil {
+			assert.Equal(t, http.StatusForbidden, res.Status, v.Who.ID)
+			continue
+		}
+		_, total := res.RequireStatus(t, http.StatusOK).List(t)
+		assert.Equal(t, len(v.Docs), total, v.Who.ID)
+	}
+	asPrincipal(app, permtest.Ann).Get("/api/v1/resource/Invoice/" + permtest.BobSouth.Name).RequireStatus(t, http.StatusNotFound)
+	asPrincipal(app, permtest.Ann).Patch("/api/v1/resource/Invoice/"+permtest.AnnNorth.Name, map[string]any{"customer": "ACME 2"}).RequireStatus(t, http.StatusOK)
+	asPrincipal(app, permtest.Ann).Delete("/api/v1/resource/Invoice/" + permtest.AnnNorth.Name).RequireStatus(t, http.StatusForbidden)
 }
