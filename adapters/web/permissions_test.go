@@ -213,7 +213,7 @@ func TestCitadelBackendOverHTTP(t *testing.T) {
 		_, total := res.RequireStatus(t, http.StatusOK).List(t)
 		assert.Equal(t, len(v.Docs), total, v.Who.ID)
 	}
-	asPrincipal(app, permtest.Ann).Get("/api/v1/resource/Invoice/" + permtest.BobSouth.Name).RequireStatus(t, http.StatusNotFound)
+	asPrincipal(app, permtest.Ann).Get("/api/v1/resource/Invoice/"+permtest.BobSouth.Name).RequireStatus(t, http.StatusNotFound)
 	asPrincipal(app, permtest.Ann).Patch("/api/v1/resource/Invoice/"+permtest.AnnNorth.Name, map[string]any{"customer": "ACME 2"}).RequireStatus(t, http.StatusOK)
-	asPrincipal(app, permtest.Ann).Delete("/api/v1/resource/Invoice/" + permtest.AnnNorth.Name).RequireStatus(t, http.StatusForbidden)
+	asPrincipal(app, permtest.Ann).Delete("/api/v1/resource/Invoice/"+permtest.AnnNorth.Name).RequireStatus(t, http.StatusForbidden)
 }
