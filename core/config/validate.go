@@ -139,7 +139,7 @@ func (c *Config) Validate() error {
 		bad("tenancy.attributes_header", "must be an HTTP header name, not %q", c.Tenancy.AttributesHeader)
 	}
 	if c.Tenancy.Mode == "multi" && len(c.Auth.TrustedProxies) == 0 {
-		bad("auth.trusted_proxies", "multi-tenant mode takes the tenant from the gateway's "+c.Tenancy.TenantHeader+" header: list the gateway's address here")
+		bad("auth.trusted_proxies", "multi-tenant mode takes the tenant from the gateway's %s header: list the gateway's address here", c.Tenancy.TenantHeader)
 	}
 	if !tenantIDPattern.MatchString(c.Tenancy.DefaultTenantID) {
 		bad("tenancy.default_tenant_id", "must be 1-64 letters, digits, '-', '_' or '.', not %q", c.Tenancy.DefaultTenantID)
