@@ -184,7 +184,10 @@ func TestCitadelBackendOverHTTP(t *testing.T) {
 	opa := fmtest.SkipUnlessServer(t, "FM_TEST_OPA_URL", "OPA")
 	policy, err := os.ReadFile("../permission/citadel/testdata/policy.rego")
 	require.NoError(t, err)
-	id := fmt.Sprintf("web-test-%d", time.Now().UnixNano())
+	// A package of its own: other tests load the same policy into this OPA at
+	// the same time, and one package cannot hold two copies of its rules.
+	id := fmt.Sprintf("web_test_%d", time.Now().UnixNano())
+	policy = bytes.Replace(policy, []byte("package framework.authz"), []byte("package framework."+id), 1)
 	req, _ := http.NewRequest(http.MethodPut, opa+"/v1/policies/"+id, bytes.NewReader(policy))
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -200,7 +203,7 @@ func TestCitadelBackendOverHTTP(t *testing.T) {
 	cfg := fmtest.Config(t, fmtest.SQLite)
 	cfg.Permissions.Backend = "citadel"
 	cfg.Permissions.Citadel.Format = "opa"
-	cfg.Permissions.Citadel.Endpoint = opa + "/v1/data/framework/authz"
+	cfg.Permissions.Citadel.Endpoint = opa + "/v1/data/framework/" + id
 	cfg.Permissions.Citadel.TimeoutMS = 2000
 	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[permtest.Invoice](permtest.InvoiceMeta))
 	seedInvoices(t, app)
