@@ -89,6 +89,8 @@ func seeded(b *testing.B, driver fmtest.Driver) *dataset {
 	d.cfg.App.DataDir = tmpDir
 	d.cfg.App.LogLevel = "error"
 	d.cfg.Auth.JWT.Secret = "benchmark-secret-benchmark-secret-0123456789"
+	d.cfg.Tenancy.DefaultTenantID = tenant // single-tenant mode, in the seeded tenant
+	d.cfg.RateLimit.Enabled = false
 	switch driver {
 	case fmtest.SQLite:
 		d.cfg.Database.Driver = "sqlite"
