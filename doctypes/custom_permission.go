@@ -26,21 +26,7 @@ func (c Conditions) Value() (driver.Value, error) {
 // Scan reads JSON text.
 func (c *Conditions) Scan(src any) error {
 	*c = nil
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		return nil
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		return fmt.Errorf("conditions: cannot scan %T", src)
-	}
-	if len(b) == 0 {
-		return nil
-	}
-	return json.Unmarshal(b, (*[]doctype.Condition)(c))
+	return doctype.ScanJSON(src, (*[]doctype.Condition)(c))
 }
 
 // GormDataType makes the column text.

@@ -176,19 +176,11 @@ func (r *Repository) table(name string) (*table, error) {
 	return t, nil
 }
 
-func tenantOf(ctx context.Context) (string, error) {
-	id := ports.TenantIDFrom(ctx)
-	if id == "" {
-		return "", core.ErrNoTenant
-	}
-	return id, nil
-}
-
 func col(name string) clause.Column { return clause.Column{Name: name} }
 
 // scoped starts a query on t's table limited to the tenant in ctx.
 func (r *Repository) scoped(ctx context.Context, t *table) (*gorm.DB, string, error) {
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -406,7 +398,7 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 	if err != nil {
 		return err
 	}
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return err
 	}
@@ -503,7 +495,7 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 	if err != nil {
 		return err
 	}
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return err
 	}
@@ -559,7 +551,7 @@ func (r *Repository) Delete(ctx context.Context, doctypeName, name string) error
 	if err != nil {
 		return err
 	}
-	if _, err := tenantOf(ctx); err != nil {
+	if _, err := core.RequireTenant(ctx); err != nil {
 		return err
 	}
 	var affected int64

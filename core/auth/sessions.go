@@ -120,3 +120,27 @@ func CheckCSRF(csrfHash, token string) bool {
 	}
 	return EqualHash(HashSecret(token), csrfHash)
 }
+
+// CheckNewSession validates what a caller must set on a session before a
+// store keeps it; every SessionStore adapter calls it in Create.
+func CheckNewSession(s *ports.Session, now time.Time) error {
+	if s == nil {
+		return core.Public(core.ErrValidation, "session: nil session")
+	}
+	v := &core.ValidationError{}
+	if s.ID == "" {
+		v.Add("id", "is required")
+	}
+	if s.UserID == "" {
+		v.Add("user_id", "is required")
+	}
+	if !s.ExpiresAt.After(now) {
+		v.Add("expires_at", "must be in the future")
+	}
+	return v.Err()
+}
+
+// SessionNotFound is the error stores answer for a missing or expired session.
+func SessionNotFound(id string) error {
+	return core.Publicf(core.ErrNotFound, "session %q not found", id)
+}

@@ -186,7 +186,7 @@ func (l StringList) Value() (driver.Value, error) {
 // Scan reads JSON text; NULL is an empty list.
 func (l *StringList) Scan(src any) error {
 	*l = nil
-	return scanJSON(src, (*[]string)(l))
+	return ScanJSON(src, (*[]string)(l))
 }
 
 // GormDataType makes the column text.
@@ -207,13 +207,15 @@ func (m JSONMap) Value() (driver.Value, error) {
 // Scan reads JSON text, replacing what m held; NULL is an empty map.
 func (m *JSONMap) Scan(src any) error {
 	*m = nil
-	return scanJSON(src, (*map[string]any)(m))
+	return ScanJSON(src, (*map[string]any)(m))
 }
 
 // GormDataType makes the column text.
 func (JSONMap) GormDataType() string { return "text" }
 
-func scanJSON(src any, dst any) error {
+// ScanJSON decodes a JSON text column (string or []byte; NULL and empty
+// leave dst alone) into dst, for field types stored as JSON.
+func ScanJSON(src any, dst any) error {
 	var b []byte
 	switch v := src.(type) {
 	case nil:

@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -67,44 +68,15 @@ func New(repo ports.Repository, gdb *gorm.DB, opts ...Option) *Store {
 	return s
 }
 
-func tenantOf(ctx context.Context) (string, error) {
-	if id := ports.TenantIDFrom(ctx); id != "" {
-		return id, nil
-	}
-	return "", core.ErrNoTenant
-}
-
-func notFound(id string) error {
-	return core.Publicf(core.ErrNotFound, "session %q not found", id)
-}
-
-// validate checks what the caller must set on a new session.
-func validate(s *ports.Session, now time.Time) error {
-	if s == nil {
-		return core.Public(core.ErrValidation, "session: nil session")
-	}
-	v := &core.ValidationError{}
-	if s.ID == "" {
-		v.Add("id", "is required")
-	}
-	if s.UserID == "" {
-		v.Add("user_id", "is required")
-	}
-	if !s.ExpiresAt.After(now) {
-		v.Add("expires_at", "must be in the future")
-	}
-	return v.Err()
-}
-
 // Create stores s in the tenant of ctx. It sets s.TenantID and s.CreatedAt;
 // the session's owner is its user. An ID already used in the tenant is
 // core.ErrConflict.
 func (st *Store) Create(ctx context.Context, s *ports.Session) error {
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return err
 	}
-	if err := validate(s, st.now()); err != nil {
+	if err := auth.CheckNewSession(s, st.now()); err != nil {
 		return err
 	}
 	doc := &doctypes.Session{
@@ -135,22 +107,22 @@ func (st *Store) Get(ctx context.Context, id string) (*ports.Session, error) {
 		return nil, err
 	}
 	if !doc.ExpiresAt.After(st.now()) {
-		return nil, notFound(id)
+		return nil, auth.SessionNotFound(id)
 	}
 	return toPort(doc), nil
 }
 
 // get reads session id, expired or not.
 func (st *Store) get(ctx context.Context, id string) (*doctypes.Session, error) {
-	if _, err := tenantOf(ctx); err != nil {
+	if _, err := core.RequireTenant(ctx); err != nil {
 		return nil, err
 	}
 	if id == "" {
-		return nil, notFound(id)
+		return nil, auth.SessionNotFound(id)
 	}
 	doc, err := st.repo.Get(ctx, doctypes.SessionDocType, id)
 	if errors.Is(err, core.ErrNotFound) {
-		return nil, notFound(id)
+		return nil, auth.SessionNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
@@ -173,11 +145,11 @@ func (st *Store) Delete(ctx context.Context, id string) error {
 	err = st.repo.Delete(ctx, doctypes.SessionDocType, id)
 	switch {
 	case errors.Is(err, core.ErrNotFound):
-		return notFound(id)
+		return auth.SessionNotFound(id)
 	case err != nil:
 		return fmt.Errorf("delete session: %w", err)
 	case !live:
-		return notFound(id)
+		return auth.SessionNotFound(id)
 	}
 	return nil
 }
@@ -186,7 +158,7 @@ func (st *Store) Delete(ctx context.Context, id string) error {
 // one transaction, and returns how many live sessions it ended (expired rows
 // of the user are deleted too, but not counted).
 func (st *Store) DeleteAllForUser(ctx context.Context, userID string) (int, error) {
-	if _, err := tenantOf(ctx); err != nil {
+	if _, err := core.RequireTenant(ctx); err != nil {
 		return 0, err
 	}
 	count := 0
@@ -229,7 +201,7 @@ func (st *Store) DeleteAllForUser(ctx context.Context, userID string) (int, erro
 
 // ListForUser returns userID's live sessions in the tenant of ctx, newest first.
 func (st *Store) ListForUser(ctx context.Context, userID string) ([]*ports.Session, error) {
-	if _, err := tenantOf(ctx); err != nil {
+	if _, err := core.RequireTenant(ctx); err != nil {
 		return nil, err
 	}
 	live := []ports.Filter{{Field: "expires_at", Op: ports.OpGt, Value: st.now().UTC()}}

@@ -35,6 +35,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -121,36 +122,6 @@ func (s *Store) userKey(tenant, user string) string {
 	return s.prefix + "sess_user:{" + escaper.Replace(tenant) + "}:" + escaper.Replace(user)
 }
 
-func tenantOf(ctx context.Context) (string, error) {
-	if id := ports.TenantIDFrom(ctx); id != "" {
-		return id, nil
-	}
-	return "", core.ErrNoTenant
-}
-
-func notFound(id string) error {
-	return core.Publicf(core.ErrNotFound, "session %q not found", id)
-}
-
-// validate checks what the caller must set on a new session.
-func validate(sess *ports.Session, now time.Time) error {
-	if sess == nil {
-		return core.Public(core.ErrValidation, "session: nil session")
-	}
-	v := &core.ValidationError{}
-	if sess.ID == "" {
-		v.Add("id", "is required")
-	}
-	if sess.UserID == "" {
-		v.Add("user_id", "is required")
-	}
-	// Redis expires keys in whole milliseconds.
-	if sess.ExpiresAt.Sub(now) < time.Millisecond {
-		v.Add("expires_at", "must be in the future")
-	}
-	return v.Err()
-}
-
 // indexTTL is how long the user index must live to outlast a session living
 // ttl: EXPIRE counts whole seconds, so round up.
 func indexTTL(ttl time.Duration) time.Duration {
@@ -161,12 +132,12 @@ func indexTTL(ttl time.Duration) time.Duration {
 // it to its user's index, in one transaction. It sets s.TenantID and
 // s.CreatedAt. An ID already used in the tenant is core.ErrConflict.
 func (s *Store) Create(ctx context.Context, sess *ports.Session) error {
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	if err := validate(sess, now); err != nil {
+	if err := auth.CheckNewSession(sess, now); err != nil {
 		return err
 	}
 	rec := record{
@@ -231,16 +202,16 @@ func (s *Store) decode(val, tenant, id string, now time.Time) (*record, bool, er
 // Get returns the live session id of the tenant in ctx; a missing or expired
 // session, or one stored under another tenant, is core.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (*ports.Session, error) {
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if id == "" {
-		return nil, notFound(id)
+		return nil, auth.SessionNotFound(id)
 	}
 	val, err := s.client.Get(ctx, s.sessionKey(tid, id)).Result()
 	if errors.Is(err, goredis.Nil) {
-		return nil, notFound(id)
+		return nil, auth.SessionNotFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
@@ -250,7 +221,7 @@ func (s *Store) Get(ctx context.Context, id string) (*ports.Session, error) {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
 	if !ok {
-		return nil, notFound(id)
+		return nil, auth.SessionNotFound(id)
 	}
 	return rec.session(), nil
 }
@@ -258,19 +229,19 @@ func (s *Store) Get(ctx context.Context, id string) (*ports.Session, error) {
 // Delete removes session id of the tenant in ctx and its index entry. A missing
 // or expired session is core.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return err
 	}
 	if id == "" {
-		return notFound(id)
+		return auth.SessionNotFound(id)
 	}
 	// GETDEL removes the session atomically and tells whose index to clean.
 	// Were the index clean-up lost, the dangling member would be pruned later.
 	now := s.now()
 	val, err := s.client.GetDel(ctx, s.sessionKey(tid, id)).Result()
 	if errors.Is(err, goredis.Nil) {
-		return notFound(id)
+		return auth.SessionNotFound(id)
 	}
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
@@ -285,7 +256,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		}
 	}
 	if !live {
-		return notFound(id)
+		return auth.SessionNotFound(id)
 	}
 	return nil
 }
@@ -354,7 +325,7 @@ func (s *Store) members(ctx context.Context, tid, userID string) ([]member, erro
 // ListForUser returns userID's live sessions in the tenant of ctx, newest
 // first, and prunes index members whose session is gone.
 func (s *Store) ListForUser(ctx context.Context, userID string) ([]*ports.Session, error) {
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +353,7 @@ func (s *Store) ListForUser(ctx context.Context, userID string) ([]*ports.Sessio
 // entries go in one transaction; a session created meanwhile keeps its entry
 // (only the members read are removed), so it can still be found and ended.
 func (s *Store) DeleteAllForUser(ctx context.Context, userID string) (int, error) {
-	tid, err := tenantOf(ctx)
+	tid, err := core.RequireTenant(ctx)
 	if err != nil {
 		return 0, err
 	}
