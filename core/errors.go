@@ -137,3 +137,17 @@ func (e *RateLimitError) Error() string { return e.Message }
 
 // Is makes errors.Is(err, ErrTooMany) true.
 func (e *RateLimitError) Is(target error) bool { return target == ErrTooMany }
+
+// NotSupportedError refuses an operation a resource does not offer, saying
+// which ones it does (the HTTP Allow header). It matches ErrNotSupported.
+type NotSupportedError struct {
+	Message string
+	// Allow lists the HTTP methods the resource supports.
+	Allow []string
+}
+
+// Error returns the refusal's message.
+func (e *NotSupportedError) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrNotSupported) true.
+func (e *NotSupportedError) Is(target error) bool { return target == ErrNotSupported }

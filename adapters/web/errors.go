@@ -106,6 +106,10 @@ func classify(err error) (mapped, bool) {
 			if errors.As(err, &ce) {
 				m.message = ce.Message
 			}
+			var ns *core.NotSupportedError
+			if errors.As(err, &ns) {
+				m.message = ns.Message
+			}
 			return m, true
 		}
 	}
@@ -148,6 +152,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if m.status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="framework-m"`)
+	}
+	var ns *core.NotSupportedError
+	if errors.As(err, &ns) && len(ns.Allow) > 0 {
+		c.Response().Header().Set(echo.HeaderAllow, strings.Join(ns.Allow, ", "))
 	}
 	var rl *core.RateLimitError
 	if errors.As(err, &rl) {

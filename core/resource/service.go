@@ -355,11 +355,19 @@ func (s *Service) Create(ctx context.Context, doctypeName string, body []byte) (
 func (s *Service) creatable(dt *doctype.DocType) error {
 	switch {
 	case dt.IsSingle:
-		return core.Publicf(core.ErrNotSupported, "%s is a single DocType: read it with GET and change it with PATCH", dt.Name)
+		return singleOnly(dt)
 	case dt.Immutable:
-		return core.Publicf(core.ErrNotSupported, "%s documents are written by the framework only", dt.Name)
+		return immutable(dt, "written by the framework only")
 	}
 	return nil
+}
+
+func singleOnly(dt *doctype.DocType) error {
+	return &core.NotSupportedError{Message: dt.Name + " is a single DocType: read it with GET and change it with PATCH", Allow: []string{"GET", "PATCH"}}
+}
+
+func immutable(dt *doctype.DocType, why string) error {
+	return &core.NotSupportedError{Message: dt.Name + " documents are " + why, Allow: []string{"GET", "DELETE"}}
 }
 
 // Insert validates doc, checks the principal may create it and stores it.
@@ -419,7 +427,7 @@ func (s *Service) Update(ctx context.Context, doctypeName, name string, patch []
 		return nil, err
 	}
 	if dt.Immutable {
-		return nil, core.Publicf(core.ErrNotSupported, "%s documents are immutable", dt.Name)
+		return nil, immutable(dt, "immutable")
 	}
 	if dt.IsSingle {
 		if name != dt.Name {
@@ -504,7 +512,7 @@ func (s *Service) Delete(ctx context.Context, doctypeName, name string) error {
 		return err
 	}
 	if dt.IsSingle {
-		return core.Publicf(core.ErrNotSupported, "%s is a single DocType and cannot be deleted", dt.Name)
+		return singleOnly(dt)
 	}
 	doc, err := s.readable(ctx, dt, name)
 	if err != nil {
