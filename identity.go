@@ -130,7 +130,7 @@ func buildIdentity(app *App, log *slog.Logger) (*identity, error) {
 		return nil, err
 	}
 	id := &identity{hydrator: federated.New(cfg.Auth.Headers)}
-	svc := &auth.Service{Log: log}
+	svc := &auth.Service{Log: log, BasicCache: auth.NewVerifiedCache(time.Minute, 10_000)}
 	policy := auth.PasswordPolicy{MinLength: cfg.Auth.Password.MinLength, MaxLength: cfg.Auth.Password.MaxLength}
 
 	var provider ports.IdentityProvider = id.hydrator
@@ -168,7 +168,7 @@ func buildIdentity(app *App, log *slog.Logger) (*identity, error) {
 		if err != nil {
 			return nil, err
 		}
-		svc.Throttle = auth.NewThrottle(limiter, th.FailuresPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
+		svc.Throttle = auth.NewThrottle(limiter, th.AttemptsPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
 	}
 	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys)
 	id.service = svc

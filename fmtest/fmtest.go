@@ -91,6 +91,7 @@ func Config(t testing.TB, driver Driver) config.Config {
 	cfg.Auth.Session.CookieSecure = false
 	// Tests send many requests as one user; tests of the limit lower it.
 	cfg.RateLimit.Requests = 1_000_000
+	cfg.RateLimit.RequestsPerIP = 1_000_000
 	switch driver {
 	case SQLite, "":
 		cfg.Database.Driver = "sqlite"

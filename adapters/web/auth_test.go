@@ -168,7 +168,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 func TestBruteForceIsThrottled(t *testing.T) {
 	app := authApp(t, fmtest.SQLite, func(c *config.Config) {
 		c.Auth.Throttle.FailuresPerAccount = 3
-		c.Auth.Throttle.FailuresPerIP = 8
+		c.Auth.Throttle.AttemptsPerIP = 12
 	})
 	app.CreateUser(t, annEmail, annPass)
 	app.CreateUser(t, "bob@example.com", "sturdy passphrase two")
@@ -186,15 +186,17 @@ func TestBruteForceIsThrottled(t *testing.T) {
 	bc.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(annEmail+":"+annPass)))
 	bc.Get("/api/v1/auth/me").RequireStatus(t, http.StatusTooManyRequests)
 
-	// Successes cost nothing: a busy client keeps working.
+	// A busy basic-auth client pays one password check, then is served from
+	// the verification cache.
 	bob := app.Anonymous()
 	bob.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("bob@example.com:sturdy passphrase two")))
 	for range 20 {
 		bob.Get("/api/v1/auth/me").RequireStatus(t, http.StatusOK)
 	}
-	// Failures against any accounts use up the address's budget (8); a forged
-	// X-Forwarded-For from an untrusted peer does not buy a fresh one.
-	for i := range 5 {
+	// Password checks against any accounts use up the address's budget (12:
+	// 6 so far); a forged X-Forwarded-For from an untrusted peer does not buy
+	// a fresh one.
+	for i := range 6 {
 		c.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))
 		c.Post("/api/v1/auth/login", loginBody(fmt.Sprintf("guess%d@example.com", i), "guess")).RequireStatus(t, http.StatusUnauthorized)
 	}

@@ -110,6 +110,10 @@ func classify(err error) (mapped, bool) {
 			if errors.As(err, &ns) {
 				m.message = ns.Message
 			}
+			var rl *core.RateLimitError
+			if errors.As(err, &rl) {
+				m.message = rl.Message
+			}
 			return m, true
 		}
 	}

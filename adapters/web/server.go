@@ -99,7 +99,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	if cors := s.corsMiddleware(); cors != nil {
 		mws = append(mws, cors)
 	}
-	mws = append(mws, s.dropUntrustedGatewayHeaders, s.authenticate, s.rateLimit, s.csrf, s.maintenance)
+	mws = append(mws, s.dropUntrustedGatewayHeaders, s.limitAddress, s.authenticate, s.rateLimit, s.csrf, s.maintenance)
 	api := e.Group(APIPrefix, mws...)
 	s.mountAuth(e, api, base)
 	api.GET("/settings", s.getSettings)

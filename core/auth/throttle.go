@@ -2,7 +2,10 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -10,10 +13,12 @@ import (
 	"github.com/framework-m/framework-m/ports"
 )
 
-// Throttle limits password guessing: failed attempts per client address, and
-// failed attempts per account, within a window. Successful logins cost nothing,
-// so busy clients (a CLI using basic auth) are never slowed down; a throttled
-// attempt is refused before any password is hashed.
+// Throttle limits password guessing. Every password check is counted before
+// any hashing starts — so a burst of concurrent guesses cannot slip past the
+// limit while the hashes run — against the client address (IPv6 grouped by
+// /64) and against the account; a successful check clears the account's count,
+// so an account is locked only by consecutive failures. Throttled attempts are
+// refused (429) without hashing anything.
 type Throttle struct {
 	limiter    ports.RateLimiter
 	perIP      int
@@ -21,16 +26,25 @@ type Throttle struct {
 	window     time.Duration
 }
 
-// NewThrottle returns a throttle allowing perIP failures per address and
-// perAccount failures per account within window.
+// NewThrottle returns a throttle allowing perIP password checks per address
+// and perAccount consecutive failures per account within window.
 func NewThrottle(limiter ports.RateLimiter, perIP, perAccount int, window time.Duration) *Throttle {
 	return &Throttle{limiter: limiter, perIP: perIP, perAccount: perAccount, window: window}
 }
 
-func ipKey(ip string) string { return "login:ip:" + ip }
+// ipKey groups IPv6 clients by /64 (one host usually holds a whole /64).
+func ipKey(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		ip = p.String()
+	}
+	return "login:ip:" + ip
+}
 
+// accountKey hashes the email, so keys stay small whatever a client sends.
 func accountKey(ctx context.Context, email string) string {
-	return "login:acct:" + ports.TenantIDFrom(ctx) + ":" + strings.ToLower(strings.TrimSpace(email))
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return "login:acct:" + ports.TenantIDFrom(ctx) + ":" + hex.EncodeToString(sum[:16])
 }
 
 func tooMany(d ports.RateDecision, what string) error {
@@ -41,20 +55,20 @@ func tooMany(d ports.RateDecision, what string) error {
 	return &core.RateLimitError{Message: "too many " + what + "; try again later", RetryAfter: retry}
 }
 
-// Check refuses an attempt (a *core.RateLimitError) when the address or the
-// account has used up its failures; it counts nothing itself.
+// Check counts one password check for the address and the account and refuses
+// it (a *core.RateLimitError) when either is over its limit.
 func (t *Throttle) Check(ctx context.Context, ip, email string) error {
 	if t == nil {
 		return nil
 	}
-	d, err := t.limiter.Peek(ctx, ipKey(ip), t.perIP, t.window)
+	d, err := t.limiter.Allow(ctx, ipKey(ip), t.perIP, t.window)
 	if err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}
 	if !d.Allowed {
-		return tooMany(d, "failed logins from this address")
+		return tooMany(d, "login attempts from this address")
 	}
-	d, err = t.limiter.Peek(ctx, accountKey(ctx, email), t.perAccount, t.window)
+	d, err = t.limiter.Allow(ctx, accountKey(ctx, email), t.perAccount, t.window)
 	if err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}
@@ -64,15 +78,7 @@ func (t *Throttle) Check(ctx context.Context, ip, email string) error {
 	return nil
 }
 
-// Failed counts a failed attempt against the address and the account.
-func (t *Throttle) Failed(ctx context.Context, ip, email string) {
-	if t != nil {
-		_, _ = t.limiter.Allow(ctx, ipKey(ip), t.perIP, t.window)
-		_, _ = t.limiter.Allow(ctx, accountKey(ctx, email), t.perAccount, t.window)
-	}
-}
-
-// Succeeded forgets the account's failures (the address's stay).
+// Succeeded clears the account's count after a correct password.
 func (t *Throttle) Succeeded(ctx context.Context, email string) {
 	if t != nil {
 		_ = t.limiter.Reset(ctx, accountKey(ctx, email))

@@ -38,6 +38,10 @@ type RateLimit struct {
 	Backend       string `toml:"backend"`
 	Requests      int    `toml:"requests"`
 	WindowSeconds int    `toml:"window_seconds"`
+	// RequestsPerIP caps every request of one client address (IPv6: /64)
+	// before authentication, so bad credentials cannot make the server work
+	// without limit.
+	RequestsPerIP int `toml:"requests_per_ip"`
 	// KeyPrefix namespaces the counters in Redis.
 	KeyPrefix string `toml:"key_prefix"`
 }
@@ -150,9 +154,9 @@ type Password struct {
 
 // Throttle limits password guessing on login and basic auth.
 type Throttle struct {
-	// FailuresPerIP caps failed logins from one address per window.
-	FailuresPerIP int `toml:"failures_per_ip"`
-	// FailuresPerAccount caps failed logins of one account per window.
+	// AttemptsPerIP caps password checks from one address per window.
+	AttemptsPerIP int `toml:"attempts_per_ip"`
+	// FailuresPerAccount caps consecutive failed logins of one account per window.
 	FailuresPerAccount int `toml:"failures_per_account"`
 	WindowSeconds      int `toml:"window_seconds"`
 }
@@ -296,7 +300,7 @@ func Default() Config {
 				Argon2Parallelism:   1,
 				MaxConcurrentHashes: 4,
 			},
-			Throttle: Throttle{FailuresPerIP: 30, FailuresPerAccount: 5, WindowSeconds: 300},
+			Throttle: Throttle{AttemptsPerIP: 100, FailuresPerAccount: 5, WindowSeconds: 300},
 			Headers: Headers{
 				UserID:      "X-User-ID",
 				Email:       "X-Email",
@@ -322,7 +326,7 @@ func Default() Config {
 			ExposeHeaders:  []string{"X-Request-ID", "ETag", "Location", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
 			MaxAgeSeconds:  600,
 		},
-		RateLimit: RateLimit{Enabled: true, Backend: "memory", Requests: 50, WindowSeconds: 60, KeyPrefix: "fm:rl:"},
+		RateLimit: RateLimit{Enabled: true, Backend: "memory", Requests: 50, WindowSeconds: 60, RequestsPerIP: 300, KeyPrefix: "fm:rl:"},
 		Redis:     Redis{URL: "redis://127.0.0.1:6379/0"},
 	}
 }

@@ -127,6 +127,9 @@ func (c *Config) Validate() error {
 	if c.RateLimit.Requests < 1 {
 		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
 	}
+	if c.RateLimit.RequestsPerIP < 1 {
+		bad("rate_limit.requests_per_ip", "must be at least 1, not %d", c.RateLimit.RequestsPerIP)
+	}
 	if c.RateLimit.WindowSeconds < 1 || c.RateLimit.WindowSeconds > 86400 {
 		bad("rate_limit.window_seconds", "must be between 1 and 86400, not %d", c.RateLimit.WindowSeconds)
 	}
@@ -257,8 +260,8 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 	}
 
 	th := &a.Throttle
-	if th.FailuresPerIP < 1 {
-		bad("auth.throttle.failures_per_ip", "must be at least 1")
+	if th.AttemptsPerIP < 1 {
+		bad("auth.throttle.attempts_per_ip", "must be at least 1")
 	}
 	if th.FailuresPerAccount < 1 {
 		bad("auth.throttle.failures_per_account", "must be at least 1")

@@ -12,6 +12,7 @@ import (
 
 type window struct {
 	start time.Time
+	size  time.Duration
 	count int
 }
 
@@ -32,7 +33,7 @@ func (l *Limiter) WithClock(now func() time.Time) *Limiter { l.now = now; return
 func (l *Limiter) current(key string, size time.Duration, now time.Time) *window {
 	w := l.windows[key]
 	if w == nil || now.Sub(w.start) >= size {
-		w = &window{start: now}
+		w = &window{start: now, size: size}
 		l.windows[key] = w
 	}
 	return w
@@ -81,14 +82,15 @@ func (l *Limiter) Reset(_ context.Context, key string) error {
 	return nil
 }
 
-// sweep drops expired windows now and then, so memory stays bounded.
-func (l *Limiter) sweep(now time.Time, size time.Duration) {
+// sweep drops ended windows now and then (each by its own size), so memory
+// stays bounded by the keys active within their windows.
+func (l *Limiter) sweep(now time.Time, _ time.Duration) {
 	l.calls++
 	if l.calls%1024 != 0 {
 		return
 	}
 	for k, w := range l.windows {
-		if now.Sub(w.start) >= size && now.Sub(w.start) >= time.Hour {
+		if now.Sub(w.start) >= w.size {
 			delete(l.windows, k)
 		}
 	}
