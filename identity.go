@@ -170,11 +170,12 @@ func buildIdentity(app *App, log *slog.Logger) (*identity, error) {
 		}
 		svc.Throttle = auth.NewThrottle(limiter, th.AttemptsPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
 	}
-	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys)
+	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys).WithThrottle(svc.Throttle)
 	id.service = svc
 	id.accounts = &auth.Accounts{
 		Auth: svc, Resources: app.Resources, Deletion: pii.DeletionMode(cfg.Auth.Deletion.Mode),
 		PreferencesDocType: doctypes.UserPreferencesDocType, SocialAccountDocType: doctypes.SocialAccountDocType,
+		AccountDocTypes: []string{doctypes.LocalUserDocType, doctypes.SocialAccountDocType, doctypes.UserPreferencesDocType},
 	}
 	return id, nil
 }

@@ -50,6 +50,10 @@ type UserContext struct {
 	TokenID string `json:"-"`
 	// TokenExpiresAt is when that token expires.
 	TokenExpiresAt time.Time `json:"-"`
+	// AuthenticatedAt is when the user last proved who they are with this
+	// credential (token issue, session start, the password itself); zero when
+	// unknown.
+	AuthenticatedAt time.Time `json:"-"`
 }
 
 // ScopeAllows reports whether the credential's scopes permit action on

@@ -251,16 +251,21 @@ func (s *Server) createKey(c echo.Context) error {
 		return err
 	}
 	var b struct {
-		Name      string     `json:"name"`
-		Scopes    []string   `json:"scopes"`
-		ExpiresAt *time.Time `json:"expires_at"`
+		Name            string     `json:"name"`
+		Scopes          []string   `json:"scopes"`
+		ExpiresAt       *time.Time `json:"expires_at"`
+		CurrentPassword string     `json:"current_password"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
-		return core.Invalid("body", `must be {"name": "...", "scopes": ["read"], "expires_at": "2027-01-01T00:00:00Z"}`)
+		return core.Invalid("body", `must be {"name": "...", "current_password": "...", "scopes": ["read"], "expires_at": "2027-01-01T00:00:00Z"}`)
 	}
-	key, rec, err := s.deps.AuthService.APIKeys.Create(c.Request().Context(), userOf(c).ID, auth.NewKey{Name: b.Name, Scopes: b.Scopes, ExpiresAt: b.ExpiresAt})
+	ctx := c.Request().Context()
+	if err := s.deps.AuthService.Confirm(ctx, userOf(c), b.CurrentPassword); err != nil {
+		return err
+	}
+	key, rec, err := s.deps.AuthService.APIKeys.Create(ctx, userOf(c).ID, auth.NewKey{Name: b.Name, Scopes: b.Scopes, ExpiresAt: b.ExpiresAt})
 	if err != nil {
 		return err
 	}

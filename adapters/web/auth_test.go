@@ -108,7 +108,7 @@ func TestQuickstart(t *testing.T) {
 					Key string `json:"key"`
 				} `json:"data"`
 			}
-			app.Bearer(tok.AccessToken).Post("/api/v1/auth/api-keys", map[string]any{"name": "ci"}).RequireStatus(t, http.StatusCreated).JSON(t, &key)
+			app.Bearer(tok.AccessToken).Post("/api/v1/auth/api-keys", map[string]any{"name": "ci", "current_password": adminPass}).RequireStatus(t, http.StatusCreated).JSON(t, &key)
 			require.True(t, strings.HasPrefix(key.Data.Key, "fmk_"+key.Data.ID+"_"), key.Data.Key)
 			kc := app.Anonymous()
 			kc.Header.Set("X-API-Key", key.Data.Key)
@@ -386,9 +386,16 @@ func TestAPIKeys(t *testing.T) {
 	bob := app.Bearer(app.Login(t, "bob@example.com", "sturdy passphrase two"))
 
 	var full, readOnly keyResp
-	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "full"}).RequireStatus(t, http.StatusCreated).JSON(t, &full)
-	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "reader", "scopes": []string{"read"}}).RequireStatus(t, http.StatusCreated).JSON(t, &readOnly)
+	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "full", "current_password": annPass}).RequireStatus(t, http.StatusCreated).JSON(t, &full)
+	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "reader", "scopes": []string{"read"}, "current_password": annPass}).RequireStatus(t, http.StatusCreated).JSON(t, &readOnly)
 	assert.Equal(t, []string{"read"}, readOnly.Data.Scopes)
+
+	// Minting a key needs the password again: a stolen token is not enough.
+	e := owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "no-proof"}).RequireStatus(t, http.StatusBadRequest).Err(t)
+	assert.Contains(t, e.Error.Fields, "current_password")
+	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "wrong-proof", "current_password": "guess"}).RequireStatus(t, http.StatusBadRequest)
+	// An unscoped key cannot mint keys without the password either.
+	keyClient(app, full.Data.Key).Post("/api/v1/auth/api-keys", map[string]any{"name": "chain"}).RequireStatus(t, http.StatusBadRequest)
 
 	// The list never shows keys or hashes.
 	res := owner.Get("/api/v1/auth/api-keys").RequireStatus(t, http.StatusOK)
@@ -425,7 +432,7 @@ func TestAPIKeys(t *testing.T) {
 
 	// Expired keys fail.
 	var soon keyResp
-	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "short-lived", "expires_at": time.Now().Add(time.Hour)}).RequireStatus(t, http.StatusCreated).JSON(t, &soon)
+	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "short-lived", "expires_at": time.Now().Add(time.Hour), "current_password": annPass}).RequireStatus(t, http.StatusCreated).JSON(t, &soon)
 	st, _ = me(t, keyClient(app, soon.Data.Key))
 	require.Equal(t, http.StatusOK, st)
 	doc, err := app.Repository.Get(sys, doctypes.ApiKeyDocType, soon.Data.ID)
@@ -435,7 +442,7 @@ func TestAPIKeys(t *testing.T) {
 	require.NoError(t, app.Repository.Update(sys, doctypes.ApiKeyDocType, doc))
 	st, _ = me(t, keyClient(app, soon.Data.Key))
 	assert.Equal(t, http.StatusUnauthorized, st, "an expired key is rejected")
-	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "x", "expires_at": past}).RequireStatus(t, http.StatusBadRequest)
+	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "x", "expires_at": past, "current_password": annPass}).RequireStatus(t, http.StatusBadRequest)
 
 	// A right prefix with a wrong secret fails.
 	forged := "fmk_" + readOnly.Data.ID + "_" + strings.Repeat("A", 43)
@@ -623,8 +630,10 @@ func TestRightToErasureAndExport(t *testing.T) {
 			c := app.Bearer(token)
 			c.Post("/api/v1/resource/Note", map[string]any{"title": "ann's note"}).RequireStatus(t, http.StatusCreated)
 			var key keyResp
-			c.Post("/api/v1/auth/api-keys", map[string]any{"name": "k"}).RequireStatus(t, http.StatusCreated).JSON(t, &key)
+			c.Post("/api/v1/auth/api-keys", map[string]any{"name": "k", "current_password": annPass}).RequireStatus(t, http.StatusCreated).JSON(t, &key)
 			c.Patch("/api/v1/auth/me/preferences", map[string]any{"language": "de"}).RequireStatus(t, http.StatusOK)
+			// An internal error while serving ann leaves an Error Log naming her.
+			require.NoError(t, app.Errors.Record(context.Background(), ports.ErrorRecord{Title: "boom", Message: "secret internals", Traceback: "goroutine 1 [running]", UserID: ann.ID}))
 
 			export := c.Get("/api/v1/auth/me/data").RequireStatus(t, http.StatusOK)
 			assert.Contains(t, export.Header.Get("Content-Disposition"), "attachment")
@@ -642,6 +651,8 @@ func TestRightToErasureAndExport(t *testing.T) {
 			assert.Equal(t, annEmail, data.Documents["Local User"][0]["email"])
 			require.Len(t, data.Documents["User Preferences"], 1)
 			body := string(export.Body)
+			assert.NotContains(t, data.Documents, "Error Log", "error logs naming the user are not theirs to see")
+			assert.NotContains(t, body, "goroutine")
 			assert.NotContains(t, body, "argon2")
 			assert.NotContains(t, body, key.Data.Key)
 			assert.NotContains(t, body, "password_hash")

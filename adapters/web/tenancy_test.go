@@ -61,7 +61,7 @@ func TestHeaderTenancy(t *testing.T) {
 	st, _ = me(t, app.Bearer(tok.AccessToken).Tenant("globex"))
 	assert.Equal(t, http.StatusUnauthorized, st, "a token of tenant acme asking for globex is refused")
 	var key keyResp
-	app.Bearer(tok.AccessToken).Tenant("acme").Post("/api/v1/auth/api-keys", map[string]any{"name": "k"}).RequireStatus(t, http.StatusCreated).JSON(t, &key)
+	app.Bearer(tok.AccessToken).Tenant("acme").Post("/api/v1/auth/api-keys", map[string]any{"name": "k", "current_password": annPass}).RequireStatus(t, http.StatusCreated).JSON(t, &key)
 	st, _ = me(t, keyClient(app, key.Data.Key).Tenant("globex"))
 	assert.Equal(t, http.StatusUnauthorized, st, "so is its API key")
 	st, _ = me(t, keyClient(app, key.Data.Key).Tenant("acme"))
@@ -111,7 +111,7 @@ func TestTenantIsolationEverywhere(t *testing.T) {
 					notes[tn] = append(notes[tn], n["name"].(string))
 				}
 				c.Patch("/api/v1/settings", map[string]any{"app_name": "App of " + tn}).RequireStatus(t, http.StatusOK)
-				c.Post("/api/v1/auth/api-keys", map[string]any{"name": "key of " + tn}).RequireStatus(t, http.StatusCreated)
+				c.Post("/api/v1/auth/api-keys", map[string]any{"name": "key of " + tn, "current_password": adminPass}).RequireStatus(t, http.StatusCreated)
 			}
 			for i, tn := range tenants {
 				c := app.Bearer(tokens[tn]).Tenant(tn)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
@@ -23,6 +24,11 @@ type Accounts struct {
 	// PreferencesDocType and SocialAccountDocType name the built-in DocTypes.
 	PreferencesDocType   string
 	SocialAccountDocType string
+	// AccountDocTypes are exported whether or not the user may read them
+	// through the resource API: they are the user's own account (their user
+	// record, their social accounts). Every other DocType's documents are
+	// exported only when the permission evaluator lets the user read them.
+	AccountDocTypes []string
 }
 
 func (a *Accounts) repo() ports.Repository { return a.Resources.Repository() }
@@ -108,8 +114,9 @@ func (a *Accounts) userDocs(ctx context.Context, dt *doctype.DocType, id string,
 }
 
 // Export writes, as one JSON object, everything the tenant in ctx holds about
-// u: the principal, sessions, API keys (never their secrets) and every
-// document of every DocType that u owns or that names u in user_id. Hidden
+// u that u may see: the principal, sessions, API keys (never their secrets),
+// their account records (AccountDocTypes), and every document of every other
+// DocType that u owns or that names u in user_id and that u may read. Hidden
 // fields (password hashes, key hashes) are never included. It streams.
 func (a *Accounts) Export(ctx context.Context, u *ports.UserContext, w io.Writer) error {
 	enc := func(v any) error {
@@ -157,7 +164,16 @@ func (a *Accounts) Export(ctx context.Context, u *ports.UserContext, w io.Writer
 	first := true
 	for _, dt := range a.Resources.Registry().All() {
 		wrote := false
+		own := slices.Contains(a.AccountDocTypes, dt.Name)
 		err := a.userDocs(ctx, dt, u.ID, func(doc any) error {
+			if !own {
+				// Documents naming the user may still be none of theirs to
+				// see (error logs with internal details, admin records).
+				ok, err := a.Resources.Can(ctx, dt, ports.ActionRead, doc)
+				if err != nil || !ok {
+					return err
+				}
+			}
 			if !wrote {
 				sep := ","
 				if first {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/ports"
@@ -132,7 +133,7 @@ func (s *Service) BearerUser(ctx context.Context, raw string) (*ports.UserContex
 	if c.TokenVersion != u.TokenVersion {
 		return nil, core.Public(core.ErrUnauthorized, "token no longer valid; log in again")
 	}
-	uc.TokenID, uc.TokenExpiresAt = c.ID, c.ExpiresAt
+	uc.TokenID, uc.TokenExpiresAt, uc.AuthenticatedAt = c.ID, c.ExpiresAt, c.IssuedAt
 	return uc, nil
 }
 
@@ -149,7 +150,7 @@ func (s *Service) SessionUser(ctx context.Context, secret string) (*ports.UserCo
 	if err != nil {
 		return nil, err
 	}
-	uc.SessionID, uc.CSRFHash = sess.ID, sess.CSRFHash
+	uc.SessionID, uc.CSRFHash, uc.AuthenticatedAt = sess.ID, sess.CSRFHash, sess.CreatedAt
 	return uc, nil
 }
 
@@ -189,6 +190,7 @@ func (s *Service) BasicUser(ctx context.Context, email, password, ip string) (*p
 		if id, version, ok := s.BasicCache.get(key); ok {
 			u, uc, err := s.activeUser(ctx, id, "basic")
 			if err == nil && u.TokenVersion == version {
+				uc.AuthenticatedAt = time.Now()
 				return uc, nil
 			}
 			s.BasicCache.drop(key)
@@ -210,7 +212,47 @@ func (s *Service) BasicUser(ctx context.Context, email, password, ip string) (*p
 	}
 	uc := u.Context("basic")
 	uc.Attributes = s.Users.Provider().Attributes(ctx, u)
+	uc.AuthenticatedAt = time.Now()
 	return uc, nil
+}
+
+// ReauthWindow is how recent a login must be to stand in for the password
+// where the password is asked again (auth modes without passwords).
+const ReauthWindow = 15 * time.Minute
+
+// Confirm checks that the principal proves their identity again before a
+// sensitive change (minting an API key): with the current password in local
+// mode (throttled like login; a basic-auth request has just sent it), or by
+// a login within ReauthWindow in modes without passwords. A stolen
+// short-lived token therefore cannot mint a long-lived key.
+func (s *Service) Confirm(ctx context.Context, u *ports.UserContext, currentPassword string) error {
+	if u.Method == "basic" {
+		return nil
+	}
+	if !s.Users.Mode().HasPasswords() {
+		if !u.AuthenticatedAt.IsZero() && time.Since(u.AuthenticatedAt) <= ReauthWindow {
+			return nil
+		}
+		return core.Public(core.ErrForbidden, "log in again to do this (your login is older than 15 minutes)")
+	}
+	if currentPassword == "" {
+		return core.Invalid("current_password", "is required to do this")
+	}
+	local, err := s.Users.Local()
+	if err != nil {
+		return err
+	}
+	if err := s.Throttle.Check(ctx, ports.ClientIPFrom(ctx), u.Email); err != nil {
+		return err
+	}
+	if err := local.VerifyPassword(ctx, u.ID, currentPassword); err != nil {
+		if errors.Is(err, core.ErrUnauthorized) {
+			return core.Invalid("current_password", "is wrong")
+		}
+		return err
+	}
+	s.Throttle.Succeeded(ctx, u.Email)
+	return nil
 }
 
 // Logout ends the session and revokes the token the principal presented.

@@ -20,6 +20,13 @@ type UserManager struct {
 	mode     pii.AuthMode
 	sessions *Sessions
 	keys     *APIKeys
+	throttle *Throttle
+}
+
+// WithThrottle makes ChangePassword count password checks like login.
+func (m *UserManager) WithThrottle(t *Throttle) *UserManager {
+	m.throttle = t
+	return m
 }
 
 // NewUserManager returns a UserManager over provider. sessions and keys (may be
@@ -102,16 +109,21 @@ func (m *UserManager) ChangePassword(ctx context.Context, id, current, next stri
 	if !m.mode.HasPasswords() {
 		return core.Publicf(core.ErrNotSupported, "auth mode %q has no passwords", m.mode)
 	}
+	u, err := local.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	// Guessing the current password with a stolen token is throttled like login.
+	if err := m.throttle.Check(ctx, ports.ClientIPFrom(ctx), u.Email); err != nil {
+		return err
+	}
 	if err := local.VerifyPassword(ctx, id, current); err != nil {
 		if errors.Is(err, core.ErrUnauthorized) {
 			return core.Invalid("current_password", "is wrong")
 		}
 		return err
 	}
-	u, err := local.GetUser(ctx, id)
-	if err != nil {
-		return err
-	}
+	m.throttle.Succeeded(ctx, u.Email)
 	if err := m.policy.Check(next, u.Email); err != nil {
 		return err
 	}
