@@ -81,8 +81,23 @@ func (p *CustomPermission) Validate() error {
 		}
 	}
 	for i, c := range p.Conditions {
+		key := fmt.Sprintf("conditions[%d]", i)
 		if c.Field == "" || !slices.Contains(doctype.ConditionOps, c.Op) {
-			v.Add(fmt.Sprintf("conditions[%d]", i), `must be {"field": "...", "op": "=|!=|in|not in", "value": ...}`)
+			v.Add(key, `must be {"field": "...", "op": "=|!=|in|not in", "value": ...}`)
+			continue
+		}
+		if _, ref := c.Ref(); ref {
+			continue
+		}
+		_, isList := c.Value.([]any)
+		_, isMap := c.Value.(map[string]any)
+		switch {
+		case isMap || c.Value == nil:
+			v.Add(key, "value must be a string, number, bool, list or \"$principal.<attribute>\"")
+		case (c.Op == ports.OpIn || c.Op == ports.OpNotIn) && !isList:
+			v.Add(key, string(c.Op)+" needs a list value")
+		case (c.Op == ports.OpEq || c.Op == ports.OpNe) && isList:
+			v.Add(key, string(c.Op)+" needs a single value")
 		}
 	}
 	return v.Err()

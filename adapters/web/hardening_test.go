@@ -176,3 +176,44 @@ func TestLocalUserRolesCannotIncludeSystem(t *testing.T) {
 	admin.Patch("/api/v1/resource/Local%20User/"+ann.ID, map[string]any{"attributes": map[string]any{"roles": []string{"System"}}}).RequireStatus(t, http.StatusBadRequest)
 	admin.Patch("/api/v1/resource/Local%20User/"+ann.ID, map[string]any{"roles": []string{"Writer"}}).RequireStatus(t, http.StatusOK)
 }
+
+func TestRepeatedGatewayHeadersRefused(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Auth.Mode = "federated"
+	cfg.Auth.Strategies = []string{"header"}
+	fmtest.MultiTenant(&cfg)
+	app := fmtest.NewWithConfig(t, cfg)
+	for _, h := range []string{"X-User-ID", "X-Tenant-ID"} {
+		req, _ := http.NewRequest(http.MethodGet, app.URL+"/api/v1/auth/me", nil)
+		req.Header.Set("X-User-ID", "alice")
+		req.Header.Set("X-Tenant-ID", "acme")
+		req.Header.Add(h, "mallory") // a gateway that appended instead of replacing
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode, h)
+	}
+	c := app.Anonymous().Tenant("acme")
+	c.Header.Set("X-User-ID", "system")
+	assert.Equal(t, http.StatusUnauthorized, c.Get("/api/v1/auth/me").Status, "the framework's own id is reserved")
+}
+
+func TestCustomPermissionValueShapes(t *testing.T) {
+	app := newApp(t)
+	admin := app.As(fmtest.Admin())
+	for _, cond := range []map[string]any{
+		{"field": "title", "op": "in", "value": "a,b"},
+		{"field": "title", "op": "=", "value": []string{"a", "b"}},
+		{"field": "title", "op": "=", "value": map[string]any{"x": 1}},
+		{"field": "title", "op": "like", "value": "%a%"},
+	} {
+		admin.Post("/api/v1/resource/Custom%20Permission", map[string]any{
+			"document_type": "Note", "role": "Reader", "actions": []string{"read"}, "conditions": []any{cond},
+		}).RequireStatus(t, http.StatusBadRequest)
+	}
+	admin.Post("/api/v1/resource/Custom%20Permission", map[string]any{
+		"document_type": "Note", "role": "Reader", "actions": []string{"read"},
+		"conditions": []any{map[string]any{"field": "title", "op": "in", "value": []string{"a", "b"}}},
+	}).RequireStatus(t, http.StatusCreated)
+	app.As(fmtest.User("r", "Reader")).Get("/api/v1/resource/Note").RequireStatus(t, http.StatusOK)
+}

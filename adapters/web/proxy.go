@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -60,7 +62,17 @@ func (s *Server) ipExtractor() echo.IPExtractor {
 func (s *Server) dropUntrustedGatewayHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if len(s.deps.GatewayHeaders) == 0 || s.peerTrusted(req) {
+		if len(s.deps.GatewayHeaders) == 0 {
+			return next(c)
+		}
+		if s.peerTrusted(req) {
+			// A gateway that appends rather than replaces would pass a client's
+			// own header along with its own: refuse any repeated one.
+			for _, h := range s.deps.GatewayHeaders {
+				if len(req.Header.Values(h)) > 1 {
+					return core.Invalidf(h, "was sent more than once")
+				}
+			}
 			return next(c)
 		}
 		var dropped []string
@@ -70,8 +82,8 @@ func (s *Server) dropUntrustedGatewayHeaders(next echo.HandlerFunc) echo.Handler
 				dropped = append(dropped, h)
 			}
 		}
-		if len(dropped) > 0 {
-			s.log.WarnContext(req.Context(), "ignored gateway headers from an untrusted peer",
+		if len(dropped) > 0 && s.untrustedLog.allow() {
+			s.log.WarnContext(req.Context(), "ignored gateway headers from an untrusted peer (logged at most every 10s)",
 				"peer", req.RemoteAddr, "headers", dropped, "request_id", requestID(c))
 		}
 		return next(c)
@@ -95,4 +107,14 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// everyTen lets a log line through at most once every ten seconds, so a client
+// cannot flood the log.
+type everyTen struct{ last atomic.Int64 }
+
+func (e *everyTen) allow() bool {
+	now := time.Now().Unix()
+	last := e.last.Load()
+	return now-last >= 10 && e.last.CompareAndSwap(last, now)
 }

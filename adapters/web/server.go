@@ -58,6 +58,8 @@ type Server struct {
 	log     *slog.Logger
 	proxies []netip.Prefix
 	tenants ports.TenantResolver
+
+	untrustedLog everyTen
 }
 
 // fixedTenant resolves every request to one tenant.

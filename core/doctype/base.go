@@ -117,8 +117,9 @@ type Condition struct {
 }
 
 // Principal refers to an attribute of the principal in a Condition:
-// Principal("id") is the user id, Principal("email") the email, and any other
-// name an entry of the principal's attributes.
+// Principal("id") is the user id, and any other name an entry of the
+// principal's attributes. With = and != the attribute must be a single value,
+// with in and not in a list; otherwise the condition holds for no document.
 type Principal string
 
 // PrincipalPrefix marks a principal reference in JSON conditions.

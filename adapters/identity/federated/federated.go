@@ -44,7 +44,7 @@ func clean(s string, max int) (string, bool) {
 // JSON object; its "roles" join the roles).
 func (p *Provider) HydrateFromHeaders(h http.Header) (*ports.UserContext, error) {
 	id, ok := clean(h.Get(p.h.UserID), 140)
-	if !ok || id == "" || strings.ContainsRune(id, '/') {
+	if !ok || id == "" || strings.ContainsRune(id, '/') || id == ports.SystemUser.ID {
 		return nil, errBad(p.h.UserID)
 	}
 	u := &ports.UserContext{ID: id, Method: "header"}

@@ -834,3 +834,21 @@ func TestFallbackEvaluatorError(t *testing.T) {
 	_, err = a.PermittedFilters(tenantCtx(), permtest.Manager.UserContext(), "Invoice", ports.ActionRead)
 	assert.ErrorIs(t, err, errBroken)
 }
+
+// TestSystemPrincipalNeverAsksTheService: the framework's own work (reading
+// settings for the maintenance check, writing error logs) must not depend on
+// the policy service, which may be down.
+func TestSystemPrincipalNeverAsksTheService(t *testing.T) {
+	a, err := citadel.New(config.Citadel{Endpoint: "http://127.0.0.1:1/down", Format: "citadel", TimeoutMS: 50})
+	require.NoError(t, err)
+	ctx := ports.WithTenantID(context.Background(), "t")
+	res, err := a.Evaluate(ctx, ports.PolicyRequest{PrincipalID: "system", Roles: []string{ports.RoleSystem}, DocType: "System Settings", Action: ports.ActionRead})
+	require.NoError(t, err)
+	assert.True(t, res.Authorized)
+	f, err := a.PermittedFilters(ctx, &ports.SystemUser, "System Settings", ports.ActionRead)
+	require.NoError(t, err)
+	assert.Nil(t, f)
+	res, err = a.Evaluate(ctx, ports.PolicyRequest{PrincipalID: "ann", Roles: []string{"Admin"}, DocType: "System Settings", Action: ports.ActionRead})
+	require.NoError(t, err)
+	assert.False(t, res.Authorized, "everyone else still gets the fallback (deny)")
+}

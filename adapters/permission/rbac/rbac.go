@@ -189,8 +189,8 @@ func (a *Adapter) PermittedFilters(ctx context.Context, u *ports.UserContext, do
 		ok := true
 		for _, c := range r.Where {
 			v, resolved := p.resolve(c)
-			if !resolved {
-				ok = false // the principal lacks the attribute: this grant gives nothing
+			if !resolved || !fits(c.Op, v) {
+				ok = false // the principal lacks the attribute, or it has the wrong shape: no rows
 				break
 			}
 			g = append(g, ports.Filter{Field: c.Field, Op: c.Op, Value: v})
@@ -206,6 +206,19 @@ func (a *Adapter) PermittedFilters(ctx context.Context, u *ports.UserContext, do
 		return groups[0], nil
 	}
 	return []ports.Filter{{Any: groups}}, nil
+}
+
+// fits reports whether v suits op: a list for in / not in, a single value for
+// = and != (a list there would become SQL IN and show rows a document check
+// refuses).
+func fits(op ports.Operator, v any) bool {
+	switch v.(type) {
+	case []any, []string, doctype.StringList:
+		return op == ports.OpIn || op == ports.OpNotIn
+	case map[string]any:
+		return false
+	}
+	return op != ports.OpIn && op != ports.OpNotIn
 }
 
 // principal evaluates rule conditions for one principal.
@@ -247,7 +260,7 @@ func (p principal) matches(dt *doctype.DocType, doc any, where []doctype.Conditi
 			return false
 		}
 		want, ok := p.resolve(c)
-		if !ok {
+		if !ok || !fits(c.Op, want) {
 			return false
 		}
 		have := canon(field)

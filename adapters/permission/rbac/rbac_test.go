@@ -127,3 +127,15 @@ func TestContractDecisionTable(t *testing.T) {
 	permtest.RunDecisions(t, a)
 	permtest.RunRowSecurity(t, a)
 }
+
+// TestConditionShapesAgree: a list attribute compared with = grants no rows
+// and no documents — the list filter and the document check agree.
+func TestConditionShapesAgree(t *testing.T) {
+	a := rbac.New(permtest.Registry(), rbac.Options{})
+	rep := &ports.UserContext{ID: "x", Roles: []string{"Sales Rep"}, Attributes: map[string]any{"department": []any{"north", "south"}}}
+	_, err := a.PermittedFilters(context.Background(), rep, "Invoice", ports.ActionRead)
+	assert.ErrorIs(t, err, core.ErrForbidden)
+	res, err := a.Evaluate(context.Background(), ports.PolicyRequest{PrincipalID: "x", Roles: rep.Roles, PrincipalAttributes: rep.Attributes, DocType: "Invoice", Action: ports.ActionRead, Doc: permtest.AnnNorth})
+	require.NoError(t, err)
+	assert.False(t, res.Authorized)
+}
