@@ -62,3 +62,12 @@ type PermissionEvaluator interface {
 	// at all are permitted.
 	PermittedFilters(ctx context.Context, principal *UserContext, doctype string, action Action) ([]Filter, error)
 }
+
+// RowChecker is implemented by evaluators whose list filters may let through
+// rows that a document check would refuse (e.g. Cedar forbid policies on
+// document fields). For such DocTypes the resource service checks every listed
+// document with Evaluate and drops the refused ones; the list's total then
+// counts the rows the filters matched.
+type RowChecker interface {
+	NeedsRowCheck(doctype string) bool
+}

@@ -220,3 +220,25 @@ func TestCitadelBackendOverHTTP(t *testing.T) {
 	asPrincipal(app, permtest.Ann).Patch("/api/v1/resource/Invoice/"+permtest.AnnNorth.Name, map[string]any{"customer": "ACME 2"}).RequireStatus(t, http.StatusOK)
 	asPrincipal(app, permtest.Ann).Delete("/api/v1/resource/Invoice/"+permtest.AnnNorth.Name).RequireStatus(t, http.StatusForbidden)
 }
+
+// TestCedarForbidOnFieldsHoldsInLists: a forbid policy on a document field
+// cannot become a filter, so listed rows are checked one by one.
+func TestCedarForbidOnFieldsHoldsInLists(t *testing.T) {
+	dir := t.TempDir()
+	base, err := os.ReadFile("../permission/cedar/testdata/invoice.cedar")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(dir+"/invoice.cedar", base, 0o600))
+	require.NoError(t, os.WriteFile(dir+"/embargo.cedar", []byte(`@id("embargo")
+forbid (principal, action == Action::"Invoice:read", resource) when { resource has customer && resource.customer == "Initech" };
+`), 0o600))
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Permissions.Backend = "cedar"
+	cfg.Permissions.Cedar.PolicyFiles = []string{dir}
+	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[permtest.Invoice](permtest.InvoiceMeta))
+	seedInvoices(t, app)
+	sam := asPrincipal(app, permtest.Sam)
+	list, _ := sam.Get("/api/v1/resource/Invoice").RequireStatus(t, http.StatusOK).List(t)
+	require.Len(t, list, 1, "BobNorth (Initech) is forbidden")
+	assert.Equal(t, permtest.AnnNorth.Name, list[0]["name"])
+	sam.Get("/api/v1/resource/Invoice/" + permtest.BobNorth.Name).RequireStatus(t, http.StatusNotFound)
+}

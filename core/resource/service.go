@@ -268,6 +268,19 @@ func (s *Service) List(ctx context.Context, doctypeName string, p ListParams) (p
 	if err != nil {
 		return ports.ListResult{}, err
 	}
+	if rc, ok := s.perm.(ports.RowChecker); ok && rc.NeedsRowCheck(dt.Name) {
+		kept := res.Items[:0]
+		for _, doc := range res.Items {
+			ok, err := s.Can(ctx, dt, ports.ActionRead, doc)
+			if err != nil {
+				return ports.ListResult{}, err
+			}
+			if ok {
+				kept = append(kept, doc)
+			}
+		}
+		res.Items = kept
+	}
 	if res.Items == nil {
 		res.Items = []any{}
 	}

@@ -75,8 +75,10 @@
 //     PermittedFilters returns one ports.Filter{Any: groups} (OR).
 //
 // Forbid policies that depend on document fields cannot be expressed as
-// filters: a list may show a document that Evaluate then refuses to read.
-// Document-level decisions (Evaluate with a document) always run every policy.
+// filters; when the policy set has any forbid policy, the adapter reports
+// NeedsRowCheck and the resource service checks each listed document with
+// Evaluate, dropping refused ones (the list's total then counts the rows the
+// filters matched). Document-level decisions always run every policy.
 //
 // The System role (ports.RoleSystem, the framework acting for itself) is
 // always allowed, as in the RBAC evaluator; every other principal, Admin
@@ -137,6 +139,10 @@ type Adapter struct {
 	// actions caches the action entities by "<DocType>:<action>".
 	actions sync.Map
 }
+
+// NeedsRowCheck reports whether lists need a document check per row: when any
+// forbid policy exists, since forbids on document fields cannot become filters.
+func (a *Adapter) NeedsRowCheck(string) bool { return len(a.forbids) > 0 }
 
 // New loads the policy files of cfg (a path may be a directory: all of its
 // *.cedar files, in name order) and returns an evaluator over the DocTypes of
@@ -390,4 +396,7 @@ func allRoles(roles []string, attrs map[string]any) []string {
 	return u.AllRoles()
 }
 
-var _ ports.PermissionEvaluator = (*Adapter)(nil)
+var (
+	_ ports.PermissionEvaluator = (*Adapter)(nil)
+	_ ports.RowChecker          = (*Adapter)(nil)
+)
