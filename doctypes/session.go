@@ -25,6 +25,8 @@ type Session struct {
 	UserAgent string `json:"user_agent"`
 	// CSRFHash is the SHA-256 (hex) of the session's CSRF token: never serialized.
 	CSRFHash string `json:"-"`
+	// TokenVer is the user's token version when the session started.
+	TokenVer int64 `json:"-"`
 }
 
 // SessionDocType is the Session DocType's name.

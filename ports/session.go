@@ -18,6 +18,10 @@ type Session struct {
 	UserAgent string    `json:"user_agent,omitempty"`
 	// CSRFHash is the SHA-256 (hex) of the session's CSRF token.
 	CSRFHash string `json:"-"`
+	// TokenVersion is the user's token version when the session started: a
+	// session outlives no password change nor "log out everywhere", even one
+	// racing them.
+	TokenVersion int64 `json:"-"`
 }
 
 // SessionStore keeps sessions. Every operation is scoped to the tenant in ctx;

@@ -240,5 +240,5 @@ forbid (principal, action == Action::"Invoice:read", resource) when { resource h
 	list, _ := sam.Get("/api/v1/resource/Invoice").RequireStatus(t, http.StatusOK).List(t)
 	require.Len(t, list, 1, "BobNorth (Initech) is forbidden")
 	assert.Equal(t, permtest.AnnNorth.Name, list[0]["name"])
-	sam.Get("/api/v1/resource/Invoice/" + permtest.BobNorth.Name).RequireStatus(t, http.StatusNotFound)
+	sam.Get("/api/v1/resource/Invoice/"+permtest.BobNorth.Name).RequireStatus(t, http.StatusNotFound)
 }

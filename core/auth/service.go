@@ -146,9 +146,14 @@ func (s *Service) SessionUser(ctx context.Context, secret string) (*ports.UserCo
 	if err != nil {
 		return nil, err
 	}
-	_, uc, err := s.activeUser(ctx, sess.UserID, "session_cookie")
+	u, uc, err := s.activeUser(ctx, sess.UserID, "session_cookie")
 	if err != nil {
 		return nil, err
+	}
+	if u.TokenVersion != sess.TokenVersion {
+		// The password changed (or the user logged out everywhere) after this
+		// session began — even if it was created while that happened.
+		return nil, core.Public(core.ErrUnauthorized, "invalid or expired session")
 	}
 	uc.SessionID, uc.CSRFHash, uc.AuthenticatedAt = sess.ID, sess.CSRFHash, sess.CreatedAt
 	return uc, nil

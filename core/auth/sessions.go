@@ -56,6 +56,8 @@ func (s *Sessions) Start(ctx context.Context, u *ports.User, ip, userAgent strin
 		IPAddress: ip,
 		UserAgent: userAgent,
 		CSRFHash:  HashSecret(csrf),
+		// A session is bound to the user's current token version.
+		TokenVersion: u.TokenVersion,
 	}
 	if err := s.store.Create(ctx, sess); err != nil {
 		return nil, fmt.Errorf("start session: %w", err)

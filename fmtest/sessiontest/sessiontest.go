@@ -104,12 +104,13 @@ func newID() string {
 // (a whole second, so stores keeping seconds compare equal).
 func sample(user string) *ports.Session {
 	return &ports.Session{
-		ID:        newID(),
-		UserID:    user,
-		ExpiresAt: time.Now().Add(time.Hour).Truncate(time.Second),
-		IPAddress: "2001:db8::1",
-		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) sessiontest",
-		CSRFHash:  newID(),
+		ID:           newID(),
+		UserID:       user,
+		ExpiresAt:    time.Now().Add(time.Hour).Truncate(time.Second),
+		IPAddress:    "2001:db8::1",
+		UserAgent:    "Mozilla/5.0 (X11; Linux x86_64) sessiontest",
+		CSRFHash:     newID(),
+		TokenVersion: 7,
 	}
 }
 
@@ -162,6 +163,7 @@ func assertSame(t *testing.T, want, got *ports.Session, msgAndArgs ...any) {
 	assert.Equal(t, want.IPAddress, got.IPAddress, "ip_address %s", msg)
 	assert.Equal(t, want.UserAgent, got.UserAgent, "user_agent %s", msg)
 	assert.Equal(t, want.CSRFHash, got.CSRFHash, "csrf_hash %s", msg)
+	assert.Equal(t, want.TokenVersion, got.TokenVersion, "token_version %s", msg)
 	assertSameTime(t, want.CreatedAt, got.CreatedAt, "created_at "+msg)
 	assertSameTime(t, want.ExpiresAt, got.ExpiresAt, "expires_at "+msg)
 }

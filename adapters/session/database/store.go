@@ -86,6 +86,7 @@ func (st *Store) Create(ctx context.Context, s *ports.Session) error {
 		IPAddress: s.IPAddress,
 		UserAgent: s.UserAgent,
 		CSRFHash:  s.CSRFHash,
+		TokenVer:  s.TokenVersion,
 	}
 	if err := st.repo.Create(ctx, doctypes.SessionDocType, doc); err != nil {
 		if errors.Is(err, core.ErrConflict) {
@@ -286,14 +287,15 @@ func (st *Store) Run(ctx context.Context, interval time.Duration) {
 
 func toPort(doc *doctypes.Session) *ports.Session {
 	return &ports.Session{
-		ID:        doc.Name,
-		UserID:    doc.UserID,
-		TenantID:  doc.TenantID,
-		CreatedAt: doc.CreatedAt,
-		ExpiresAt: doc.ExpiresAt,
-		IPAddress: doc.IPAddress,
-		UserAgent: doc.UserAgent,
-		CSRFHash:  doc.CSRFHash,
+		ID:           doc.Name,
+		UserID:       doc.UserID,
+		TenantID:     doc.TenantID,
+		CreatedAt:    doc.CreatedAt,
+		ExpiresAt:    doc.ExpiresAt,
+		IPAddress:    doc.IPAddress,
+		UserAgent:    doc.UserAgent,
+		CSRFHash:     doc.CSRFHash,
+		TokenVersion: doc.TokenVer,
 	}
 }
 

@@ -100,13 +100,14 @@ type record struct {
 	IPAddress string    `json:"ip_address,omitempty"`
 	UserAgent string    `json:"user_agent,omitempty"`
 	CSRFHash  string    `json:"csrf_hash,omitempty"`
+	TokenVer  int64     `json:"token_version,omitempty"`
 }
 
 func (r *record) session() *ports.Session {
 	return &ports.Session{
 		ID: r.ID, UserID: r.UserID, TenantID: r.TenantID,
 		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
-		IPAddress: r.IPAddress, UserAgent: r.UserAgent, CSRFHash: r.CSRFHash,
+		IPAddress: r.IPAddress, UserAgent: r.UserAgent, CSRFHash: r.CSRFHash, TokenVersion: r.TokenVer,
 	}
 }
 
@@ -149,6 +150,7 @@ func (s *Store) Create(ctx context.Context, sess *ports.Session) error {
 		IPAddress: sess.IPAddress,
 		UserAgent: sess.UserAgent,
 		CSRFHash:  sess.CSRFHash,
+		TokenVer:  sess.TokenVersion,
 	}
 	val, err := json.Marshal(&rec)
 	if err != nil {
