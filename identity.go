@@ -89,6 +89,12 @@ func jwtSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
 		path := filepath.Join(cfg.App.DataDir, JWTSecretFile)
 		b, err := os.ReadFile(path)
 		if err == nil {
+			if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+				if err := os.Chmod(path, 0o600); err != nil {
+					return nil, fmt.Errorf("auth.jwt.secret: %s is readable by others and cannot be restricted: %w", path, err)
+				}
+				log.Warn("restricted the JWT secret file to its owner", "file", path)
+			}
 			s := strings.TrimSpace(string(b))
 			if len(s) < 32 {
 				return nil, fmt.Errorf("auth.jwt.secret: %s holds fewer than 32 bytes; delete it to generate a new one", path)
@@ -104,7 +110,7 @@ func jwtSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
 		}
 		s := fmt.Sprintf("%x", raw)
 		if err := os.MkdirAll(cfg.App.DataDir, 0o750); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("auth.jwt.secret: create %s: %w", cfg.App.DataDir, err)
 		}
 		if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("auth.jwt.secret: write %s: %w", path, err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -41,9 +42,15 @@ var LocalUserMeta = doctype.Meta{
 	Filterable:  []string{"email", "display_name", "is_active", "created_at", "last_login_at"},
 }
 
-// Validate keeps the System role (the framework's own principal) and empty
-// roles out of user records, however they are written.
+// Validate keeps user records sound however they are written (the resource
+// API included): a valid email, stored lower-cased so logins and the unique
+// index agree; no System role (the framework's own principal) or empty role.
 func (u *LocalUser) Validate() error {
+	email, err := auth.NormalizeEmail(u.Email)
+	if err != nil {
+		return err
+	}
+	u.Email = email
 	for _, r := range u.Roles {
 		if r == "" || r == ports.RoleSystem {
 			return core.Invalidf("roles", "%q cannot be given to a user", r)

@@ -93,6 +93,14 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", cfg.Driver, err)
 	}
+	if path := sqliteFile(cfg.DSN, dataDir); path != "" && (cfg.Driver == "sqlite" || cfg.Driver == "") {
+		// The database holds password and key hashes: owner only.
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+				log.Warn("could not restrict the database file's permissions", "file", p, "err", err)
+			}
+		}
+	}
 	return gdb, nil
 }
 
@@ -202,4 +210,16 @@ func redactSQL(sql string) string {
 		return sql[:i] + "…"
 	}
 	return sql
+}
+
+// sqliteFile returns the SQLite database file of dsn ("" for memory or other drivers).
+func sqliteFile(dsn, dataDir string) string {
+	if dsn == "" {
+		return filepath.Join(dataDir, DefaultSQLiteFile)
+	}
+	if strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory") {
+		return ""
+	}
+	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	return path
 }

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/framework-m/framework-m/core/config"
 )
 
 const defaultPragmas = "_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL"
@@ -85,4 +88,14 @@ func TestSQLiteDSN(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "data_dir")
 	})
+}
+
+func TestSQLiteFileIsOwnerOnly(t *testing.T) {
+	dir := t.TempDir()
+	gdb, err := Open(context.Background(), config.Database{Driver: "sqlite"}, dir, nil)
+	require.NoError(t, err)
+	defer Close(gdb)
+	fi, err := os.Stat(filepath.Join(dir, DefaultSQLiteFile))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the database holds password and key hashes")
 }

@@ -106,6 +106,9 @@ func (s *Server) readLogin(c echo.Context) (loginBody, error) {
 				return b, core.Public(core.ErrForbidden, "cross-origin form login refused")
 			}
 		}
+		if site := req.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+			return b, core.Public(core.ErrForbidden, "cross-site form login refused")
+		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, 64<<10)
 		b.Username, b.Email, b.Password = c.FormValue("username"), c.FormValue("email"), c.FormValue("password")
 		b.Session, _ = strconv.ParseBool(c.FormValue("session"))

@@ -134,11 +134,14 @@ func TestFormLogin(t *testing.T) {
 	app := authApp(t, fmtest.SQLite, nil)
 	app.CreateUser(t, annEmail, annPass)
 	form := url.Values{"username": {annEmail}, "password": {annPass}}.Encode()
-	post := func(origin string) int {
+	post := func(origin string, site ...string) int {
 		req, _ := http.NewRequest("POST", app.URL+"/api/v1/auth/login", strings.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if origin != "" {
 			req.Header.Set("Origin", origin)
+		}
+		if len(site) > 0 {
+			req.Header.Set("Sec-Fetch-Site", site[0])
 		}
 		res, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
@@ -148,6 +151,8 @@ func TestFormLogin(t *testing.T) {
 	assert.Equal(t, http.StatusOK, post(""))
 	assert.Equal(t, http.StatusOK, post(app.URL))
 	assert.Equal(t, http.StatusForbidden, post("https://evil.example"), "a cross-site form cannot log the victim in")
+	assert.Equal(t, http.StatusForbidden, post("", "cross-site"), "nor one whose browser sent no Origin")
+	assert.Equal(t, http.StatusOK, post("", "same-origin"))
 }
 
 func TestLoginFailuresLookAlike(t *testing.T) {
@@ -611,6 +616,12 @@ func TestLocalUsersThroughResourceAPI(t *testing.T) {
 	admin.Patch("/api/v1/resource/Local%20User/"+ann.ID, map[string]any{"password_hash": "$argon2id$..."}).RequireStatus(t, http.StatusBadRequest)
 	admin.Get("/api/v1/resource/Local%20User?filters="+url.QueryEscape(`[["password_hash","like","%"]]`)).RequireStatus(t, http.StatusBadRequest)
 	app.Bearer(app.Login(t, annEmail, annPass)).Get("/api/v1/resource/Local%20User").RequireStatus(t, http.StatusForbidden)
+
+	// Emails written through the resource API are validated and lower-cased.
+	admin.Patch("/api/v1/resource/Local%20User/"+ann.ID, map[string]any{"email": "not an email"}).RequireStatus(t, http.StatusBadRequest)
+	assert.Equal(t, "ann.new@example.com", admin.Patch("/api/v1/resource/Local%20User/"+ann.ID, map[string]any{"email": "Ann.New@Example.com"}).RequireStatus(t, http.StatusOK).Data(t)["email"])
+	app.Login(t, "ann.new@example.com", annPass)
+	admin.Patch("/api/v1/resource/Local%20User/"+ann.ID, map[string]any{"email": annEmail}).RequireStatus(t, http.StatusOK)
 
 	// An admin disables ann: her credentials stop working at once.
 	tok := app.Login(t, annEmail, annPass)
