@@ -64,6 +64,9 @@ var SensitiveFields = []string{
 	"ssn", "social_security_number", "national_id", "passport", "passport_number", "tax_id",
 }
 
+// PIISensitiveFields is SensitiveFields under the Python framework's name.
+var PIISensitiveFields = SensitiveFields
+
 // IsSensitivePII reports whether a field name looks like one of
 // SensitiveFields: case, spaces, dashes and camelCase are ignored, so "Phone
 // Number", "phone-number" and "phoneNumber" all match, as do names that contain
