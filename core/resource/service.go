@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
@@ -457,7 +459,15 @@ func (s *Service) Update(ctx context.Context, doctypeName, name string, patch []
 		doc, pinned, err := s.updateOnce(ctx, dt, name, patch, ifMatch)
 		var ce *core.ConflictError
 		if errors.As(err, &ce) && !pinned && attempt < maxUpdateAttempts {
-			continue // changed meanwhile, and the client did not pin a version
+			// Changed meanwhile, and the client did not pin a version: back
+			// off a little (random, growing) so contenders spread out, then
+			// re-read and re-apply.
+			select {
+			case <-time.After(time.Duration(attempt) * time.Duration(1+rand.IntN(4)) * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -467,8 +477,9 @@ func (s *Service) Update(ctx context.Context, doctypeName, name string, patch []
 	}
 }
 
-// maxUpdateAttempts bounds re-reads of a version-less patch under contention.
-const maxUpdateAttempts = 5
+// maxUpdateAttempts bounds re-reads of a version-less patch under contention;
+// past it the client gets the 409.
+const maxUpdateAttempts = 12
 
 // updateOnce reads, authorizes, patches and writes once. pinned reports
 // whether the client named the version it expects.
