@@ -5,6 +5,7 @@ package errorlog
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/framework-m/framework-m/ports"
@@ -34,10 +35,10 @@ func New(repo ports.Repository, doctypeName string, build Builder, defaultTenant
 // request's tenant is kept in the record's context as "tenant_id".
 func (r *Recorder) Record(ctx context.Context, rec ports.ErrorRecord) error {
 	if rec.TenantID != "" {
-		if rec.Context == nil {
-			rec.Context = map[string]any{}
-		}
-		rec.Context["tenant_id"] = rec.TenantID
+		ctxMap := make(map[string]any, len(rec.Context)+1) // never the caller's map
+		maps.Copy(ctxMap, rec.Context)
+		ctxMap["tenant_id"] = rec.TenantID
+		rec.Context = ctxMap
 	}
 	tenant := r.defaultTenant
 	rec.TenantID = tenant

@@ -512,10 +512,10 @@ func (s *Service) updateOnce(ctx context.Context, dt *doctype.DocType, name stri
 		if err != nil {
 			return nil, pinned, err
 		}
-		return nil, pinned, &core.ConflictError{
+		return nil, pinned, s.conflict(ctx, dt, name, &core.ConflictError{
 			Message: fmt.Sprintf("%s %q was changed by someone else: version %d is stale, the current version is %d", dt.Name, name, expected, current),
 			Current: fresh,
-		}
+		})
 	}
 	if err := validate(doc); err != nil {
 		return nil, pinned, err
@@ -524,9 +524,30 @@ func (s *Service) updateOnce(ctx context.Context, dt *doctype.DocType, name stri
 		return nil, pinned, err
 	}
 	if err := s.repo.Update(ctx, dt.Name, doc); err != nil {
+		var ce *core.ConflictError
+		if errors.As(err, &ce) {
+			return nil, pinned, s.conflict(ctx, dt, name, ce)
+		}
 		return nil, pinned, err
 	}
 	return doc, pinned, nil
+}
+
+// conflict returns ce only if its current document is still readable by the
+// principal: a 409 must never hand over a document a read would refuse (it
+// may have changed into one while the write was being authorized).
+func (s *Service) conflict(ctx context.Context, dt *doctype.DocType, name string, ce *core.ConflictError) error {
+	if ce.Current == nil {
+		return ce
+	}
+	ok, err := s.Can(ctx, dt, ports.ActionRead, ce.Current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return core.Publicf(core.ErrNotFound, "%s %q not found", dt.Name, name)
+	}
+	return ce
 }
 
 // Delete removes doctype/name if the principal may delete it.

@@ -1,0 +1,174 @@
+package bearer_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/framework-m/framework-m/adapters/auth/bearer"
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/pii"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// identity knows a fixed set of users.
+type identity struct{ users map[string]*ports.User }
+
+func (i identity) GetUser(_ context.Context, id string) (*ports.User, error) {
+	u, ok := i.users[id]
+	if !ok {
+		return nil, core.Public(core.ErrNotFound, "user not found")
+	}
+	c := *u
+	return &c, nil
+}
+
+func (identity) Authenticate(context.Context, ports.Credentials) (*ports.Token, error) {
+	return nil, core.ErrUnauthorized
+}
+
+func (identity) Attributes(_ context.Context, u *ports.User) map[string]any {
+	return map[string]any{"roles": u.Roles}
+}
+
+// tokens accepts the raw tokens it knows and records every token it is asked about.
+type tokens struct {
+	mu     sync.Mutex
+	seen   []string
+	claims map[string]ports.Claims
+}
+
+func (t *tokens) Issue(context.Context, *ports.User) (*ports.Token, error) { return nil, nil }
+func (t *tokens) JWKS() ([]byte, bool)                                     { return nil, false }
+
+func (t *tokens) Verify(_ context.Context, raw string) (*ports.Claims, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.seen = append(t.seen, raw)
+	c, ok := t.claims[raw]
+	if !ok {
+		return nil, core.Public(core.ErrUnauthorized, "invalid token")
+	}
+	return &c, nil
+}
+
+func (t *tokens) verified() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.seen...)
+}
+
+const goodToken = "good.token.value"
+
+func newStrategy(t *testing.T) (*bearer.Strategy, *tokens) {
+	t.Helper()
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	tok := &tokens{claims: map[string]ports.Claims{
+		goodToken: {Subject: "ann", TenantID: "t1", ID: "jti-1", TokenVersion: 2, ExpiresAt: exp},
+	}}
+	ident := identity{users: map[string]*ports.User{
+		"ann": {ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true, TokenVersion: 2},
+	}}
+	svc := &auth.Service{
+		Users:  auth.NewUserManager(ident, pii.ModeLocal, auth.PasswordPolicy{}, nil, nil),
+		Tokens: tok,
+	}
+	return bearer.New(svc), tok
+}
+
+func header(authz string) http.Header {
+	h := http.Header{}
+	if authz != "" {
+		h.Set("Authorization", authz)
+	}
+	return h
+}
+
+func TestName(t *testing.T) {
+	s, _ := newStrategy(t)
+	assert.Equal(t, "bearer", s.Name())
+}
+
+func TestSupports(t *testing.T) {
+	s, _ := newStrategy(t)
+	for _, tc := range []struct {
+		name string
+		h    http.Header
+		want bool
+	}{
+		{"canonical scheme", header("Bearer abc"), true},
+		{"lower-case scheme", header("bearer abc"), true},
+		{"upper-case scheme", header("BEARER abc"), true},
+		{"mixed-case scheme", header("bEaReR abc"), true},
+		{"no headers", http.Header{}, false},
+		{"empty authorization", http.Header{"Authorization": {""}}, false},
+		{"scheme without token", header("Bearer"), false},
+		{"scheme glued to token", header("Bearerabc"), false},
+		{"basic scheme", header("Basic YW5uOnB3"), false},
+		{"other scheme", header("Token abc"), false},
+		{"bare token", header("abc"), false},
+		{"api key header only", http.Header{"X-Api-Key": {"fmk_abc"}}, false},
+		{"session cookie only", http.Header{"Cookie": {"fm_session=abc"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, s.Supports(tc.h))
+		})
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	ctx := ports.WithTenantID(context.Background(), "t1")
+	for _, tc := range []struct {
+		name, authz string
+	}{
+		{"canonical", "Bearer " + goodToken},
+		{"lower-case scheme", "bearer " + goodToken},
+		{"surrounding spaces trimmed", "Bearer   " + goodToken + "  "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, tok := newStrategy(t)
+			uc, err := s.Authenticate(ctx, header(tc.authz))
+			require.NoError(t, err)
+			assert.Equal(t, []string{goodToken}, tok.verified(), "the token alone reaches the token service")
+			assert.Equal(t, "ann", uc.ID)
+			assert.Equal(t, "ann@example.com", uc.Email)
+			assert.Equal(t, "bearer", uc.Method)
+			assert.Equal(t, "jti-1", uc.TokenID)
+			assert.True(t, uc.HasRole("Sales"))
+		})
+	}
+}
+
+func TestAuthenticateRefusals(t *testing.T) {
+	ctx := ports.WithTenantID(context.Background(), "t1")
+
+	t.Run("unknown token", func(t *testing.T) {
+		s, tok := newStrategy(t)
+		uc, err := s.Authenticate(ctx, header("Bearer forged"))
+		assert.Nil(t, uc)
+		require.ErrorIs(t, err, core.ErrUnauthorized)
+		assert.Equal(t, []string{"forged"}, tok.verified())
+	})
+
+	t.Run("token of another tenant", func(t *testing.T) {
+		s, _ := newStrategy(t)
+		uc, err := s.Authenticate(ports.WithTenantID(context.Background(), "t2"), header("Bearer "+goodToken))
+		assert.Nil(t, uc)
+		require.ErrorIs(t, err, core.ErrUnauthorized)
+	})
+
+	t.Run("tokens not enabled", func(t *testing.T) {
+		svc := &auth.Service{Users: auth.NewUserManager(identity{}, pii.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
+		uc, err := bearer.New(svc).Authenticate(ctx, header("Bearer "+goodToken))
+		assert.Nil(t, uc)
+		require.ErrorIs(t, err, core.ErrUnauthorized)
+	})
+}
+
+var _ ports.Authenticator = (*bearer.Strategy)(nil)
