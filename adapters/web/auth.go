@@ -57,6 +57,13 @@ func (s *Server) mountAuth(e *echo.Echo, api *echo.Group, base []echo.Middleware
 	}
 }
 
+// decodeStrict decodes a small fixed-shape JSON body, refusing unknown keys.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
 func userOf(c echo.Context) *ports.UserContext { return ports.UserFrom(c.Request().Context()) }
 
 // unscoped refuses credentials restricted by scopes (API keys with scopes)
@@ -117,9 +124,7 @@ func (s *Server) readLogin(c echo.Context) (loginBody, error) {
 		if err != nil {
 			return b, err
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&b); err != nil {
+		if err := decodeStrict(body, &b); err != nil {
 			return b, core.Invalid("body", `must be {"username": "...", "password": "...", "session": false}`)
 		}
 	}
@@ -222,9 +227,7 @@ func (s *Server) changePassword(c echo.Context) error {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil || b.New == "" {
+	if err := decodeStrict(body, &b); err != nil || b.New == "" {
 		return core.Invalid("new_password", `send {"current_password": "...", "new_password": "..."}`)
 	}
 	u := userOf(c)
@@ -259,9 +262,7 @@ func (s *Server) createKey(c echo.Context) error {
 		ExpiresAt       *time.Time `json:"expires_at"`
 		CurrentPassword string     `json:"current_password"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := decodeStrict(body, &b); err != nil {
 		return core.Invalid("body", `must be {"name": "...", "current_password": "...", "scopes": ["read"], "expires_at": "2027-01-01T00:00:00Z"}`)
 	}
 	ctx := c.Request().Context()

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -29,13 +29,16 @@ func (s *Server) corsMiddleware() echo.MiddlewareFunc {
 	})
 }
 
-// addressKey groups IPv6 clients by /64.
-func addressKey(ip string) string {
-	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
-		p, _ := a.Prefix(64)
-		return p.String()
+// allow counts one request against key. If the limiter itself fails the
+// request passes (availability first) and the failure is logged.
+func (s *Server) allow(c echo.Context, key string, limit int, window time.Duration) (ports.RateDecision, bool) {
+	ctx := c.Request().Context()
+	d, err := s.deps.RateLimiter.Allow(ctx, key, limit, window)
+	if err != nil {
+		s.log.ErrorContext(ctx, "rate limiter failed; request let through", "err", err, "request_id", requestID(c))
+		return d, false
 	}
-	return ip
+	return d, true
 }
 
 // limitAddress caps all requests of one client address before authentication.
@@ -46,13 +49,8 @@ func (s *Server) limitAddress(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 	window := time.Duration(rl.WindowSeconds) * time.Second
 	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		d, err := s.deps.RateLimiter.Allow(ctx, "addr:"+addressKey(c.RealIP()), rl.RequestsPerIP, window)
-		if err != nil {
-			s.log.ErrorContext(ctx, "rate limiter failed; request let through", "err", err, "request_id", requestID(c))
-			return next(c)
-		}
-		if !d.Allowed {
+		d, counted := s.allow(c, "addr:"+auth.ClientKey(c.RealIP()), rl.RequestsPerIP, window)
+		if counted && !d.Allowed {
 			return &core.RateLimitError{Message: "too many requests from this address; try again later", RetryAfter: max(d.RetryAfter, time.Second)}
 		}
 		return next(c)
@@ -75,11 +73,10 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		if u := ports.UserFrom(ctx); u != nil {
 			key += "u:" + u.ID
 		} else {
-			key += "ip:" + addressKey(c.RealIP())
+			key += "ip:" + auth.ClientKey(c.RealIP())
 		}
-		d, err := s.deps.RateLimiter.Allow(ctx, key, rl.Requests, window)
-		if err != nil {
-			s.log.ErrorContext(ctx, "rate limiter failed; request let through", "err", err, "request_id", requestID(c))
+		d, counted := s.allow(c, key, rl.Requests, window)
+		if !counted {
 			return next(c)
 		}
 		h := c.Response().Header()

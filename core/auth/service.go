@@ -240,24 +240,7 @@ func (s *Service) Confirm(ctx context.Context, u *ports.UserContext, currentPass
 		}
 		return core.Public(core.ErrForbidden, "log in again to do this (your login is older than 15 minutes)")
 	}
-	if currentPassword == "" {
-		return core.Invalid("current_password", "is required to do this")
-	}
-	local, err := s.Users.Local()
-	if err != nil {
-		return err
-	}
-	if err := s.Throttle.Check(ctx, ports.ClientIPFrom(ctx), u.Email); err != nil {
-		return err
-	}
-	if err := local.VerifyPassword(ctx, u.ID, currentPassword); err != nil {
-		if errors.Is(err, core.ErrUnauthorized) {
-			return core.Invalid("current_password", "is wrong")
-		}
-		return err
-	}
-	s.Throttle.Succeeded(ctx, u.Email)
-	return nil
+	return s.Users.VerifyCurrentPassword(ctx, u.ID, u.Email, currentPassword)
 }
 
 // Logout ends the session and revokes the token the principal presented.

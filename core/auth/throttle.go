@@ -32,14 +32,17 @@ func NewThrottle(limiter ports.RateLimiter, perIP, perAccount int, window time.D
 	return &Throttle{limiter: limiter, perIP: perIP, perAccount: perAccount, window: window}
 }
 
-// ipKey groups IPv6 clients by /64 (one host usually holds a whole /64).
-func ipKey(ip string) string {
+// ClientKey names a client address for limits: IPv6 clients are grouped by
+// /64, since one host usually holds a whole /64 and could rotate within it.
+func ClientKey(ip string) string {
 	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
 		p, _ := a.Prefix(64)
-		ip = p.String()
+		return p.String()
 	}
-	return "login:ip:" + ip
+	return ip
 }
+
+func ipKey(ip string) string { return "login:ip:" + ClientKey(ip) }
 
 // accountKey hashes the email, so keys stay small whatever a client sends.
 func accountKey(ctx context.Context, email string) string {

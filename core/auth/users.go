@@ -113,17 +113,9 @@ func (m *UserManager) ChangePassword(ctx context.Context, id, current, next stri
 	if err != nil {
 		return err
 	}
-	// Guessing the current password with a stolen token is throttled like login.
-	if err := m.throttle.Check(ctx, ports.ClientIPFrom(ctx), u.Email); err != nil {
+	if err := m.VerifyCurrentPassword(ctx, u.ID, u.Email, current); err != nil {
 		return err
 	}
-	if err := local.VerifyPassword(ctx, id, current); err != nil {
-		if errors.Is(err, core.ErrUnauthorized) {
-			return core.Invalid("current_password", "is wrong")
-		}
-		return err
-	}
-	m.throttle.Succeeded(ctx, u.Email)
 	if err := m.policy.Check(next, u.Email); err != nil {
 		return err
 	}
@@ -131,6 +123,30 @@ func (m *UserManager) ChangePassword(ctx context.Context, id, current, next stri
 		return err
 	}
 	return m.endSessions(ctx, id)
+}
+
+// VerifyCurrentPassword checks that password is user id's own before a
+// sensitive change; a wrong one is a validation error on "current_password".
+// Guessing it with a stolen token is throttled like login.
+func (m *UserManager) VerifyCurrentPassword(ctx context.Context, id, email, password string) error {
+	local, err := m.Local()
+	if err != nil {
+		return err
+	}
+	if password == "" {
+		return core.Invalid("current_password", "is required to do this")
+	}
+	if err := m.throttle.Check(ctx, ports.ClientIPFrom(ctx), email); err != nil {
+		return err
+	}
+	if err := local.VerifyPassword(ctx, id, password); err != nil {
+		if errors.Is(err, core.ErrUnauthorized) {
+			return core.Invalid("current_password", "is wrong")
+		}
+		return err
+	}
+	m.throttle.Succeeded(ctx, email)
+	return nil
 }
 
 // SetPassword sets id's password without the current one (admin tools, CLI).
