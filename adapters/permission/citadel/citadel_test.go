@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,6 +224,13 @@ func TestOPAStoppedFallback(t *testing.T) {
 // kills it (also at cleanup).
 func startOPA(t *testing.T) (base string, stop func()) {
 	t.Helper()
+	base, _, stop = startOPAProcess(t)
+	return base, stop
+}
+
+// startOPAProcess is startOPA that also returns the process, to signal it.
+func startOPAProcess(t *testing.T) (base string, proc *os.Process, stop func()) {
+	t.Helper()
 	bin := fmtest.SkipUnlessServer(t, envOPABin, "OPA process")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -252,7 +260,7 @@ func startOPA(t *testing.T) (base string, stop func()) {
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base, stop
+				return base, cmd.Process, stop
 			}
 		}
 		if time.Now().After(deadline) {
@@ -261,6 +269,34 @@ func startOPA(t *testing.T) (base string, stop func()) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestOPASlowTimesOut freezes a real OPA (SIGSTOP: it still accepts
+// connections but never answers) and checks the timeout's fallbacks.
+func TestOPASlowTimesOut(t *testing.T) {
+	base, proc, _ := startOPAProcess(t)
+	loadPolicy(t, base)
+	cfg := opaConfig(base)
+	cfg.TimeoutMS = 100
+	samReadsBobNorth := permtest.Case{Who: permtest.Sam, Action: ports.ActionRead, Doc: permtest.BobNorth}.Request()
+	res, err := newAdapter(t, cfg).Evaluate(tenantCtx(), samReadsBobNorth)
+	require.NoError(t, err)
+	require.True(t, res.Authorized, "the live OPA decides: %+v", res)
+
+	require.NoError(t, proc.Signal(syscall.SIGSTOP))
+	t.Cleanup(func() { _ = proc.Signal(syscall.SIGCONT) })
+
+	res, err = newAdapter(t, cfg).Evaluate(tenantCtx(), samReadsBobNorth)
+	require.NoError(t, err)
+	assert.False(t, res.Authorized, "a slow service gets the fallback: deny")
+	assert.Contains(t, res.Reason, "did not answer within")
+
+	c := cfg
+	c.Fallback = citadel.FallbackRBAC
+	res, err = newAdapter(t, c, citadel.WithFallback(rbacEvaluator())).Evaluate(tenantCtx(), samReadsBobNorth)
+	require.NoError(t, err)
+	assert.True(t, res.Authorized, "the RBAC fallback decides while OPA hangs")
+	assert.Equal(t, ports.SourceABAC, res.Source)
 }
 
 // --- a slow service ----------------------------------------------------------------
