@@ -131,7 +131,7 @@ func jwtSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
 // the configured auth mode.
 func buildIdentity(app *App, log *slog.Logger) (*identity, error) {
 	cfg := app.Config
-	mode, err := pii.ParseAuthMode(cfg.Auth.Mode)
+	mode, err := auth.ParseMode(cfg.Auth.Mode)
 	if err != nil {
 		return nil, err
 	}

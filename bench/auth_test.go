@@ -47,12 +47,12 @@ func authApp(b *testing.B, driver fmtest.Driver, extraKeys int, production bool)
 		b.Fatal(err)
 	}
 	if extraKeys > 0 {
-		dt, _ := app.Registry.Get(doctypes.ApiKeyDocType)
+		dt, _ := app.Registry.Get(doctypes.APIKeyDocType)
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		batch := make([]*doctypes.ApiKey, 0, 1000)
+		batch := make([]*doctypes.APIKey, 0, 1000)
 		for i := range extraKeys {
 			id := fmt.Sprintf("%016x", i)
-			batch = append(batch, &doctypes.ApiKey{
+			batch = append(batch, &doctypes.APIKey{
 				Base:   doctype.Base{TenantID: "default", Name: id, Owner: "other", CreatedAt: now, ModifiedAt: now, ModifiedBy: "seed", Version: 1},
 				UserID: fmt.Sprintf("user-%d", i%1000), Label: "seed", Scopes: doctype.StringList{}, KeyHash: auth.HashSecret(id),
 			})

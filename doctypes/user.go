@@ -62,9 +62,9 @@ func (u *LocalUser) Validate() error {
 	return nil
 }
 
-// ApiKey is an API key record: the key is shown once at creation; only its
+// APIKey is an API key record: the key is shown once at creation; only its
 // SHA-256 is kept. The document name is the key's public lookup prefix.
-type ApiKey struct {
+type APIKey struct {
 	doctype.Base
 	UserID     string             `json:"user_id" gorm:"size:140"`
 	Label      string             `json:"label"`
@@ -74,12 +74,12 @@ type ApiKey struct {
 	KeyHash    string             `json:"-"`
 }
 
-// ApiKeyDocType is ApiKey's DocType name.
-const ApiKeyDocType = "API Key"
+// APIKeyDocType is APIKey's DocType name.
+const APIKeyDocType = "API Key"
 
-// ApiKeyMeta describes ApiKey: written by the framework only.
-var ApiKeyMeta = doctype.Meta{
-	Name:        ApiKeyDocType,
+// APIKeyMeta describes APIKey: written by the framework only.
+var APIKeyMeta = doctype.Meta{
+	Name:        APIKeyDocType,
 	Description: "API keys (hashes only); manage them at /api/v1/auth/api-keys.",
 	Immutable:   true,
 	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete}},
@@ -161,7 +161,7 @@ func RegisterIdentity(reg *doctype.Registry, localUsers bool) error {
 	add := func(_ *doctype.DocType, err error) { errs = append(errs, err) }
 	if localUsers {
 		add(doctype.Register[LocalUser](reg, LocalUserMeta))
-		add(doctype.Register[ApiKey](reg, ApiKeyMeta))
+		add(doctype.Register[APIKey](reg, APIKeyMeta))
 		add(doctype.Register[RevokedToken](reg, RevokedTokenMeta))
 		add(doctype.Register[SocialAccount](reg, SocialAccountMeta))
 	}

@@ -417,10 +417,10 @@ func TestAPIKeys(t *testing.T) {
 
 	// Nor does the database: only a SHA-256.
 	sys := app.SystemContext(context.Background(), "")
-	stored, err := app.Repository.Get(sys, doctypes.ApiKeyDocType, full.Data.ID)
+	stored, err := app.Repository.Get(sys, doctypes.APIKeyDocType, full.Data.ID)
 	require.NoError(t, err)
 	assert.NotContains(t, fmt.Sprintf("%+v", stored), strings.Split(full.Data.Key, "_")[2])
-	assert.Len(t, stored.(*doctypes.ApiKey).KeyHash, 64)
+	assert.Len(t, stored.(*doctypes.APIKey).KeyHash, 64)
 
 	// Scopes limit the key.
 	rc := keyClient(app, readOnly.Data.Key)
@@ -440,11 +440,11 @@ func TestAPIKeys(t *testing.T) {
 	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "short-lived", "expires_at": time.Now().Add(time.Hour), "current_password": annPass}).RequireStatus(t, http.StatusCreated).JSON(t, &soon)
 	st, _ = me(t, keyClient(app, soon.Data.Key))
 	require.Equal(t, http.StatusOK, st)
-	doc, err := app.Repository.Get(sys, doctypes.ApiKeyDocType, soon.Data.ID)
+	doc, err := app.Repository.Get(sys, doctypes.APIKeyDocType, soon.Data.ID)
 	require.NoError(t, err)
 	past := time.Now().Add(-time.Minute)
-	doc.(*doctypes.ApiKey).ExpiresAt = &past
-	require.NoError(t, app.Repository.Update(sys, doctypes.ApiKeyDocType, doc))
+	doc.(*doctypes.APIKey).ExpiresAt = &past
+	require.NoError(t, app.Repository.Update(sys, doctypes.APIKeyDocType, doc))
 	st, _ = me(t, keyClient(app, soon.Data.Key))
 	assert.Equal(t, http.StatusUnauthorized, st, "an expired key is rejected")
 	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "x", "expires_at": past, "current_password": annPass}).RequireStatus(t, http.StatusBadRequest)
@@ -456,9 +456,9 @@ func TestAPIKeys(t *testing.T) {
 
 	// Last use is recorded in batches, not on every request.
 	require.NoError(t, app.AuthService.APIKeys.Flush(context.Background()))
-	doc, err = app.Repository.Get(sys, doctypes.ApiKeyDocType, readOnly.Data.ID)
+	doc, err = app.Repository.Get(sys, doctypes.APIKeyDocType, readOnly.Data.ID)
 	require.NoError(t, err)
-	assert.NotNil(t, doc.(*doctypes.ApiKey).LastUsedAt)
+	assert.NotNil(t, doc.(*doctypes.APIKey).LastUsedAt)
 	_ = ann
 }
 

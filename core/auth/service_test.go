@@ -19,7 +19,6 @@ import (
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
-	"github.com/framework-m/framework-m/core/pii"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/ports"
@@ -70,13 +69,13 @@ type env struct {
 }
 
 type envConfig struct {
-	mode              pii.AuthMode
+	mode              auth.Mode
 	perIP, perAccount int
 }
 
 func newEnv(t *testing.T, opts ...func(*envConfig)) *env {
 	t.Helper()
-	ec := envConfig{mode: pii.ModeLocal, perIP: 1000, perAccount: 1000}
+	ec := envConfig{mode: auth.ModeLocal, perIP: 1000, perAccount: 1000}
 	for _, o := range opts {
 		o(&ec)
 	}
@@ -118,7 +117,7 @@ func newEnv(t *testing.T, opts ...func(*envConfig)) *env {
 	return e
 }
 
-func withMode(m pii.AuthMode) func(*envConfig) { return func(c *envConfig) { c.mode = m } }
+func withMode(m auth.Mode) func(*envConfig) { return func(c *envConfig) { c.mode = m } }
 
 func withThrottle(perIP, perAccount int) func(*envConfig) {
 	return func(c *envConfig) { c.perIP, c.perAccount = perIP, perAccount }
@@ -210,7 +209,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginOnlyInLocalMode(t *testing.T) {
-	for _, mode := range []pii.AuthMode{pii.ModeSocialOnly, pii.ModePasswordless} {
+	for _, mode := range []auth.Mode{auth.ModeSocialOnly, auth.ModePasswordless} {
 		t.Run(string(mode), func(t *testing.T) {
 			e := newEnv(t, withMode(mode))
 			ctx := tctx("default")

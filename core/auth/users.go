@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/framework-m/framework-m/core"
-	"github.com/framework-m/framework-m/core/pii"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -17,7 +16,7 @@ type UserManager struct {
 	provider ports.IdentityProvider
 	local    ports.LocalIdentity
 	policy   PasswordPolicy
-	mode     pii.AuthMode
+	mode     Mode
 	sessions *Sessions
 	keys     *APIKeys
 	throttle *Throttle
@@ -31,7 +30,7 @@ func (m *UserManager) WithThrottle(t *Throttle) *UserManager {
 
 // NewUserManager returns a UserManager over provider. sessions and keys (may be
 // nil) are cleared when a user's credentials change or the user is deleted.
-func NewUserManager(provider ports.IdentityProvider, mode pii.AuthMode, policy PasswordPolicy, sessions *Sessions, keys *APIKeys) *UserManager {
+func NewUserManager(provider ports.IdentityProvider, mode Mode, policy PasswordPolicy, sessions *Sessions, keys *APIKeys) *UserManager {
 	m := &UserManager{provider: provider, policy: policy, mode: mode, sessions: sessions, keys: keys}
 	m.local, _ = provider.(ports.LocalIdentity)
 	return m
@@ -41,7 +40,7 @@ func NewUserManager(provider ports.IdentityProvider, mode pii.AuthMode, policy P
 func (m *UserManager) Provider() ports.IdentityProvider { return m.provider }
 
 // Mode returns the auth mode.
-func (m *UserManager) Mode() pii.AuthMode { return m.mode }
+func (m *UserManager) Mode() Mode { return m.mode }
 
 // Local returns the local identity, or an error in modes without local users.
 func (m *UserManager) Local() (ports.LocalIdentity, error) {

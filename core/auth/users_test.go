@@ -11,7 +11,6 @@ import (
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
-	"github.com/framework-m/framework-m/core/pii"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -72,7 +71,7 @@ func TestUserManagerCreateValidation(t *testing.T) {
 }
 
 func TestUserManagerPasswordlessModesCreateWithoutPassword(t *testing.T) {
-	e := newEnv(t, withMode(pii.ModeSocialOnly))
+	e := newEnv(t, withMode(auth.ModeSocialOnly))
 	ctx := tctx("default")
 	u, err := e.users.Create(ctx, ports.NewUser{Email: annEmail})
 	require.NoError(t, err, "no password needed where users have none")
@@ -83,7 +82,7 @@ func TestUserManagerPasswordlessModesCreateWithoutPassword(t *testing.T) {
 }
 
 func TestUserManagerWithoutLocalUsers(t *testing.T) {
-	m := auth.NewUserManager(federated.New(config.Default().Auth.Headers), pii.ModeFederated, auth.PasswordPolicy{MinLength: 10, MaxLength: 256}, nil, nil)
+	m := auth.NewUserManager(federated.New(config.Default().Auth.Headers), auth.ModeFederated, auth.PasswordPolicy{MinLength: 10, MaxLength: 256}, nil, nil)
 	ctx := tctx("default")
 
 	_, err := m.Local()
@@ -109,7 +108,7 @@ func TestUserManagerAuthenticate(t *testing.T) {
 		assert.ErrorIs(t, err, core.ErrUnauthorized)
 	})
 
-	for _, mode := range []pii.AuthMode{pii.ModeSocialOnly, pii.ModePasswordless} {
+	for _, mode := range []auth.Mode{auth.ModeSocialOnly, auth.ModePasswordless} {
 		t.Run(string(mode), func(t *testing.T) {
 			e := newEnv(t, withMode(mode))
 			ctx := tctx("default")
@@ -178,7 +177,7 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestChangePasswordNeedsPasswordMode(t *testing.T) {
-	e := newEnv(t, withMode(pii.ModeSocialOnly))
+	e := newEnv(t, withMode(auth.ModeSocialOnly))
 	ctx := tctx("default")
 	u := e.user(t, ctx, annEmail)
 	err := e.users.ChangePassword(ctx, u.ID, annPassword, "an entirely new passphrase")

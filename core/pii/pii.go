@@ -1,45 +1,9 @@
-// Package pii holds Framework M's personal-data rules: the auth modes (which
-// decide how much personal data is stored and which auth routes exist), the
-// list of field names that hold sensitive personal data, and the deletion modes
-// of the right to erasure.
+// Package pii holds Framework M's personal-data rules: the list of field
+// names that hold sensitive personal data, and the deletion modes of the right
+// to erasure.
 package pii
 
-import (
-	"fmt"
-	"strings"
-)
-
-// AuthMode says how users authenticate, and so what the app stores about them.
-type AuthMode string
-
-// Auth modes.
-const (
-	// ModeLocal keeps users with email, display name and a password hash.
-	ModeLocal AuthMode = "local"
-	// ModeSocialOnly keeps users without passwords; they log in with OAuth2/OIDC.
-	ModeSocialOnly AuthMode = "social_only"
-	// ModePasswordless keeps users without passwords; they log in with magic links.
-	ModePasswordless AuthMode = "passwordless"
-	// ModeFederated keeps no users: a gateway authenticates and sends headers.
-	ModeFederated AuthMode = "federated"
-)
-
-// ParseAuthMode parses s.
-func ParseAuthMode(s string) (AuthMode, error) {
-	switch m := AuthMode(s); m {
-	case ModeLocal, ModeSocialOnly, ModePasswordless, ModeFederated:
-		return m, nil
-	}
-	return "", fmt.Errorf("unknown auth mode %q (want local, social_only, passwordless or federated)", s)
-}
-
-// HasPasswords reports whether users log in with passwords (login, password
-// change and basic auth exist).
-func (m AuthMode) HasPasswords() bool { return m == ModeLocal }
-
-// HasLocalUsers reports whether the app keeps a user table (sessions, API keys,
-// account deletion of a local user).
-func (m AuthMode) HasLocalUsers() bool { return m != ModeFederated }
+import "strings"
 
 // DeletionMode is what DELETE /api/v1/auth/me does.
 type DeletionMode string
@@ -63,9 +27,6 @@ var SensitiveFields = []string{
 	"date_of_birth", "dob", "birth_date", "birthday",
 	"ssn", "social_security_number", "national_id", "passport", "passport_number", "tax_id",
 }
-
-// PIISensitiveFields is SensitiveFields under the Python framework's name.
-var PIISensitiveFields = SensitiveFields
 
 // IsSensitivePII reports whether a field name looks like one of
 // SensitiveFields: case, spaces, dashes and camelCase are ignored, so "Phone

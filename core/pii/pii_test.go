@@ -19,21 +19,3 @@ func TestIsSensitivePII(t *testing.T) {
 		}
 	}
 }
-
-func TestAuthModes(t *testing.T) {
-	for _, s := range []string{"local", "social_only", "passwordless", "federated"} {
-		m, err := pii.ParseAuthMode(s)
-		if err != nil || string(m) != s {
-			t.Fatalf("ParseAuthMode(%q) = %v, %v", s, m, err)
-		}
-	}
-	if _, err := pii.ParseAuthMode("ldap"); err == nil {
-		t.Fatal("unknown mode accepted")
-	}
-	if !pii.ModeLocal.HasPasswords() || pii.ModeSocialOnly.HasPasswords() || pii.ModePasswordless.HasPasswords() || pii.ModeFederated.HasPasswords() {
-		t.Error("only local mode has passwords")
-	}
-	if pii.ModeFederated.HasLocalUsers() || !pii.ModeSocialOnly.HasLocalUsers() {
-		t.Error("federated mode alone has no local users")
-	}
-}

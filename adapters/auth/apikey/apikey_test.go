@@ -15,7 +15,6 @@ import (
 	"github.com/framework-m/framework-m/adapters/auth/apikey"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
-	"github.com/framework-m/framework-m/core/pii"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -92,7 +91,7 @@ func newEnv(t *testing.T) *env {
 		"ann": {ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true},
 	}}
 	svc := &auth.Service{
-		Users:   auth.NewUserManager(ident, pii.ModeLocal, auth.PasswordPolicy{}, nil, keys),
+		Users:   auth.NewUserManager(ident, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
 		APIKeys: keys,
 	}
 	key, rec, err := keys.Create(tctx(), "ann", auth.NewKey{Name: "ci", Scopes: []string{"Invoice:read"}})
@@ -180,7 +179,7 @@ func TestAuthenticateRefusals(t *testing.T) {
 		store := &keyStore{keys: map[string]*ports.APIKey{}}
 		keys := auth.NewAPIKeys(store, slog.New(slog.DiscardHandler))
 		svc := &auth.Service{
-			Users:   auth.NewUserManager(identity{}, pii.ModeLocal, auth.PasswordPolicy{}, nil, keys),
+			Users:   auth.NewUserManager(identity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
 			APIKeys: keys,
 		}
 		key, _, err := keys.Create(tctx(), "gone", auth.NewKey{Name: "ci"})

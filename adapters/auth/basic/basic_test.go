@@ -15,7 +15,6 @@ import (
 	"github.com/framework-m/framework-m/adapters/ratelimit/memory"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
-	"github.com/framework-m/framework-m/core/pii"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -87,7 +86,7 @@ var _ ports.LocalIdentity = (*identity)(nil)
 func newStrategy(perIP int) (*basic.Strategy, *identity) {
 	ident := &identity{}
 	svc := &auth.Service{
-		Users:    auth.NewUserManager(ident, pii.ModeLocal, auth.PasswordPolicy{}, nil, nil),
+		Users:    auth.NewUserManager(ident, auth.ModeLocal, auth.PasswordPolicy{}, nil, nil),
 		Throttle: auth.NewThrottle(memory.New(), perIP, 1000, time.Minute),
 	}
 	return basic.New(svc), ident

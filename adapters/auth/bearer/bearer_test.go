@@ -13,7 +13,6 @@ import (
 	"github.com/framework-m/framework-m/adapters/auth/bearer"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
-	"github.com/framework-m/framework-m/core/pii"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -76,7 +75,7 @@ func newStrategy(t *testing.T) (*bearer.Strategy, *tokens) {
 		"ann": {ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true, TokenVersion: 2},
 	}}
 	svc := &auth.Service{
-		Users:  auth.NewUserManager(ident, pii.ModeLocal, auth.PasswordPolicy{}, nil, nil),
+		Users:  auth.NewUserManager(ident, auth.ModeLocal, auth.PasswordPolicy{}, nil, nil),
 		Tokens: tok,
 	}
 	return bearer.New(svc), tok
@@ -164,7 +163,7 @@ func TestAuthenticateRefusals(t *testing.T) {
 	})
 
 	t.Run("tokens not enabled", func(t *testing.T) {
-		svc := &auth.Service{Users: auth.NewUserManager(identity{}, pii.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
+		svc := &auth.Service{Users: auth.NewUserManager(identity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
 		uc, err := bearer.New(svc).Authenticate(ctx, header("Bearer "+goodToken))
 		assert.Nil(t, uc)
 		require.ErrorIs(t, err, core.ErrUnauthorized)

@@ -14,7 +14,6 @@ import (
 	"github.com/framework-m/framework-m/adapters/auth/sessioncookie"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
-	"github.com/framework-m/framework-m/core/pii"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -92,7 +91,7 @@ func newEnv(t *testing.T) *env {
 	store := &sessionStore{sessions: map[string]*ports.Session{}}
 	sessions := auth.NewSessions(store, time.Hour)
 	svc := &auth.Service{
-		Users:    auth.NewUserManager(identity{users: map[string]*ports.User{"ann": ann}}, pii.ModeLocal, auth.PasswordPolicy{}, sessions, nil),
+		Users:    auth.NewUserManager(identity{users: map[string]*ports.User{"ann": ann}}, auth.ModeLocal, auth.PasswordPolicy{}, sessions, nil),
 		Sessions: sessions,
 	}
 	started, err := sessions.Start(tctx(), ann, "192.0.2.1", "test")
@@ -178,7 +177,7 @@ func TestAuthenticateRefusals(t *testing.T) {
 		store := &sessionStore{sessions: map[string]*ports.Session{}}
 		sessions := auth.NewSessions(store, time.Hour)
 		svc := &auth.Service{
-			Users:    auth.NewUserManager(identity{}, pii.ModeLocal, auth.PasswordPolicy{}, sessions, nil),
+			Users:    auth.NewUserManager(identity{}, auth.ModeLocal, auth.PasswordPolicy{}, sessions, nil),
 			Sessions: sessions,
 		}
 		started, err := sessions.Start(tctx(), ann, "", "")
@@ -189,7 +188,7 @@ func TestAuthenticateRefusals(t *testing.T) {
 	})
 
 	t.Run("sessions not enabled", func(t *testing.T) {
-		svc := &auth.Service{Users: auth.NewUserManager(identity{}, pii.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
+		svc := &auth.Service{Users: auth.NewUserManager(identity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
 		uc, err := sessioncookie.New(svc, cookieName).Authenticate(tctx(), cookies(cookieName+"="+e.started.Secret))
 		assert.Nil(t, uc)
 		require.ErrorIs(t, err, core.ErrUnauthorized)

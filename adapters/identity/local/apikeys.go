@@ -17,9 +17,9 @@ type APIKeyStore struct{ repo ports.Repository }
 // NewAPIKeyStore returns an API key store through repo.
 func NewAPIKeyStore(repo ports.Repository) *APIKeyStore { return &APIKeyStore{repo: repo} }
 
-const keyDT = doctypes.ApiKeyDocType
+const keyDT = doctypes.APIKeyDocType
 
-func toKey(d *doctypes.ApiKey) *ports.APIKey {
+func toKey(d *doctypes.APIKey) *ports.APIKey {
 	scopes := []string(d.Scopes)
 	if scopes == nil {
 		scopes = []string{}
@@ -32,7 +32,7 @@ func toKey(d *doctypes.ApiKey) *ports.APIKey {
 
 // CreateKey stores k.
 func (s *APIKeyStore) CreateKey(ctx context.Context, k *ports.APIKey) error {
-	d := &doctypes.ApiKey{
+	d := &doctypes.APIKey{
 		Base:   doctype.Base{Name: k.ID, Owner: k.UserID},
 		UserID: k.UserID, Label: k.Name, Scopes: doctype.StringList(k.Scopes), ExpiresAt: k.ExpiresAt, KeyHash: k.Hash,
 	}
@@ -49,7 +49,7 @@ func (s *APIKeyStore) GetKey(ctx context.Context, id string) (*ports.APIKey, err
 	if err != nil {
 		return nil, err
 	}
-	return toKey(d.(*doctypes.ApiKey)), nil
+	return toKey(d.(*doctypes.APIKey)), nil
 }
 
 // ListKeys returns userID's keys, newest first.
@@ -65,7 +65,7 @@ func (s *APIKeyStore) ListKeys(ctx context.Context, userID string) ([]*ports.API
 	}
 	out := make([]*ports.APIKey, len(res.Items))
 	for i, it := range res.Items {
-		out[i] = toKey(it.(*doctypes.ApiKey))
+		out[i] = toKey(it.(*doctypes.APIKey))
 	}
 	return out, nil
 }
@@ -103,7 +103,7 @@ func (s *APIKeyStore) TouchKeys(ctx context.Context, used map[string]time.Time) 
 			errs = append(errs, err)
 			continue
 		}
-		k := d.(*doctypes.ApiKey)
+		k := d.(*doctypes.APIKey)
 		if k.LastUsedAt != nil && !at.After(*k.LastUsedAt) {
 			continue
 		}
