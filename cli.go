@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -50,13 +51,27 @@ func Run(ctx context.Context, args []string, stdout io.Writer, opts ...Option) e
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if _, err := LoadConfig(*cfgPath); err != nil {
+		cfg, err := LoadConfig(*cfgPath)
+		if err != nil {
+			return err
+		}
+		if err := CheckConfig(cfg, opts...); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "configuration OK")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, migrate, config check or user)", cmd)
+}
+
+// sourceOption names the configuration file that was read, if any, for
+// messages such as the first-admin hint.
+func sourceOption(path string) Option {
+	p := config.ResolvePath(path)
+	if _, err := os.Stat(p); err != nil {
+		return func(*options) {}
+	}
+	return WithConfigSource(p)
 }
 
 func commonFlags(name string) (*flag.FlagSet, *string) {
@@ -81,7 +96,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, opts []Optio
 			return err
 		}
 	}
-	app, err := New(cfg, opts...)
+	app, err := New(cfg, append(opts, sourceOption(*cfgPath))...)
 	if err != nil {
 		return err
 	}
@@ -105,7 +120,7 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer, opts []Opt
 		return err
 	}
 	defer app.Shutdown(context.WithoutCancel(ctx))
-	if err := app.Repository.Migrate(ctx); err != nil {
+	if err := app.Migrate(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "migrated %d doctypes\n", len(app.Registry.All()))

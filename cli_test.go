@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/framework-m/framework-m"
+	frameworkm "github.com/framework-m/framework-m"
 )
 
 func writeConfig(t *testing.T, content string) string {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -40,7 +42,11 @@ func LoadConfig(path string) (config.Config, error) {
 var errSyntax = errors.New("TOML syntax error")
 
 // ParseConfig decodes TOML data (read from source, for messages) onto the
-// defaults, interpolates ${VAR}s and validates the result.
+// defaults, interpolates ${VAR}s and validates the result. Tables of the
+// ports' backends ([permissions.citadel], [rate_limit.<name>] …) are kept in
+// Config.Sections for their adapters to decode; every other unknown key is a
+// problem. Unknown keys, unset variables and invalid values are reported
+// together.
 func ParseConfig(source string, data []byte) (config.Config, error) {
 	cfg := config.Default()
 	md, err := toml.Decode(string(data), &cfg)
@@ -54,38 +60,110 @@ func ParseConfig(source string, data []byte) (config.Config, error) {
 		}
 		return config.Config{}, fmt.Errorf("config %s: %w", source, err)
 	}
+	cerr := &config.Error{Source: source}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		cerr := &config.Error{Source: source}
-		for _, k := range undecoded {
-			if len(cerr.Problems) > 0 && strings.HasPrefix(k.String(), cerr.Problems[len(cerr.Problems)-1].Key+".") {
-				continue // inside an unknown table already reported
+		var raw map[string]any
+		if _, err := toml.Decode(string(data), &raw); err != nil {
+			return config.Config{}, fmt.Errorf("config %s: %w", source, err)
+		}
+		cerr.Problems = append(cerr.Problems, collectSections(&cfg, md, undecoded, raw)...)
+	}
+	for _, step := range []func() error{func() error { return cfg.Interpolate(nil) }, cfg.Validate} {
+		if err := step(); err != nil {
+			var e *config.Error
+			if !errors.As(err, &e) {
+				return config.Config{}, err
 			}
-			cerr.Problems = append(cerr.Problems, config.Problem{Key: k.String(), Reason: "unknown key"})
+			cerr.Problems = append(cerr.Problems, e.Problems...)
 		}
+	}
+	if len(cerr.Problems) > 0 {
 		return config.Config{}, cerr
-	}
-	if err := cfg.Interpolate(nil); err != nil {
-		var cerr *config.Error
-		if errors.As(err, &cerr) {
-			cerr.Source = source
-		}
-		return config.Config{}, err
-	}
-	if err := cfg.Validate(); err != nil {
-		var cerr *config.Error
-		if errors.As(err, &cerr) {
-			cerr.Source = source
-		}
-		return config.Config{}, err
 	}
 	return cfg, nil
 }
 
-// EncodeConfig writes cfg as TOML (for `config show`-style tooling and tests).
+// portSections are the tables whose sub-tables belong to the ports' backends.
+var portSections = func() []sectionRegistry { return newOptions(nil).sectionRegistries() }()
+
+// collectSections moves the undecoded tables of backends into cfg.Sections
+// and returns the other undecoded keys as unknown.
+func collectSections(cfg *config.Config, md toml.MetaData, undecoded []toml.Key, raw map[string]any) []config.Problem {
+	var probs []config.Problem
+	for _, k := range undecoded {
+		key := k.String()
+		if len(probs) > 0 && strings.HasPrefix(key, probs[len(probs)-1].Key+".") {
+			continue // inside an unknown table already reported
+		}
+		section := sectionOf(key)
+		if section == "" || (section == key && md.Type(k...) != "Hash") {
+			probs = append(probs, config.Problem{Key: key, Reason: "unknown key"})
+			continue
+		}
+		if _, done := cfg.Sections[section]; done {
+			continue
+		}
+		cfg.SetSection(section, lookup(raw, strings.Split(section, ".")))
+	}
+	return probs
+}
+
+// sectionOf returns the backend table holding key ("rate_limit.redis" for
+// "rate_limit.redis.key_prefix"), or "" when key lies in no port's table.
+func sectionOf(key string) string {
+	best := ""
+	for _, r := range portSections {
+		p := r.sectionPrefix() + "."
+		rest, ok := strings.CutPrefix(key, p)
+		if !ok || rest == "" || len(p) <= len(best) {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, ".")
+		best = p + name
+	}
+	return best
+}
+
+// lookup walks a decoded TOML document along path.
+func lookup(m map[string]any, path []string) any {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+// EncodeConfig writes cfg as TOML, its backends' sections included (for
+// `config show`-style tooling and tests).
 func EncodeConfig(cfg config.Config) (string, error) {
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
 		return "", err
 	}
+	for _, key := range slices.Sorted(maps.Keys(cfg.Sections)) {
+		var sec strings.Builder
+		if err := toml.NewEncoder(&sec).Encode(cfg.Sections[key]); err != nil {
+			return "", fmt.Errorf("section %s: %w", key, err)
+		}
+		fmt.Fprintf(&b, "\n[%s]\n%s", key, sec.String())
+	}
 	return b.String(), nil
+}
+
+// DefaultConfig returns the documented defaults: config.Default() with the
+// default settings of every built-in backend that has some, in
+// Config.Sections (what framework_config.toml documents).
+func DefaultConfig() config.Config {
+	cfg := config.Default()
+	o := newOptions(nil)
+	for _, r := range o.sectionRegistries() {
+		for name, s := range r.defaults() {
+			cfg.SetSection(r.sectionPrefix()+"."+name, s)
+		}
+	}
+	return cfg
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/stretchr/testify/require"
 
-	"github.com/framework-m/framework-m"
+	frameworkm "github.com/framework-m/framework-m"
 	"github.com/framework-m/framework-m/core/config"
 )
 
@@ -22,7 +22,7 @@ func mustRead(t *testing.T, path string) []byte {
 // assertEveryKeyDocumented checks every key of the encoded defaults appears in the sample.
 func assertEveryKeyDocumented(t *testing.T, path string) {
 	t.Helper()
-	enc, err := frameworkm.EncodeConfig(config.Default())
+	enc, err := frameworkm.EncodeConfig(frameworkm.DefaultConfig())
 	require.NoError(t, err)
 	var all map[string]any
 	_, err = toml.Decode(enc, &all)
@@ -47,4 +47,19 @@ func assertEveryKeyDocumented(t *testing.T, path string) {
 	}
 	walk("", all, sample)
 	require.Empty(t, missing, "keys missing from %s: %s", path, strings.Join(missing, ", "))
+}
+
+// assertSameConfig compares two configurations as TOML documents, so a
+// backend's section read from a file (a map) equals its settings struct.
+func assertSameConfig(t *testing.T, want, got config.Config) {
+	t.Helper()
+	decode := func(c config.Config) map[string]any {
+		enc, err := frameworkm.EncodeConfig(c)
+		require.NoError(t, err)
+		var m map[string]any
+		_, err = toml.Decode(enc, &m)
+		require.NoError(t, err)
+		return m
+	}
+	require.Equal(t, decode(want), decode(got))
 }

@@ -15,67 +15,28 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
-	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	goredis "github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"github.com/framework-m/framework-m/adapters/db"
-	"github.com/framework-m/framework-m/adapters/permission/cedar"
-	"github.com/framework-m/framework-m/adapters/permission/citadel"
-	"github.com/framework-m/framework-m/adapters/permission/rbac"
-	tenantheader "github.com/framework-m/framework-m/adapters/tenant/header"
-	"github.com/framework-m/framework-m/adapters/tenant/implicit"
+	"github.com/framework-m/framework-m/adapters/identity/federated"
 	"github.com/framework-m/framework-m/adapters/web"
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/errorlog"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/core/settings"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
 )
-
-// Built-in adapter factories, by configuration name.
-var (
-	builtinTenantResolvers = map[string]TenantResolverFactory{
-		"single": func(d Deps) (ports.TenantResolver, error) { return implicit.New(d.Config.Tenancy.DefaultTenantID), nil },
-		"multi":  func(d Deps) (ports.TenantResolver, error) { return tenantheader.New(d.Config.Tenancy), nil },
-	}
-	builtinPermBackends = map[string]PermissionFactory{
-		"rbac": func(d Deps) (ports.PermissionEvaluator, error) { return newRBAC(d), nil },
-		"citadel": func(d Deps) (ports.PermissionEvaluator, error) {
-			opts := []citadel.Option{citadel.WithLogger(d.Logger)}
-			if d.Config.Permissions.Citadel.Fallback == citadel.FallbackRBAC {
-				opts = append(opts, citadel.WithFallback(newRBAC(d)))
-			}
-			return citadel.New(d.Config.Permissions.Citadel, opts...)
-		},
-		"cedar": func(d Deps) (ports.PermissionEvaluator, error) {
-			return cedar.New(d.Registry, d.Config.Permissions.Cedar, cedar.WithLogger(d.Logger))
-		},
-	}
-)
-
-// newRBAC builds the rule evaluator with the tenant's Custom Permission rows.
-func newRBAC(d Deps) *rbac.Adapter {
-	p := d.Config.Permissions
-	return rbac.New(d.Registry, rbac.Options{
-		AdminRoles:  p.AdminRoles,
-		AdminBypass: p.AdminBypass,
-		Source:      rbac.NewCustom(d.Repository, d.Registry, time.Duration(p.CustomCacheSeconds)*time.Second, d.Logger),
-	})
-}
 
 // App is an assembled Framework M application.
 type App struct {
@@ -87,8 +48,11 @@ type App struct {
 	Registry *doctype.Registry
 	// DB is the GORM handle of the document store.
 	DB *gorm.DB
-	// Repository is the tenant-scoped document store.
-	Repository *db.Repository
+	// Repository is the tenant-scoped document store; every create, update
+	// and delete through it emits a change event after commit.
+	Repository ports.Repository
+	// Changes delivers committed document changes of every DocType.
+	Changes *events.Feed
 	// Permissions authorizes document operations.
 	Permissions ports.PermissionEvaluator
 	// Tenants resolves each request's tenant.
@@ -108,9 +72,10 @@ type App struct {
 	// Accounts serves the user's own account: preferences, export, erasure.
 	Accounts *auth.Accounts
 
-	closers        []func() error
-	redis          goredis.UniversalClient
-	rateLimiter    ports.RateLimiter
+	store          *db.Repository
+	shared         *Shared
+	closers        []io.Closer
+	bootstrapHint  string
 	quietBootstrap bool
 
 	web       *web.Server
@@ -126,25 +91,101 @@ type App struct {
 	workers   sync.WaitGroup
 }
 
-// New builds an App from cfg: it opens the database, registers the built-in and
-// the app's DocTypes, migrates them when [database] auto_migrate is on, and
-// builds every adapter the configuration names.
+// New builds an App from cfg: it checks the configuration against the
+// registered backends, opens the database, registers the built-in and the
+// app's DocTypes, migrates them when [database] auto_migrate is on, and builds
+// every adapter the configuration names.
 func New(cfg config.Config, opts ...Option) (*App, error) {
-	o := &options{authStrategies: maps.Clone(builtinAuthStrategies), permBackends: maps.Clone(builtinPermBackends), tenantResolvers: maps.Clone(builtinTenantResolvers)}
-	for _, opt := range opts {
-		opt(o)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkNames(cfg, o); err != nil {
+	o := newOptions(opts)
+	ignored, err := o.check(cfg)
+	if err != nil {
 		return nil, err
 	}
 	log := o.logger
 	if log == nil {
 		log = NewLogger(cfg.App, os.Stderr)
 	}
+	for _, key := range ignored {
+		log.Warn("configuration section names no registered backend; ignored", "section", key)
+	}
+	app := &App{Config: cfg, Logger: log, shared: &Shared{}, bootstrapHint: o.bootstrapHint(), quietBootstrap: o.quietBootstrap}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = app.closeAll()
+		}
+	}()
+	if err := app.buildStore(o); err != nil {
+		return nil, err
+	}
+	deps := Deps{Config: cfg, Logger: log, Registry: app.Registry, Repository: app.Repository, Purger: app.store,
+		Changes: app.Changes, Shared: app.shared, Hydrator: federated.New(cfg.Auth.Headers)}
+	if err := app.buildPermissions(o, deps); err != nil {
+		return nil, err
+	}
+	if err := app.buildTenants(o, deps); err != nil {
+		return nil, err
+	}
+	app.Resources = resource.New(app.Repository, app.Registry, app.Permissions, log)
+	app.Settings = settings.New(app.Resources, app.Changes, doctypes.SystemSettingsDocType, settings.DefaultTTL)
+	app.Errors = errorlog.New(app.Repository, doctypes.ErrorLogDocType, doctypes.NewErrorLog, cfg.Tenancy.DefaultTenantID)
+	limiter, err := app.buildRateLimiter(o, deps)
+	if err != nil {
+		return nil, err
+	}
+	if err := app.buildIdentity(o, &deps, limiter); err != nil {
+		return nil, err
+	}
+	if err := app.buildAuthChain(o, deps); err != nil {
+		return nil, err
+	}
+	app.web = web.New(web.Deps{
+		Config:         cfg,
+		Logger:         log,
+		Registry:       app.Registry,
+		Resources:      app.Resources,
+		Settings:       app.Settings,
+		Auth:           app.Auth,
+		Errors:         app.Errors,
+		Ready:          app.Repository.Ping,
+		Routes:         o.routes,
+		AuthService:    app.AuthService,
+		Accounts:       app.Accounts,
+		GatewayHeaders: append(deps.Hydrator.IdentityHeaders(), cfg.Tenancy.TenantHeader, cfg.Tenancy.AttributesHeader),
+		Tenants:        app.Tenants,
+		RateLimiter:    limiter,
+	})
+	ok = true
+	return app, nil
+}
 
+// buildStore registers the DocTypes, opens and migrates the database, and
+// wraps the repository so every write emits a change event after commit.
+func (a *App) buildStore(o *options) error {
+	reg, err := buildRegistry(a.Config, o)
+	if err != nil {
+		return err
+	}
+	a.Registry = reg
+	ctx := context.Background()
+	gdb, err := db.Open(ctx, a.Config.Database, a.Config.App.DataDir, a.Logger)
+	if err != nil {
+		return err
+	}
+	a.DB = gdb
+	a.store = db.New(gdb, reg)
+	if a.Config.Database.AutoMigrate {
+		if err := a.store.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	a.Changes = &events.Feed{}
+	a.Repository = events.NewRepository(a.store, a.Changes, nil)
+	return nil
+}
+
+// buildRegistry registers the built-in DocTypes and the app's.
+func buildRegistry(cfg config.Config, o *options) (*doctype.Registry, error) {
 	reg := doctype.NewRegistry()
 	if err := doctypes.Register(reg); err != nil {
 		return nil, fmt.Errorf("register built-in doctypes: %w", err)
@@ -157,118 +198,22 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 			return nil, fmt.Errorf("register doctype: %w", err)
 		}
 	}
-
-	ctx := context.Background()
-	gdb, err := db.Open(ctx, cfg.Database, cfg.App.DataDir, log)
-	if err != nil {
-		return nil, err
-	}
-	app := &App{Config: cfg, Logger: log, Registry: reg, DB: gdb, quietBootstrap: o.quietBootstrap}
-	ok := false
-	defer func() {
-		if !ok {
-			for _, c := range app.closers {
-				_ = c()
-			}
-			_ = db.Close(gdb)
-		}
-	}()
-	app.Repository = db.New(gdb, reg)
-	if cfg.Database.AutoMigrate {
-		if err := app.Repository.Migrate(ctx); err != nil {
-			return nil, err
-		}
-	}
-	deps := Deps{Config: cfg, Logger: log, Registry: reg, DB: gdb, Repository: app.Repository}
-
-	app.Permissions, err = o.permBackends[cfg.Permissions.Backend](deps)
-	if err != nil {
-		return nil, fmt.Errorf("permissions.backend %q: %w", cfg.Permissions.Backend, err)
-	}
-	app.Tenants, err = o.tenantResolvers[cfg.Tenancy.Mode](deps)
-	if err != nil {
-		return nil, fmt.Errorf("tenancy.mode %q: %w", cfg.Tenancy.Mode, err)
-	}
-	app.Resources = resource.New(app.Repository, reg, app.Permissions, log)
-	if inv, ok := app.Permissions.(interface{ Invalidate(tenant string) }); ok {
-		app.Resources.OnChange(doctypes.CustomPermissionDocType, func(ctx context.Context, _ resource.Event) {
-			inv.Invalidate(ports.TenantIDFrom(ctx))
-		})
-	}
-	app.Settings = settings.New(app.Resources, doctypes.SystemSettingsDocType, settings.DefaultTTL)
-	app.Errors = errorlog.New(app.Repository, doctypes.ErrorLogDocType, doctypes.NewErrorLog, cfg.Tenancy.DefaultTenantID)
-
-	id, err := buildIdentity(app, log)
-	if err != nil {
-		return nil, err
-	}
-	app.AuthService, app.Users, app.Accounts = id.service, id.service.Users, id.accounts
-	deps.AuthService, deps.Hydrator = id.service, id.hydrator
-	app.startIdentityWorkers(id)
-	limiter, err := app.limiter()
-	if err != nil {
-		return nil, err
-	}
-
-	strategies := slices.Clone(o.authenticators)
-	for _, name := range cfg.Auth.Strategies {
-		s, err := o.authStrategies[name](deps)
-		if err != nil {
-			return nil, fmt.Errorf("auth.strategies: %q: %w", name, err)
-		}
-		strategies = append(strategies, s)
-	}
-	app.Auth = auth.NewChain(strategies...)
-
-	app.web = web.New(web.Deps{
-		Config:         cfg,
-		Logger:         log,
-		Registry:       reg,
-		Resources:      app.Resources,
-		Settings:       app.Settings,
-		Auth:           app.Auth,
-		Errors:         app.Errors,
-		Ready:          app.Repository.Ping,
-		Routes:         o.routes,
-		AuthService:    app.AuthService,
-		Accounts:       app.Accounts,
-		GatewayHeaders: append(id.hydrator.IdentityHeaders(), cfg.Tenancy.TenantHeader, cfg.Tenancy.AttributesHeader),
-		Tenants:        app.Tenants,
-		RateLimiter:    limiter,
-	})
-	ok = true
-	return app, nil
+	return reg, nil
 }
 
-// checkNames reports every adapter name the configuration uses that no factory provides.
-func checkNames(cfg config.Config, o *options) error {
-	cerr := &config.Error{}
-	known := func(m []string) string {
-		sort.Strings(m)
-		if len(m) == 0 {
-			return "none are available"
-		}
-		return "available: " + strings.Join(m, ", ")
+// adopt finds the optional lifecycles of what a factory built: background
+// work (Run(ctx), started with the app) and closing (io.Closer, at Shutdown).
+func (a *App) adopt(v any) {
+	if r, ok := v.(interface{ Run(ctx context.Context) }); ok {
+		a.Go(r.Run)
 	}
-	for i, s := range cfg.Auth.Strategies {
-		if _, ok := o.authStrategies[s]; !ok {
-			cerr.Problems = append(cerr.Problems, config.Problem{
-				Key:    fmt.Sprintf("auth.strategies[%d]", i),
-				Reason: fmt.Sprintf("unknown strategy %q (%s)", s, known(slices.Collect(maps.Keys(o.authStrategies)))),
-			})
-		}
+	if c, ok := v.(io.Closer); ok {
+		a.closers = append(a.closers, c)
 	}
-	if _, ok := o.permBackends[cfg.Permissions.Backend]; !ok {
-		cerr.Problems = append(cerr.Problems, config.Problem{
-			Key:    "permissions.backend",
-			Reason: fmt.Sprintf("unknown backend %q (%s)", cfg.Permissions.Backend, known(slices.Collect(maps.Keys(o.permBackends)))),
-		})
-	}
-	if len(cerr.Problems) > 0 {
-		return cerr
-	}
-	return nil
 }
+
+// Migrate creates or alters the tables of every registered DocType.
+func (a *App) Migrate(ctx context.Context) error { return a.store.Migrate(ctx) }
 
 // NewLogger returns the slog logger [app] log_level and log_format describe.
 func NewLogger(cfg config.App, w io.Writer) *slog.Logger {
@@ -339,7 +284,12 @@ func (a *App) Start(ctx context.Context) error {
 	if a.started {
 		return nil
 	}
-	if err := a.bootstrapAdmin(ctx); err != nil {
+	hint := a.bootstrapHint
+	if a.quietBootstrap {
+		hint = ""
+	}
+	b := a.Config.Auth.BootstrapAdmin
+	if err := a.Users.BootstrapAdmin(a.SystemContext(ctx, ""), auth.Bootstrap{Email: b.Email, Password: b.Password, Hint: hint}, a.Logger); err != nil {
 		return err
 	}
 	a.started = true
@@ -372,10 +322,22 @@ func (a *App) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("shutdown: workers still running: %w", ctx.Err())
 	}
-	for _, c := range a.closers {
-		err = errors.Join(err, c())
+	return errors.Join(err, a.closeAll())
+}
+
+// closeAll closes what the factories built, newest first, then shared
+// clients and the database.
+func (a *App) closeAll() error {
+	var err error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		err = errors.Join(err, a.closers[i].Close())
 	}
-	return errors.Join(err, db.Close(a.DB))
+	a.closers = nil
+	err = errors.Join(err, a.shared.Close())
+	if a.DB != nil {
+		err = errors.Join(err, db.Close(a.DB))
+	}
+	return err
 }
 
 // Serve starts the app and serves HTTP on [app] address until ctx is done, then

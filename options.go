@@ -5,35 +5,10 @@ import (
 	"reflect"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
-	"github.com/framework-m/framework-m/core/auth"
-	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/ports"
 )
-
-// Deps are what adapter factories get to build their adapter.
-type Deps struct {
-	Config     config.Config
-	Logger     *slog.Logger
-	Registry   *doctype.Registry
-	DB         *gorm.DB
-	Repository ports.Repository
-	// AuthService runs the credential checks strategies delegate to.
-	AuthService *auth.Service
-	// Hydrator builds principals from gateway headers (federated identity).
-	Hydrator ports.HeaderHydrator
-}
-
-// AuthStrategyFactory builds an auth-chain strategy named in [auth] strategies.
-type AuthStrategyFactory func(d Deps) (ports.Authenticator, error)
-
-// TenantResolverFactory builds the tenant resolver of a [tenancy] mode.
-type TenantResolverFactory func(d Deps) (ports.TenantResolver, error)
-
-// PermissionFactory builds the evaluator named by [permissions] backend.
-type PermissionFactory func(d Deps) (ports.PermissionEvaluator, error)
 
 // Option customises New.
 type Option func(*options)
@@ -43,15 +18,45 @@ type docReg struct {
 	meta doctype.Meta
 }
 
+// options are what New is told: the app's DocTypes and routes, and one
+// registry of backends per port.
 type options struct {
-	doctypes        []docReg
-	logger          *slog.Logger
-	authStrategies  map[string]AuthStrategyFactory
-	authenticators  []ports.Authenticator
-	permBackends    map[string]PermissionFactory
-	tenantResolvers map[string]TenantResolverFactory
-	routes          []func(api *echo.Group)
-	quietBootstrap  bool
+	doctypes       []docReg
+	logger         *slog.Logger
+	authenticators []ports.Authenticator
+	routes         []func(api *echo.Group)
+	quietBootstrap bool
+	configSource   string
+
+	strategies  *registry[ports.Authenticator]
+	tenants     *registry[ports.TenantResolver]
+	permissions *registry[ports.PermissionEvaluator]
+	sessions    *registry[ports.SessionStore]
+	limiters    *registry[ports.RateLimiter]
+	identities  *registry[ports.IdentityProvider]
+	tokens      *registry[ports.TokenService]
+}
+
+// newOptions returns the built-in backends of every port, then applies opts.
+func newOptions(opts []Option) *options {
+	o := &options{
+		strategies:  newRegistry("auth strategy", "auth.strategy", builtinStrategies),
+		tenants:     newRegistry("tenant resolver", "tenancy", builtinTenantResolvers),
+		permissions: newRegistry("permission", "permissions", builtinPermissions),
+		sessions:    newRegistry("session store", "auth.session", builtinSessionStores),
+		limiters:    newRegistry("rate limiter", "rate_limit", builtinRateLimiters),
+		identities:  newRegistry("identity provider", "auth.identity", builtinIdentityProviders),
+		tokens:      newRegistry("token service", "auth.tokens", builtinTokenServices),
+	}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
+// sectionRegistries lists every registry whose backends may have a section.
+func (o *options) sectionRegistries() []sectionRegistry {
+	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens}
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).
@@ -62,22 +67,10 @@ func WithDocType[T any](meta doctype.Meta) Option {
 // WithLogger sets the logger (default: from [app] log_level and log_format, to stderr).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithAuthStrategy adds an auth strategy factory under name, to be chosen in
-// [auth] strategies like a built-in one.
-func WithAuthStrategy(name string, f AuthStrategyFactory) Option {
-	return func(o *options) { o.authStrategies[name] = f }
-}
-
 // WithAuthenticator puts a ready strategy at the front of the auth chain,
 // whatever the configuration says (tests use it for a test strategy).
 func WithAuthenticator(a ports.Authenticator) Option {
 	return func(o *options) { o.authenticators = append(o.authenticators, a) }
-}
-
-// WithPermissionBackend adds a permission evaluator factory under name, to be
-// chosen with [permissions] backend.
-func WithPermissionBackend(name string, f PermissionFactory) Option {
-	return func(o *options) { o.permBackends[name] = f }
 }
 
 // WithRoutes adds the app's own routes under /api/v1, behind the framework's
@@ -89,8 +82,6 @@ func WithRoutes(fn func(api *echo.Group)) Option {
 	return func(o *options) { o.routes = append(o.routes, fn) }
 }
 
-// WithTenantResolver replaces the tenant resolver of a [tenancy] mode ("single"
-// or "multi"): e.g. tenants from subdomains, or from a tenant table.
-func WithTenantResolver(mode string, f TenantResolverFactory) Option {
-	return func(o *options) { o.tenantResolvers[mode] = f }
-}
+// WithConfigSource names the configuration file the app was started with, for
+// messages that tell the operator what to change.
+func WithConfigSource(path string) Option { return func(o *options) { o.configSource = path } }

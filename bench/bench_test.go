@@ -271,7 +271,7 @@ func BenchmarkHTTPGetDocument(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { app.Shutdown(context.Background()) })
-			if err := app.Repository.Migrate(context.Background()); err != nil { // the built-in DocTypes
+			if err := app.Migrate(context.Background()); err != nil { // the built-in DocTypes
 				b.Fatal(err)
 			}
 			h := app.Handler()
@@ -314,7 +314,7 @@ func BenchmarkResourceList50(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.Cleanup(func() { app.Shutdown(context.Background()) })
-				if err := app.Repository.Migrate(context.Background()); err != nil {
+				if err := app.Migrate(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 				ctx := ports.WithUser(ports.WithTenantID(context.Background(), tenant), who.user)

@@ -1,6 +1,9 @@
 package ports
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Operator is a filter comparison.
 type Operator string
@@ -106,4 +109,14 @@ type Repository interface {
 	AfterCommit(ctx context.Context, fn func(ctx context.Context))
 	// Ping checks the store is reachable.
 	Ping(ctx context.Context) error
+}
+
+// Purger deletes expired rows of a DocType in every tenant at once: system
+// maintenance (expired sessions, revoked-token records), never a request path.
+// Purged rows emit no change events. Repositories that can implement it; the
+// composition root hands it to the adapters' cleanup jobs.
+type Purger interface {
+	// PurgeBefore deletes every document of doctype, in every tenant, whose
+	// time field (a JSON field name) is before t, and returns how many.
+	PurgeBefore(ctx context.Context, doctype, field string, t time.Time) (int64, error)
 }

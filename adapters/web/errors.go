@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -120,9 +121,21 @@ func classify(err error) (mapped, bool) {
 	return mapped{http.StatusInternalServerError, "internal_error", "internal error"}, false
 }
 
-// handleError is Echo's HTTPErrorHandler: it writes the JSON error shape and
+// errorHandler writes every error in the JSON error shape and records the
+// unexpected ones.
+type errorHandler struct {
+	log *slog.Logger
+	// registry marshals the current document of a version conflict.
+	registry *doctype.Registry
+	// recorder stores unexpected errors as ErrorLog documents; nil only logs them.
+	recorder ports.ErrorRecorder
+	// debug also prints unexpected errors and their stacks on stderr.
+	debug bool
+}
+
+// handle is Echo's HTTPErrorHandler: it writes the JSON error shape and
 // records unexpected errors as ErrorLog documents.
-func (s *Server) handleError(err error, c echo.Context) {
+func (h *errorHandler) handle(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
@@ -150,7 +163,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	var ce *core.ConflictError
 	if errors.As(err, &ce) && ce.Current != nil {
-		if dt, ok := s.deps.Registry.Of(ce.Current); ok {
+		if dt, ok := h.registry.Of(ce.Current); ok {
 			body.Error.Current, _ = dt.MarshalDoc(ce.Current, nil)
 		}
 	}
@@ -167,7 +180,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if !known {
 		body.Error.Message = "internal error; quote request id " + rid + " when reporting it"
-		s.recordError(c, err)
+		h.record(c, err)
 	}
 	if req.Method == http.MethodHead {
 		err = c.NoContent(m.status)
@@ -175,12 +188,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		err = c.JSON(m.status, body)
 	}
 	if err != nil {
-		s.log.ErrorContext(req.Context(), "write error response", "err", err, "request_id", rid)
+		h.log.ErrorContext(req.Context(), "write error response", "err", err, "request_id", rid)
 	}
 }
 
-// recordError logs an unexpected error and stores it as an ErrorLog.
-func (s *Server) recordError(c echo.Context, err error) {
+// record logs an unexpected error and stores it as an ErrorLog.
+func (h *errorHandler) record(c echo.Context, err error) {
 	req := c.Request()
 	ctx := req.Context()
 	rec := ports.ErrorRecord{
@@ -203,13 +216,13 @@ func (s *Server) recordError(c echo.Context, err error) {
 		rec.Traceback = chain(err)
 	}
 	attrs := []any{"err", err.Error(), "type", rec.ErrorType, "request_id", rec.RequestID, "url", rec.RequestURL, "user", rec.UserID}
-	if s.deps.Config.App.Debug {
+	if h.debug {
 		fmt.Fprintf(os.Stderr, "unexpected error (request %s): %v\n%s\n", rec.RequestID, err, rec.Traceback)
 	}
-	s.log.ErrorContext(ctx, "unexpected error", attrs...)
-	if s.deps.Errors != nil {
-		if rerr := s.deps.Errors.Record(ctx, rec); rerr != nil {
-			s.log.ErrorContext(ctx, "could not record error log", "err", rerr, "request_id", rec.RequestID)
+	h.log.ErrorContext(ctx, "unexpected error", attrs...)
+	if h.recorder != nil {
+		if rerr := h.recorder.Record(ctx, rec); rerr != nil {
+			h.log.ErrorContext(ctx, "could not record error log", "err", rerr, "request_id", rec.RequestID)
 		}
 	}
 }

@@ -23,7 +23,7 @@ func TestTwoInstancesBehaveAsOne(t *testing.T) {
 	cfg := fmtest.Config(t, fmtest.Postgres) // one schema, one JWT secret
 	cfg.Auth.Session.Backend = "redis"
 	cfg.RateLimit.Backend = "redis"
-	cfg.RateLimit.KeyPrefix = fmt.Sprintf("fmtest:two:%d:", time.Now().UnixNano())
+	cfg.SetSection("rate_limit.redis", map[string]any{"key_prefix": fmt.Sprintf("fmtest:two:%d:", time.Now().UnixNano())})
 	cfg.Redis.URL = redisURL
 	a := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[Note](noteMeta))
 	b := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[Note](noteMeta))

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -9,13 +10,13 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/ports"
 )
 
 // corsMiddleware answers preflights and adds CORS headers for the configured
 // origins; with none configured, the API stays same-origin (nil).
-func (s *Server) corsMiddleware() echo.MiddlewareFunc {
-	c := s.deps.Config.CORS
+func corsMiddleware(c config.CORS) echo.MiddlewareFunc {
 	if len(c.AllowedOrigins) == 0 {
 		return nil
 	}
@@ -29,27 +30,40 @@ func (s *Server) corsMiddleware() echo.MiddlewareFunc {
 	})
 }
 
+// rateLimits are the per-address and per-user request limits of [rate_limit].
+type rateLimits struct {
+	// limiter counts requests; nil disables limiting.
+	limiter ports.RateLimiter
+	cfg     config.RateLimit
+	log     *slog.Logger
+}
+
+// enabled reports whether requests are counted at all.
+func (l rateLimits) enabled() bool { return l.cfg.Enabled && l.limiter != nil }
+
+func (l rateLimits) window() time.Duration {
+	return time.Duration(l.cfg.WindowSeconds) * time.Second
+}
+
 // allow counts one request against key. If the limiter itself fails the
 // request passes (availability first) and the failure is logged.
-func (s *Server) allow(c echo.Context, key string, limit int, window time.Duration) (ports.RateDecision, bool) {
+func (l rateLimits) allow(c echo.Context, key string, limit int) (ports.RateDecision, bool) {
 	ctx := c.Request().Context()
-	d, err := s.deps.RateLimiter.Allow(ctx, key, limit, window)
+	d, err := l.limiter.Allow(ctx, key, limit, l.window())
 	if err != nil {
-		s.log.ErrorContext(ctx, "rate limiter failed; request let through", "err", err, "request_id", requestID(c))
+		l.log.ErrorContext(ctx, "rate limiter failed; request let through", "err", err, "request_id", requestID(c))
 		return d, false
 	}
 	return d, true
 }
 
-// limitAddress caps all requests of one client address before authentication.
-func (s *Server) limitAddress(next echo.HandlerFunc) echo.HandlerFunc {
-	rl := s.deps.Config.RateLimit
-	if !rl.Enabled || s.deps.RateLimiter == nil {
+// perAddress caps all requests of one client address before authentication.
+func (l rateLimits) perAddress(next echo.HandlerFunc) echo.HandlerFunc {
+	if !l.enabled() {
 		return next
 	}
-	window := time.Duration(rl.WindowSeconds) * time.Second
 	return func(c echo.Context) error {
-		d, counted := s.allow(c, "addr:"+auth.ClientKey(c.RealIP()), rl.RequestsPerIP, window)
+		d, counted := l.allow(c, "addr:"+auth.ClientKey(c.RealIP()), l.cfg.RequestsPerIP)
 		if counted && !d.Allowed {
 			return &core.RateLimitError{Message: "too many requests from this address; try again later", RetryAfter: max(d.RetryAfter, time.Second)}
 		}
@@ -57,16 +71,14 @@ func (s *Server) limitAddress(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// rateLimit caps requests per user (per client address when anonymous) in a
+// perUser caps requests per user (per client address when anonymous) in a
 // window, answering 429 with Retry-After beyond it, and tells every client
 // its budget in X-RateLimit-Limit, -Remaining and -Reset (Unix seconds). If the
 // limiter itself fails, requests pass (and the failure is logged).
-func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
-	rl := s.deps.Config.RateLimit
-	if !rl.Enabled || s.deps.RateLimiter == nil {
+func (l rateLimits) perUser(next echo.HandlerFunc) echo.HandlerFunc {
+	if !l.enabled() {
 		return next
 	}
-	window := time.Duration(rl.WindowSeconds) * time.Second
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
 		key := "req:" + ports.TenantIDFrom(ctx) + ":"
@@ -75,7 +87,7 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		} else {
 			key += "ip:" + auth.ClientKey(c.RealIP())
 		}
-		d, counted := s.allow(c, key, rl.Requests, window)
+		d, counted := l.allow(c, key, l.cfg.Requests)
 		if !counted {
 			return next(c)
 		}

@@ -61,7 +61,7 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 	shared := func(c *config.Config) {
 		c.RateLimit.Backend = "redis"
 		c.RateLimit.Requests = 5
-		c.RateLimit.KeyPrefix = prefix
+		c.SetSection("rate_limit.redis", map[string]any{"key_prefix": prefix})
 		c.Redis.URL = url
 	}
 	a, b := limitedApp(t, shared), limitedApp(t, shared)

@@ -11,7 +11,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/settings"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -22,8 +24,8 @@ const ctxRequestID = "fm.request_id"
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
-// requestID adopts a well-formed incoming X-Request-ID or makes one, and echoes it.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+// assignRequestID adopts a well-formed incoming X-Request-ID or makes one, and echoes it.
+func assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(HeaderRequestID)
 		if !requestIDPattern.MatchString(id) {
@@ -42,43 +44,46 @@ func requestID(c echo.Context) string {
 	return c.Response().Header().Get(HeaderRequestID)
 }
 
-// accessLog logs one line per request, after errors have been written.
-func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err) // write the error response now, so its status is logged
+// accessLog logs one line per request, after errors have been written. It
+// never reads the request or response body.
+func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err) // write the error response now, so its status is logged
+			}
+			req := c.Request()
+			res := c.Response()
+			level := slog.LevelInfo
+			if res.Status >= 500 {
+				level = slog.LevelError
+			}
+			ctx := req.Context()
+			attrs := []slog.Attr{
+				slog.String("method", req.Method),
+				slog.String("path", req.URL.Path),
+				slog.Int("status", res.Status),
+				slog.Int64("bytes", res.Size),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("request_id", requestID(c)),
+				slog.String("remote", c.RealIP()),
+			}
+			if u := ports.UserFrom(ctx); u != nil {
+				attrs = append(attrs, slog.String("user", u.ID))
+			}
+			if t := ports.TenantIDFrom(ctx); t != "" {
+				attrs = append(attrs, slog.String("tenant", t))
+			}
+			log.LogAttrs(ctx, level, "request", attrs...)
+			return nil
 		}
-		req := c.Request()
-		res := c.Response()
-		level := slog.LevelInfo
-		if res.Status >= 500 {
-			level = slog.LevelError
-		}
-		ctx := req.Context()
-		attrs := []slog.Attr{
-			slog.String("method", req.Method),
-			slog.String("path", req.URL.Path),
-			slog.Int("status", res.Status),
-			slog.Int64("bytes", res.Size),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("request_id", requestID(c)),
-			slog.String("remote", c.RealIP()),
-		}
-		if u := ports.UserFrom(ctx); u != nil {
-			attrs = append(attrs, slog.String("user", u.ID))
-		}
-		if t := ports.TenantIDFrom(ctx); t != "" {
-			attrs = append(attrs, slog.String("tenant", t))
-		}
-		s.log.LogAttrs(ctx, level, "request", attrs...)
-		return nil
 	}
 }
 
-// recover turns a panic into an error carrying its stack.
-func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
+// recoverPanic turns a panic into an error carrying its stack.
+func recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -93,40 +98,45 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // authenticate resolves the request's tenant, then runs the auth chain in it
-// and puts the principal and tenant in the request context. No credential
-// leaves the request anonymous (protected routes then answer 401); an invalid
-// one is a 401 right away; a principal of another tenant is a 403.
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		ctx := ports.WithClientIP(ports.WithPeerAddr(req.Context(), req.RemoteAddr), c.RealIP())
-		tenant, err := s.tenants.CurrentTenant(ports.WithRequestHeader(ctx, req.Header))
-		if err != nil {
-			return err
-		}
-		ctx = ports.WithTenant(ctx, tenant)
-		var u *ports.UserContext
-		// Logging in needs no principal: a stale cookie or token must not stop
-		// anyone from logging in, and a new session replaces the old one anyway.
-		if !isLogin(req) {
-			u, err = s.deps.Auth.Authenticate(ctx, req.Header)
-		}
-		if err != nil {
-			if errorsIsUnauthorized(err) {
-				s.log.InfoContext(ctx, "authentication failed", "err", err, "remote", req.RemoteAddr, "tenant", tenant.ID, "request_id", requestID(c))
+// and puts the principal, the tenant and the request's metadata (id, client
+// address, user agent: ports.RequestInfo, which change events carry) in the
+// request context. No credential leaves the request anonymous (protected
+// routes then answer 401); an invalid one is a 401 right away; a principal of
+// another tenant is a 403.
+func authenticate(tenants ports.TenantResolver, chain *auth.Chain, log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			ctx := ports.WithClientIP(ports.WithPeerAddr(req.Context(), req.RemoteAddr), c.RealIP())
+			ctx = ports.WithRequestInfo(ctx, ports.RequestInfo{ID: requestID(c), ClientIP: c.RealIP(), UserAgent: req.UserAgent()})
+			tenant, err := tenants.CurrentTenant(ports.WithRequestHeader(ctx, req.Header))
+			if err != nil {
+				return err
 			}
-			return err
-		}
-		if u != nil {
-			if u.TenantID != "" && u.TenantID != tenant.ID {
-				s.log.WarnContext(ctx, "principal of another tenant refused", "user", u.ID, "user_tenant", u.TenantID, "tenant", tenant.ID, "request_id", requestID(c))
-				return core.Public(core.ErrForbidden, "this account belongs to another tenant")
+			ctx = ports.WithTenant(ctx, tenant)
+			var u *ports.UserContext
+			// Logging in needs no principal: a stale cookie or token must not stop
+			// anyone from logging in, and a new session replaces the old one anyway.
+			if !isLogin(req) {
+				u, err = chain.Authenticate(ctx, req.Header)
 			}
-			u.TenantID = tenant.ID
-			ctx = ports.WithUser(ctx, u)
+			if err != nil {
+				if errorsIsUnauthorized(err) {
+					log.InfoContext(ctx, "authentication failed", "err", err, "remote", req.RemoteAddr, "tenant", tenant.ID, "request_id", requestID(c))
+				}
+				return err
+			}
+			if u != nil {
+				if u.TenantID != "" && u.TenantID != tenant.ID {
+					log.WarnContext(ctx, "principal of another tenant refused", "user", u.ID, "user_tenant", u.TenantID, "tenant", tenant.ID, "request_id", requestID(c))
+					return core.Public(core.ErrForbidden, "this account belongs to another tenant")
+				}
+				u.TenantID = tenant.ID
+				ctx = ports.WithUser(ctx, u)
+			}
+			c.SetRequest(req.WithContext(ctx))
+			return next(c)
 		}
-		c.SetRequest(req.WithContext(ctx))
-		return next(c)
 	}
 }
 
@@ -139,8 +149,8 @@ func errorsIsUnauthorized(err error) bool {
 	return m.status == http.StatusUnauthorized
 }
 
-// requireUser answers 401 to anonymous requests.
-func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+// RequireUser is route middleware answering 401 to anonymous requests.
+func RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if ports.UserFrom(c.Request().Context()) == nil {
 			return core.Public(core.ErrUnauthorized, "authentication required")
@@ -149,24 +159,37 @@ func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// maintenance answers 503 to non-admin requests while maintenance mode is on.
-// Reading settings and the auth routes stay open, so admins can log in and
-// switch it off.
-func (s *Server) maintenance(next echo.HandlerFunc) echo.HandlerFunc {
+// unscoped refuses credentials restricted by scopes (API keys with scopes)
+// on account-management routes, so a narrow key cannot mint a broad one.
+func unscoped(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := c.Request()
-		if s.deps.Settings == nil || maintenanceExempt(req) {
-			return next(c)
-		}
-		ctx := req.Context()
-		if s.isAdmin(ports.UserFrom(ctx)) {
-			return next(c)
-		}
-		if s.deps.Settings.Maintenance(ctx) {
-			c.Response().Header().Set("Retry-After", "300")
-			return core.Public(core.ErrUnavailable, "the application is in maintenance mode; try again later")
+		if userOf(c).Scoped() {
+			return core.Public(core.ErrForbidden, "a scoped API key cannot manage the account")
 		}
 		return next(c)
+	}
+}
+
+// maintenance answers 503 to non-admin requests while maintenance mode is on.
+// Reading settings and the auth routes stay open, so admins can log in and
+// switch it off. With no settings service it lets everything through.
+func maintenance(svc *settings.Service, adminRoles []string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if svc == nil || maintenanceExempt(req) {
+				return next(c)
+			}
+			ctx := req.Context()
+			if isAdmin(ports.UserFrom(ctx), adminRoles) {
+				return next(c)
+			}
+			if svc.Maintenance(ctx) {
+				c.Response().Header().Set("Retry-After", "300")
+				return core.Public(core.ErrUnavailable, "the application is in maintenance mode; try again later")
+			}
+			return next(c)
+		}
 	}
 }
 
@@ -176,15 +199,16 @@ func maintenanceExempt(req *http.Request) bool {
 		strings.HasPrefix(p, APIPrefix+"/auth/")
 }
 
-// isAdmin reports whether u holds one of [permissions] admin_roles, or is the system.
-func (s *Server) isAdmin(u *ports.UserContext) bool {
+// isAdmin reports whether u holds one of adminRoles ([permissions]
+// admin_roles), or is the system.
+func isAdmin(u *ports.UserContext, adminRoles []string) bool {
 	if u == nil {
 		return false
 	}
 	if u.IsSystemUser() {
 		return true
 	}
-	for _, r := range s.deps.Config.Permissions.AdminRoles {
+	for _, r := range adminRoles {
 		if u.HasRole(r) {
 			return true
 		}

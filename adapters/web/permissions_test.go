@@ -162,7 +162,7 @@ func TestAdminBypassCanBeTurnedOff(t *testing.T) {
 func TestCedarBackendOverHTTP(t *testing.T) {
 	cfg := fmtest.Config(t, fmtest.SQLite)
 	cfg.Permissions.Backend = "cedar"
-	cfg.Permissions.Cedar.PolicyFiles = []string{"../permission/cedar/testdata/invoice.cedar"}
+	cfg.SetSection("permissions.cedar", map[string]any{"policy_files": []string{"../permission/cedar/testdata/invoice.cedar"}})
 	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[permtest.Invoice](permtest.InvoiceMeta))
 	seedInvoices(t, app)
 	for _, v := range permtest.Visible {
@@ -202,9 +202,11 @@ func TestCitadelBackendOverHTTP(t *testing.T) {
 
 	cfg := fmtest.Config(t, fmtest.SQLite)
 	cfg.Permissions.Backend = "citadel"
-	cfg.Permissions.Citadel.Format = "opa"
-	cfg.Permissions.Citadel.Endpoint = opa + "/v1/data/framework/" + id
-	cfg.Permissions.Citadel.TimeoutMS = 2000
+	cfg.SetSection("permissions.citadel", map[string]any{
+		"format":     "opa",
+		"endpoint":   opa + "/v1/data/framework/" + id,
+		"timeout_ms": 2000,
+	})
 	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[permtest.Invoice](permtest.InvoiceMeta))
 	seedInvoices(t, app)
 	for _, v := range permtest.Visible {
@@ -233,7 +235,7 @@ forbid (principal, action == Action::"Invoice:read", resource) when { resource h
 `), 0o600))
 	cfg := fmtest.Config(t, fmtest.SQLite)
 	cfg.Permissions.Backend = "cedar"
-	cfg.Permissions.Cedar.PolicyFiles = []string{dir}
+	cfg.SetSection("permissions.cedar", map[string]any{"policy_files": []string{dir}})
 	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[permtest.Invoice](permtest.InvoiceMeta))
 	seedInvoices(t, app)
 	sam := asPrincipal(app, permtest.Sam)

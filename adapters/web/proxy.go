@@ -1,6 +1,7 @@
 package web
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -10,7 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/framework-m/framework-m/core"
-	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 )
 
@@ -25,10 +25,10 @@ func trustedProxies(cfg config.Config) []netip.Prefix {
 	return out
 }
 
-// peerTrusted reports whether the direct peer (not a forwarded address) is a
-// trusted proxy.
-func (s *Server) peerTrusted(r *http.Request) bool {
-	if len(s.proxies) == 0 {
+// peerTrusted reports whether the direct peer (not a forwarded address) is
+// one of proxies.
+func peerTrusted(proxies []netip.Prefix, r *http.Request) bool {
+	if len(proxies) == 0 {
 		return false
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
@@ -36,7 +36,7 @@ func (s *Server) peerTrusted(r *http.Request) bool {
 		return false
 	}
 	addr := ap.Addr().Unmap()
-	for _, p := range s.proxies {
+	for _, p := range proxies {
 		if p.Contains(addr) {
 			return true
 		}
@@ -46,29 +46,39 @@ func (s *Server) peerTrusted(r *http.Request) bool {
 
 // ipExtractor takes the client address from X-Forwarded-For only when the hops
 // adding it are trusted proxies; otherwise the direct peer is the client.
-func (s *Server) ipExtractor() echo.IPExtractor {
-	if len(s.proxies) == 0 {
+func ipExtractor(proxies []netip.Prefix) echo.IPExtractor {
+	if len(proxies) == 0 {
 		return echo.ExtractIPDirect()
 	}
 	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, p := range s.proxies {
+	for _, p := range proxies {
 		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// dropUntrustedGatewayHeaders removes identity and tenant headers a gateway
-// would set when the request did not come through a trusted proxy, and logs it.
-func (s *Server) dropUntrustedGatewayHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// gatewayGuard keeps identity and tenant headers that only a trusted gateway
+// may set away from requests that did not come through one.
+type gatewayGuard struct {
+	headers []string
+	proxies []netip.Prefix
+	log     *slog.Logger
+
+	untrustedLog everyTen
+}
+
+// drop removes the gateway headers when the request did not come through a
+// trusted proxy, and logs it.
+func (g *gatewayGuard) drop(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if len(s.deps.GatewayHeaders) == 0 {
+		if len(g.headers) == 0 {
 			return next(c)
 		}
-		if s.peerTrusted(req) {
+		if peerTrusted(g.proxies, req) {
 			// A gateway that appends rather than replaces would pass a client's
 			// own header along with its own: refuse any repeated one.
-			for _, h := range s.deps.GatewayHeaders {
+			for _, h := range g.headers {
 				if len(req.Header.Values(h)) > 1 {
 					return core.Invalidf(h, "was sent more than once")
 				}
@@ -76,34 +86,15 @@ func (s *Server) dropUntrustedGatewayHeaders(next echo.HandlerFunc) echo.Handler
 			return next(c)
 		}
 		var dropped []string
-		for _, h := range s.deps.GatewayHeaders {
+		for _, h := range g.headers {
 			if _, ok := req.Header[http.CanonicalHeaderKey(h)]; ok {
 				req.Header.Del(h)
 				dropped = append(dropped, h)
 			}
 		}
-		if len(dropped) > 0 && s.untrustedLog.allow() {
-			s.log.WarnContext(req.Context(), "ignored gateway headers from an untrusted peer (logged at most every 10s)",
+		if len(dropped) > 0 && g.untrustedLog.allow() {
+			g.log.WarnContext(req.Context(), "ignored gateway headers from an untrusted peer (logged at most every 10s)",
 				"peer", req.RemoteAddr, "headers", dropped, "request_id", requestID(c))
-		}
-		return next(c)
-	}
-}
-
-// csrf requires the session's CSRF token in X-CSRF-Token on every unsafe
-// request authenticated by a session cookie.
-func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		switch c.Request().Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-			return next(c)
-		}
-		u := userOf(c)
-		if u == nil || u.SessionID == "" {
-			return next(c)
-		}
-		if !auth.CheckCSRF(u.CSRFHash, c.Request().Header.Get(HeaderCSRF)) {
-			return core.Public(core.ErrForbidden, "missing or invalid CSRF token: send the csrf_token cookie's value in X-CSRF-Token")
 		}
 		return next(c)
 	}

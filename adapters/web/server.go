@@ -1,12 +1,16 @@
 // Package web is the HTTP adapter: Echo routes and middleware for the resource
 // API, settings, health checks and the JSON error shape. It translates HTTP to
 // calls of core services and core errors back to HTTP; business rules live in core.
+//
+// Each feature has one file with a bind function (bindHealth, bindAuth,
+// bindAPIKeys, bindSessions, bindAccount, bindSettings, bindResource) that
+// registers its routes on a small handler struct holding only the services it
+// uses; Mount is the list of those calls.
 package web
 
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -24,21 +28,28 @@ import (
 // APIPrefix is the path prefix of every API route.
 const APIPrefix = "/api/v1"
 
-// Deps are the services the web adapter serves.
+// Deps are the services the web adapter serves. Each feature's bind function
+// receives only the ones it uses.
 type Deps struct {
-	Config    config.Config
-	Logger    *slog.Logger
-	Registry  *doctype.Registry
+	// Config is the app's configuration ([app], [auth], [cors], [rate_limit] …).
+	Config config.Config
+	// Logger receives the access log and error logs (nil: slog.Default()).
+	Logger *slog.Logger
+	// Registry knows every DocType (marshals documents in responses).
+	Registry *doctype.Registry
+	// Resources serves the generic document API (nil: no /resource routes).
 	Resources *resource.Service
-	Settings  *settings.Service
-	Auth      *auth.Chain
+	// Settings serves System Settings and maintenance mode (nil: neither).
+	Settings *settings.Service
+	// Auth is the strategy chain that turns a credential into a principal.
+	Auth *auth.Chain
 	// Errors records unexpected errors (ErrorLog); nil only logs them.
 	Errors ports.ErrorRecorder
 	// Ready reports whether the app can serve (database reachable).
 	Ready func(ctx context.Context) error
 	// AuthService runs logins, logouts and credential checks (nil: no auth routes).
 	AuthService *auth.Service
-	// Accounts serves the user's own account routes.
+	// Accounts serves the user's own account routes (nil: none).
 	Accounts *auth.Accounts
 	// GatewayHeaders are dropped from requests whose peer is not a trusted proxy.
 	GatewayHeaders []string
@@ -55,11 +66,10 @@ type Deps struct {
 // Server holds the routes and middleware.
 type Server struct {
 	deps    Deps
-	log     *slog.Logger
 	proxies []netip.Prefix
 	tenants ports.TenantResolver
-
-	untrustedLog everyTen
+	errors  *errorHandler
+	gateway *gatewayGuard
 }
 
 // fixedTenant resolves every request to one tenant.
@@ -85,48 +95,78 @@ func New(deps Deps) *Server {
 	if tenants == nil {
 		tenants = fixedTenant(deps.Config.Tenancy.DefaultTenantID)
 	}
-	return &Server{deps: deps, log: deps.Logger, proxies: trustedProxies(deps.Config), tenants: tenants}
+	proxies := trustedProxies(deps.Config)
+	return &Server{
+		deps:    deps,
+		proxies: proxies,
+		tenants: tenants,
+		errors: &errorHandler{
+			log:      deps.Logger,
+			registry: deps.Registry,
+			recorder: deps.Errors,
+			debug:    deps.Config.App.Debug,
+		},
+		gateway: &gatewayGuard{headers: deps.GatewayHeaders, proxies: proxies, log: deps.Logger},
+	}
 }
 
 // Mount registers every route on e and makes e answer errors (including its own
 // 404 and 405) in the JSON error shape.
+//
+// Request bodies are read by the handlers that want them: JSON handlers call
+// readJSON, which applies [app] max_body_bytes. Nothing in the middleware
+// stack buffers or limits bodies, so streaming routes (uploads, downloads,
+// WebSockets) do not call readJSON; the access log never reads bodies.
+// They still sit behind the same authentication and tenant middleware.
 func (s *Server) Mount(e *echo.Echo) {
-	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = s.ipExtractor()
-	base := []echo.MiddlewareFunc{s.requestID, s.accessLog, s.recover}
-	e.GET("/healthz", s.healthz, base...)
-	e.GET("/readyz", s.readyz, base...)
+	d := s.deps
+	e.HTTPErrorHandler = s.errors.handle
+	e.IPExtractor = ipExtractor(s.proxies)
+	base := []echo.MiddlewareFunc{assignRequestID, accessLog(d.Logger), recoverPanic}
+	api := e.Group(APIPrefix, s.apiMiddleware(base)...)
+	maxBody := d.Config.App.MaxBodyBytes
+	cookies := sessionCookies{cfg: d.Config.Auth.Session}
 
-	mws := base
-	if cors := s.corsMiddleware(); cors != nil {
-		mws = append(mws, cors)
-	}
-	mws = append(mws, s.dropUntrustedGatewayHeaders, s.limitAddress, s.authenticate, s.rateLimit, s.csrf, s.maintenance)
-	api := e.Group(APIPrefix, mws...)
-	s.mountAuth(e, api, base)
-	api.GET("/settings", s.getSettings)
-	api.PATCH("/settings", s.patchSettings, s.requireUser)
-
-	// Route-level middleware, not a middleware group: a group would add its own
-	// catch-all 404 route and hide 405s.
-	api.GET("/resource/:doctype", s.list, s.requireUser)
-	api.POST("/resource/:doctype", s.create, s.requireUser)
-	api.GET("/resource/:doctype/:name", s.get, s.requireUser)
-	api.PATCH("/resource/:doctype/:name", s.patch, s.requireUser)
-	api.DELETE("/resource/:doctype/:name", s.delete, s.requireUser)
-
-	for _, add := range s.deps.Routes {
+	bindHealth(e, base, d.Ready, d.Logger)
+	bindAuth(e, base, api, d.AuthService, cookies, maxBody)
+	bindAPIKeys(api, d.AuthService, maxBody)
+	bindSessions(api, d.AuthService, cookies)
+	bindAccount(api, d.Accounts, d.Registry, cookies, d.Logger, maxBody)
+	bindSettings(api, d.Settings, maxBody)
+	bindResource(api, d.Resources, maxBody)
+	for _, add := range d.Routes {
 		add(api)
 	}
+
 	// Group middleware makes Echo route every unmatched /api/v1 path to a 404
 	// handler, even when the path exists for another method; tell those apart.
-	api.RouteNotFound("", s.apiNotFound(e))
-	api.RouteNotFound("/*", s.apiNotFound(e))
+	api.RouteNotFound("", apiNotFound(e))
+	api.RouteNotFound("/*", apiNotFound(e))
+}
+
+// apiMiddleware is the /api/v1 chain, in the order of the request path:
+// base, CORS, untrusted gateway headers, per-address limit, tenant and auth,
+// per-user limit, CSRF, maintenance.
+func (s *Server) apiMiddleware(base []echo.MiddlewareFunc) []echo.MiddlewareFunc {
+	d := s.deps
+	mws := slices.Clone(base)
+	if cors := corsMiddleware(d.Config.CORS); cors != nil {
+		mws = append(mws, cors)
+	}
+	limits := rateLimits{limiter: d.RateLimiter, cfg: d.Config.RateLimit, log: d.Logger}
+	return append(mws,
+		s.gateway.drop,
+		limits.perAddress,
+		authenticate(s.tenants, d.Auth, d.Logger),
+		limits.perUser,
+		csrf,
+		maintenance(d.Settings, d.Config.Permissions.AdminRoles),
+	)
 }
 
 // apiNotFound answers 405 (with Allow) when the path has routes for other
 // methods, else 404.
-func (s *Server) apiNotFound(e *echo.Echo) echo.HandlerFunc {
+func apiNotFound(e *echo.Echo) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		path := c.Request().URL.Path
 		var allow []string
@@ -162,9 +202,6 @@ func pathMatches(pattern, path string) bool {
 	return len(ps) == len(xs)
 }
 
-// RequireUser is route middleware answering 401 to anonymous requests.
-func RequireUser(next echo.HandlerFunc) echo.HandlerFunc { return (&Server{}).requireUser(next) }
-
 // Echo returns a new Echo instance with every route mounted.
 func (s *Server) Echo() *echo.Echo {
 	e := echo.New()
@@ -172,21 +209,4 @@ func (s *Server) Echo() *echo.Echo {
 	e.HidePort = true
 	s.Mount(e)
 	return e
-}
-
-func (s *Server) healthz(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) readyz(c echo.Context) error {
-	if s.deps.Ready != nil {
-		if err := s.deps.Ready(c.Request().Context()); err != nil {
-			s.log.WarnContext(c.Request().Context(), "not ready", "err", err)
-			return c.JSON(http.StatusServiceUnavailable, ErrorBody{
-				RequestID: requestID(c),
-				Error:     ErrorDetail{Code: "unavailable", Message: "database unreachable"},
-			})
-		}
-	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }

@@ -5,12 +5,32 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/framework-m/framework-m/core/settings"
 )
 
 // settingsCacheControl lets clients keep settings five minutes.
 const settingsCacheControl = "max-age=300"
 
-func (s *Server) writeSettings(c echo.Context, body []byte, etag string) error {
+// settingsHandler serves the tenant's System Settings.
+type settingsHandler struct {
+	settings *settings.Service
+	// maxBody caps JSON request bodies ([app] max_body_bytes).
+	maxBody int64
+}
+
+// bindSettings registers GET /settings (anyone, cacheable) and PATCH
+// /settings (signed in; the service checks who may write).
+func bindSettings(api *echo.Group, svc *settings.Service, maxBody int64) {
+	if svc == nil {
+		return
+	}
+	h := settingsHandler{settings: svc, maxBody: maxBody}
+	api.GET("/settings", h.get)
+	api.PATCH("/settings", h.patch, RequireUser)
+}
+
+func writeSettings(c echo.Context, body []byte, etag string) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, settingsCacheControl)
 	h.Set("ETag", etag)
@@ -19,34 +39,34 @@ func (s *Server) writeSettings(c echo.Context, body []byte, etag string) error {
 	return c.JSONBlob(http.StatusOK, wrapData(body))
 }
 
-func (s *Server) getSettings(c echo.Context) error {
-	snap, err := s.deps.Settings.Get(c.Request().Context())
+func (h settingsHandler) get(c echo.Context) error {
+	snap, err := h.settings.Get(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	if etagMatch(c.Request().Header.Get("If-None-Match"), snap.ETag) {
-		h := c.Response().Header()
-		h.Set("ETag", snap.ETag)
-		h.Set(echo.HeaderCacheControl, settingsCacheControl)
+		rh := c.Response().Header()
+		rh.Set("ETag", snap.ETag)
+		rh.Set(echo.HeaderCacheControl, settingsCacheControl)
 		return c.NoContent(http.StatusNotModified)
 	}
-	return s.writeSettings(c, snap.JSON, snap.ETag)
+	return writeSettings(c, snap.JSON, snap.ETag)
 }
 
-func (s *Server) patchSettings(c echo.Context) error {
+func (h settingsHandler) patch(c echo.Context) error {
 	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
-	body, err := s.readJSON(c)
+	body, err := readJSON(c, h.maxBody)
 	if err != nil {
 		return err
 	}
-	snap, err := s.deps.Settings.Update(c.Request().Context(), body, ifMatch)
+	snap, err := h.settings.Update(c.Request().Context(), body, ifMatch)
 	if err != nil {
 		return err
 	}
-	return s.writeSettings(c, snap.JSON, snap.ETag)
+	return writeSettings(c, snap.JSON, snap.ETag)
 }
 
 // etagMatch implements If-None-Match's weak comparison.

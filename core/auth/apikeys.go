@@ -28,6 +28,8 @@ type APIKeys struct {
 	store ports.APIKeyStore
 	now   func() time.Time
 	log   *slog.Logger
+	// FlushInterval is how often Run writes last-use times (default 30s).
+	FlushInterval time.Duration
 
 	mu   sync.Mutex
 	used map[string]map[string]time.Time // tenant → key id → last use
@@ -38,7 +40,7 @@ func NewAPIKeys(store ports.APIKeyStore, log *slog.Logger) *APIKeys {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &APIKeys{store: store, now: time.Now, log: log, used: map[string]map[string]time.Time{}}
+	return &APIKeys{store: store, now: time.Now, log: log, FlushInterval: 30 * time.Second, used: map[string]map[string]time.Time{}}
 }
 
 // Store returns the key store.
@@ -164,9 +166,9 @@ func (k *APIKeys) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Run flushes last-use times every interval until ctx is done, then once more.
-func (k *APIKeys) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+// Run flushes last-use times every FlushInterval until ctx is done, then once more.
+func (k *APIKeys) Run(ctx context.Context) {
+	t := time.NewTicker(k.FlushInterval)
 	defer t.Stop()
 	for {
 		select {

@@ -388,6 +388,7 @@ func keysOf(m map[string]time.Time) []string {
 func TestAPIKeyRunFlushesOnStop(t *testing.T) {
 	store := newMemKeys()
 	k := auth.NewAPIKeys(store, nil)
+	k.FlushInterval = time.Hour // the ticker never fires in this test
 	ctx := tctx("default")
 	key, rec, err := k.Create(ctx, "u-1", auth.NewKey{Name: "a"})
 	require.NoError(t, err)
@@ -397,7 +398,7 @@ func TestAPIKeyRunFlushesOnStop(t *testing.T) {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		k.Run(runCtx, time.Hour) // the ticker never fires in this test
+		k.Run(runCtx)
 		close(done)
 	}()
 	stop()

@@ -17,6 +17,27 @@ type Config struct {
 	CORS        CORS        `toml:"cors"`
 	RateLimit   RateLimit   `toml:"rate_limit"`
 	Redis       Redis       `toml:"redis"`
+
+	// Sections holds the adapters' own settings by dotted TOML table
+	// ("permissions.citadel", "rate_limit.redis", or a third party's
+	// "rate_limit.memcached"): a map[string]any read from the file, or the
+	// adapter's settings struct set in code. This package does not know them:
+	// each adapter decodes and validates its own section (see the composition
+	// root's backends).
+	Sections map[string]any `toml:"-"`
+}
+
+// Section returns the settings of the TOML table key ("permissions.citadel"),
+// or nil when the configuration has none.
+func (c *Config) Section(key string) any { return c.Sections[key] }
+
+// SetSection stores an adapter's settings (its settings struct, or a
+// map[string]any as read from TOML) under the TOML table key.
+func (c *Config) SetSection(key string, v any) {
+	if c.Sections == nil {
+		c.Sections = map[string]any{}
+	}
+	c.Sections[key] = v
 }
 
 // CORS lets pages on other origins call the API.
@@ -34,7 +55,9 @@ type CORS struct {
 // RateLimit caps API requests per user (per client address when anonymous).
 type RateLimit struct {
 	Enabled bool `toml:"enabled"`
-	// Backend is memory (one instance) or redis (limits shared by every instance).
+	// Backend names the limiter: memory (one instance) or redis (limits
+	// shared by every instance), or a registered third-party one; its own
+	// settings are in [rate_limit.<backend>].
 	Backend       string `toml:"backend"`
 	Requests      int    `toml:"requests"`
 	WindowSeconds int    `toml:"window_seconds"`
@@ -42,8 +65,6 @@ type RateLimit struct {
 	// before authentication, so bad credentials cannot make the server work
 	// without limit.
 	RequestsPerIP int `toml:"requests_per_ip"`
-	// KeyPrefix namespaces the counters in Redis.
-	KeyPrefix string `toml:"key_prefix"`
 }
 
 // App holds process-wide settings.
@@ -92,6 +113,14 @@ type Auth struct {
 	// session_cookie, bearer, api_key, header, basic. With none, every protected
 	// route answers 401.
 	Strategies []string `toml:"strategies"`
+	// IdentityBackend names the identity provider: empty picks the mode's
+	// own (federated in federated mode, else local); a registered third-party
+	// provider is named here and configured in [auth.identity.<name>].
+	IdentityBackend string `toml:"identity_backend"`
+	// TokenBackend names the access-token service (jwt: configured in
+	// [auth.jwt]); a registered third-party one is configured in
+	// [auth.tokens.<name>].
+	TokenBackend string `toml:"token_backend"`
 	// TrustedProxies are the CIDRs of gateways whose identity and tenant headers
 	// are believed. From any other peer those headers are dropped and logged.
 	TrustedProxies []string `toml:"trusted_proxies"`
@@ -127,7 +156,8 @@ type JWT struct {
 
 // Session configures browser sessions.
 type Session struct {
-	// Backend is database or redis.
+	// Backend names the session store: database or redis, or a registered
+	// third-party one; its own settings are in [auth.session.<backend>].
 	Backend        string `toml:"backend"`
 	TTLSeconds     int    `toml:"ttl_seconds"`
 	CookieName     string `toml:"cookie_name"`
@@ -195,6 +225,11 @@ type Tenancy struct {
 	// Mode is single (every request runs in DefaultTenantID) or multi (the
 	// gateway names the tenant of each request in TenantHeader).
 	Mode string `toml:"mode"`
+	// Resolver names the tenant resolver: empty picks the mode's own
+	// (implicit for single, header for multi); a registered third-party
+	// resolver (tenants from subdomains, a tenant table …) is named here and
+	// configured in [tenancy.<resolver>].
+	Resolver string `toml:"resolver"`
 	// DefaultTenantID is the tenant of single mode, and the operator's tenant
 	// (where Error Logs go) in both modes.
 	DefaultTenantID string `toml:"default_tenant_id"`
@@ -212,7 +247,9 @@ func (t Tenancy) DefaultTenant() string { return t.DefaultTenantID }
 
 // Permissions selects the permission evaluator.
 type Permissions struct {
-	// Backend names the evaluator: rbac (DocType rules) by default.
+	// Backend names the evaluator: rbac (DocType rules) by default, citadel,
+	// cedar, or a registered third-party one; its own settings are in
+	// [permissions.<backend>].
 	Backend string `toml:"backend"`
 	// AdminRoles bypass DocType rules (every action on every DocType) when
 	// AdminBypass is on.
@@ -221,35 +258,6 @@ type Permissions struct {
 	// CustomCacheSeconds is how long Custom Permission rows are cached per
 	// tenant (changes on this instance apply at once).
 	CustomCacheSeconds int `toml:"custom_cache_seconds"`
-	// Citadel configures the external policy service (backend "citadel").
-	Citadel Citadel `toml:"citadel"`
-	// Cedar configures the in-process Cedar evaluator (backend "cedar").
-	Cedar Cedar `toml:"cedar"`
-}
-
-// Citadel is an external policy service: a Cedar-style authorization endpoint
-// or OPA's Data API.
-type Citadel struct {
-	// Endpoint receives the decision requests (POST).
-	Endpoint string `toml:"endpoint"`
-	// Format is "citadel" ({principal, action, resource, …} → {allowed, …}) or
-	// "opa" ({"input": …} → {"result": …}).
-	Format string `toml:"format"`
-	// TimeoutMS bounds each call.
-	TimeoutMS int `toml:"timeout_ms"`
-	// FallbackOnError allows requests while the service fails (default: deny).
-	FallbackOnError bool `toml:"fallback_on_error"`
-	// Fallback = "rbac" evaluates DocType rules while the service fails
-	// (it wins over FallbackOnError).
-	Fallback string `toml:"fallback"`
-	// Token is sent as a bearer token, when set.
-	Token string `toml:"token"`
-}
-
-// Cedar evaluates Cedar policy files in process.
-type Cedar struct {
-	// PolicyFiles are .cedar files (or directories of them).
-	PolicyFiles []string `toml:"policy_files"`
 }
 
 // Default returns the documented defaults: one machine, nothing to install.
@@ -274,6 +282,7 @@ func Default() Config {
 		Auth: Auth{
 			Mode:           "local",
 			Strategies:     []string{"session_cookie", "bearer", "api_key", "basic"},
+			TokenBackend:   "jwt",
 			TrustedProxies: []string{},
 			JWT: JWT{
 				Algorithm:              "HS256",
@@ -316,8 +325,6 @@ func Default() Config {
 			AdminRoles:         []string{"Admin"},
 			AdminBypass:        true,
 			CustomCacheSeconds: 30,
-			Citadel:            Citadel{Format: "citadel", TimeoutMS: 500},
-			Cedar:              Cedar{PolicyFiles: []string{}},
 		},
 		CORS: CORS{
 			AllowedOrigins: []string{},
@@ -326,7 +333,8 @@ func Default() Config {
 			ExposeHeaders:  []string{"X-Request-ID", "ETag", "Location", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
 			MaxAgeSeconds:  600,
 		},
-		RateLimit: RateLimit{Enabled: true, Backend: "memory", Requests: 50, WindowSeconds: 60, RequestsPerIP: 300, KeyPrefix: "fm:rl:"},
+		RateLimit: RateLimit{Enabled: true, Backend: "memory", Requests: 50, WindowSeconds: 60, RequestsPerIP: 300},
 		Redis:     Redis{URL: "redis://127.0.0.1:6379/0"},
+		Sections:  map[string]any{},
 	}
 }

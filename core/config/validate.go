@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -123,7 +124,9 @@ func (c *Config) Validate() error {
 	if c.CORS.MaxAgeSeconds < 0 || c.CORS.MaxAgeSeconds > 86400 {
 		bad("cors.max_age_seconds", "must be between 0 and 86400")
 	}
-	oneOf("rate_limit.backend", c.RateLimit.Backend, "memory", "redis")
+	if strings.TrimSpace(c.RateLimit.Backend) == "" {
+		bad("rate_limit.backend", "must not be empty")
+	}
 	if c.RateLimit.Requests < 1 {
 		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
 	}
@@ -134,7 +137,17 @@ func (c *Config) Validate() error {
 		bad("rate_limit.window_seconds", "must be between 1 and 86400, not %d", c.RateLimit.WindowSeconds)
 	}
 
+	if r := c.Redis.URL; r != "" {
+		u, err := url.Parse(r)
+		if err != nil || !(((u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != "") || (u.Scheme == "unix" && u.Path != "")) {
+			bad("redis.url", "must be redis://[user:password@]host:port[/db] (or rediss://, unix:///path.sock), not %q", redacted(r))
+		}
+	}
+
 	oneOf("tenancy.mode", c.Tenancy.Mode, "single", "multi")
+	if c.Tenancy.Resolver != "" && strings.TrimSpace(c.Tenancy.Resolver) == "" {
+		bad("tenancy.resolver", "must not be blank")
+	}
 	if !headerName.MatchString(c.Tenancy.TenantHeader) {
 		bad("tenancy.tenant_header", "must be an HTTP header name, not %q", c.Tenancy.TenantHeader)
 	}
@@ -159,23 +172,6 @@ func (c *Config) Validate() error {
 	if c.Permissions.CustomCacheSeconds < 0 || c.Permissions.CustomCacheSeconds > 3600 {
 		bad("permissions.custom_cache_seconds", "must be between 0 and 3600")
 	}
-	ci := c.Permissions.Citadel
-	oneOf("permissions.citadel.format", ci.Format, "citadel", "opa")
-	if ci.TimeoutMS < 1 || ci.TimeoutMS > 60000 {
-		bad("permissions.citadel.timeout_ms", "must be between 1 and 60000, not %d", ci.TimeoutMS)
-	}
-	if ci.Fallback != "" && ci.Fallback != "rbac" {
-		bad("permissions.citadel.fallback", `must be "" or "rbac", not %q`, ci.Fallback)
-	}
-	if c.Permissions.Backend == "citadel" {
-		if u, err := url.Parse(ci.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("permissions.citadel.endpoint", "must be an http(s) URL such as http://127.0.0.1:8181/v1/data/framework/authz, not %q", ci.Endpoint)
-		}
-	}
-	if c.Permissions.Backend == "cedar" && len(c.Permissions.Cedar.PolicyFiles) == 0 {
-		bad("permissions.cedar.policy_files", `list the .cedar policy files (or directories) with backend = "cedar"`)
-	}
-
 	if len(e.Problems) == 0 {
 		return nil
 	}
@@ -189,6 +185,9 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 		if _, err := ParseProxy(p); err != nil {
 			bad(fmt.Sprintf("auth.trusted_proxies[%d]", i), "must be an IP address or CIDR such as 10.0.0.0/8, not %q", p)
 		}
+	}
+	if strings.TrimSpace(a.TokenBackend) == "" {
+		bad("auth.token_backend", "must not be empty")
 	}
 	has := func(s string) bool { return slices.Contains(a.Strategies, s) }
 	if a.Mode == "federated" && (has("basic") || has("session_cookie") || has("api_key") || has("bearer")) {
@@ -224,7 +223,9 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 	}
 
 	se := &a.Session
-	oneOf("auth.session.backend", se.Backend, "database", "redis")
+	if strings.TrimSpace(se.Backend) == "" {
+		bad("auth.session.backend", "must not be empty")
+	}
 	if se.TTLSeconds < 60 {
 		bad("auth.session.ttl_seconds", "must be at least 60, not %d", se.TTLSeconds)
 	}
@@ -279,11 +280,14 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 	if (a.BootstrapAdmin.Email == "") != (a.BootstrapAdmin.Password == "") {
 		bad("auth.bootstrap_admin", "set both email and password, or neither")
 	}
-	if se.Backend == "redis" || c.RateLimit.Backend == "redis" && c.RateLimit.Enabled {
-		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			bad("redis.url", "must be redis://[user:password@]host:port[/db] (or rediss://), not %q", c.Redis.URL)
-		}
+}
+
+// redacted hides the password of a URL for messages.
+func redacted(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
 	}
+	return "(unparsable URL)"
 }
 
 // ParseProxy parses a trusted proxy: a CIDR, or one address.
@@ -319,7 +323,7 @@ func (c *Config) Interpolate(lookup func(string) (string, bool)) error {
 		lookup = os.LookupEnv
 	}
 	e := &Error{}
-	walkStrings(reflect.ValueOf(c).Elem(), "", func(key string, s string) string {
+	interpolate := func(key string, s string) string {
 		return varPattern.ReplaceAllStringFunc(s, func(m string) string {
 			sub := varPattern.FindStringSubmatch(m)
 			val, ok := lookup(sub[1])
@@ -335,7 +339,13 @@ func (c *Config) Interpolate(lookup func(string) (string, bool)) error {
 			e.Problems = append(e.Problems, Problem{Key: key, Reason: fmt.Sprintf("environment variable %s is not set (write ${%s:-default} to give a default)", sub[1], sub[1])})
 			return m
 		})
-	})
+	}
+	walkStrings(reflect.ValueOf(c).Elem(), "", interpolate)
+	for _, key := range slices.Sorted(maps.Keys(c.Sections)) {
+		v := c.Sections[key]
+		walkStrings(reflect.ValueOf(&v).Elem(), key, interpolate)
+		c.Sections[key] = v
+	}
 	if len(e.Problems) == 0 {
 		return nil
 	}
@@ -365,11 +375,21 @@ func walkStrings(v reflect.Value, prefix string, fn func(key, s string) string) 
 		}
 	case reflect.String:
 		v.SetString(fn(prefix, v.String()))
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return
+		}
+		if v.Kind() == reflect.Pointer {
+			walkStrings(v.Elem(), prefix, fn)
+			return
+		}
+		inner := reflect.New(v.Elem().Type()).Elem()
+		inner.Set(v.Elem())
+		walkStrings(inner, prefix, fn)
+		v.Set(inner)
 	case reflect.Slice:
-		if v.Type().Elem().Kind() == reflect.String {
-			for i := range v.Len() {
-				v.Index(i).SetString(fn(fmt.Sprintf("%s[%d]", prefix, i), v.Index(i).String()))
-			}
+		for i := range v.Len() {
+			walkStrings(v.Index(i), fmt.Sprintf("%s[%d]", prefix, i), fn)
 		}
 	case reflect.Map:
 		if v.Type().Key().Kind() == reflect.String {

@@ -1,7 +1,9 @@
 // Package resource is the generic document service behind the resource API:
 // every create, read, update, delete and list of every DocType passes through
-// it, so permission checks, row-level security, validation, optimistic locking
-// and change hooks apply the same way whoever calls.
+// it, so permission checks, row-level security, validation and optimistic
+// locking apply the same way whoever calls. Change events come from the
+// repository the service writes through (see core/events), so they cover
+// writes made around the service too.
 package resource
 
 import (
@@ -11,7 +13,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/framework-m/framework-m/core"
@@ -25,35 +26,21 @@ const MaxLimit = 1000
 // DefaultLimit is the page size of a list that asks for none.
 const DefaultLimit = 20
 
-// Event describes a committed change.
-type Event struct {
-	DocType string
-	Name    string
-	Action  ports.Action // create, write or delete
-	// Doc is the document after the change (before it, for delete).
-	Doc any
-}
-
-// Hook runs after a change commits. It must not block for long.
-type Hook func(ctx context.Context, ev Event)
-
 // Service is the generic document service.
 type Service struct {
 	repo ports.Repository
 	reg  *doctype.Registry
 	perm ports.PermissionEvaluator
 	log  *slog.Logger
-
-	mu    sync.RWMutex
-	hooks map[string][]Hook
 }
 
-// New returns a Service over repo that authorizes through perm.
+// New returns a Service over repo that authorizes through perm. For its
+// writes to publish change events, repo is an events.Repository.
 func New(repo ports.Repository, reg *doctype.Registry, perm ports.PermissionEvaluator, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{repo: repo, reg: reg, perm: perm, log: log, hooks: map[string][]Hook{}}
+	return &Service{repo: repo, reg: reg, perm: perm, log: log}
 }
 
 // Registry returns the DocType registry the service serves.
@@ -61,29 +48,6 @@ func (s *Service) Registry() *doctype.Registry { return s.reg }
 
 // Repository returns the repository the service writes through.
 func (s *Service) Repository() ports.Repository { return s.repo }
-
-// OnChange registers fn to run after every committed change of doctype.
-func (s *Service) OnChange(doctypeName string, fn Hook) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hooks[doctypeName] = append(s.hooks[doctypeName], fn)
-}
-
-// emit runs ev's hooks once the change is committed (at once outside a
-// transaction; never if the caller's transaction rolls back).
-func (s *Service) emit(ctx context.Context, ev Event) {
-	s.mu.RLock()
-	hooks := s.hooks[ev.DocType]
-	s.mu.RUnlock()
-	if len(hooks) == 0 {
-		return
-	}
-	s.repo.AfterCommit(ctx, func(ctx context.Context) {
-		for _, h := range hooks {
-			h(ctx, ev)
-		}
-	})
-}
 
 // DocType returns the registered DocType called name, or a not-found error.
 func (s *Service) DocType(name string) (*doctype.DocType, error) {
@@ -412,11 +376,7 @@ func (s *Service) Insert(ctx context.Context, doctypeName string, doc any) error
 	if err := s.authorize(ctx, dt, ports.ActionCreate, doc); err != nil {
 		return err
 	}
-	if err := s.repo.Create(ctx, dt.Name, doc); err != nil {
-		return err
-	}
-	s.emit(ctx, Event{DocType: dt.Name, Name: b.Name, Action: ports.ActionCreate, Doc: doc})
-	return nil
+	return s.repo.Create(ctx, dt.Name, doc)
 }
 
 func validate(doc any) error {
@@ -472,7 +432,6 @@ func (s *Service) Update(ctx context.Context, doctypeName, name string, patch []
 		if err != nil {
 			return nil, err
 		}
-		s.emit(ctx, Event{DocType: dt.Name, Name: name, Action: ports.ActionWrite, Doc: doc})
 		return doc, nil
 	}
 }
@@ -566,9 +525,5 @@ func (s *Service) Delete(ctx context.Context, doctypeName, name string) error {
 	if err := s.authorize(ctx, dt, ports.ActionDelete, doc); err != nil {
 		return err
 	}
-	if err := s.repo.Delete(ctx, dt.Name, name); err != nil {
-		return err
-	}
-	s.emit(ctx, Event{DocType: dt.Name, Name: name, Action: ports.ActionDelete, Doc: doc})
-	return nil
+	return s.repo.Delete(ctx, dt.Name, name)
 }

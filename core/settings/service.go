@@ -51,14 +51,22 @@ type Service struct {
 // DefaultTTL bounds how stale another instance's change can look.
 const DefaultTTL = 30 * time.Second
 
-// New returns a Service for the single DocType doctypeName.
-func New(res *resource.Service, doctypeName string, ttl time.Duration) *Service {
+// New returns a Service for the single DocType doctypeName, read and written
+// through res. It drops a tenant's cached settings when changes tells of a
+// committed change to them; changes must be fed by the repository res writes
+// through.
+func New(res *resource.Service, changes ports.ChangeFeed, doctypeName string, ttl time.Duration) *Service {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
 	s := &Service{res: res, doctype: doctypeName, ttl: ttl, now: time.Now, cache: map[string]*Snapshot{}, gen: map[string]uint64{}}
-	res.OnChange(doctypeName, func(ctx context.Context, _ resource.Event) {
-		s.Invalidate(ports.TenantIDFrom(ctx))
+	changes.Subscribe(doctypeName, func(_ context.Context, ev ports.ChangeEvent) {
+		// A create cannot outdate a snapshot: one is only cached for a stored
+		// document, and its removal invalidated it. Creates happen on a
+		// tenant's first read, whose result is worth keeping.
+		if ev.Action != ports.ActionCreate {
+			s.Invalidate(ev.TenantID)
+		}
 	})
 	return s
 }
@@ -139,7 +147,7 @@ func (s *Service) Update(ctx context.Context, patch []byte, ifMatch *int64) (*Sn
 		return nil, err
 	}
 	// Not cached here: ctx may carry a transaction that can still roll back.
-	// The change hook invalidates the cache once it commits.
+	// The change event invalidates the cache once it commits.
 	return s.snapshot(doc)
 }
 

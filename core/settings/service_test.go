@@ -13,6 +13,7 @@ import (
 	"github.com/framework-m/framework-m/adapters/permission/rbac"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -40,8 +41,9 @@ func instance(t *testing.T, dir string, clk *clock) *Service {
 	t.Cleanup(func() { _ = db.Close(gdb) })
 	repo := db.New(gdb, reg)
 	require.NoError(t, repo.Migrate(context.Background()))
-	res := resource.New(repo, reg, rbac.New(reg, rbac.Options{AdminRoles: []string{ports.RoleAdmin}, AdminBypass: true}), nil)
-	s := New(res, doctypes.SystemSettingsDocType, time.Minute)
+	feed := &events.Feed{}
+	res := resource.New(events.NewRepository(repo, feed, nil), reg, rbac.New(reg, rbac.Options{AdminRoles: []string{ports.RoleAdmin}, AdminBypass: true}), nil)
+	s := New(res, feed, doctypes.SystemSettingsDocType, time.Minute)
 	s.now = clk.now
 	return s
 }
@@ -105,4 +107,54 @@ func TestMaintenanceFalseWhenUnreadable(t *testing.T) {
 	s := instance(t, t.TempDir(), clk)
 	// No tenant in the context: the read fails; maintenance must not lock users out.
 	assert.False(t, s.Maintenance(context.Background()))
+}
+
+// A change made straight on the repository, around the settings and resource
+// services, invalidates the cache of its tenant only.
+func TestWriteAroundTheServiceInvalidates(t *testing.T) {
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	s := instance(t, t.TempDir(), clk)
+	other, err := s.Get(admin("other"))
+	require.NoError(t, err)
+	_, err = s.Get(admin("default"))
+	require.NoError(t, err)
+	require.False(t, s.Maintenance(admin("default")))
+
+	sys := ports.WithUser(ports.WithTenantID(context.Background(), "default"), &ports.SystemUser)
+	repo := s.res.Repository()
+	doc, err := repo.Get(sys, doctypes.SystemSettingsDocType, doctypes.SystemSettingsDocType)
+	require.NoError(t, err)
+	doc.(*doctypes.SystemSettings).MaintenanceMode = true
+	require.NoError(t, repo.Update(sys, doctypes.SystemSettingsDocType, doc))
+
+	assert.True(t, s.Maintenance(admin("default")), "seen at once, before the TTL")
+	again, err := s.Get(admin("other"))
+	require.NoError(t, err)
+	assert.Same(t, other, again, "another tenant's entry stays cached")
+}
+
+// feed captures the handlers subscribed to it.
+type feed map[string][]ports.ChangeHandler
+
+func (f feed) Subscribe(doctype string, h ports.ChangeHandler) { f[doctype] = append(f[doctype], h) }
+
+// The tenant invalidated is the event's, whatever context the handler runs in.
+func TestInvalidatesTheEventsTenant(t *testing.T) {
+	changes := feed{}
+	s := New(nil, changes, doctypes.SystemSettingsDocType, time.Minute)
+	require.Len(t, changes[doctypes.SystemSettingsDocType], 1)
+	for _, tc := range []struct {
+		action ports.Action
+		gen    uint64
+	}{
+		{ports.ActionCreate, 0},
+		{ports.ActionWrite, 1},
+		{ports.ActionDelete, 2},
+	} {
+		changes[doctypes.SystemSettingsDocType][0](admin("elsewhere"), ports.ChangeEvent{
+			DocType: doctypes.SystemSettingsDocType, Action: tc.action, TenantID: "acme",
+		})
+		assert.Equal(t, tc.gen, s.gen["acme"], "after %s", tc.action)
+		assert.Zero(t, s.gen["elsewhere"])
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/cleanup"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -282,10 +283,24 @@ func (p *Provider) CountUsers(ctx context.Context) (int64, error) {
 var _ ports.LocalIdentity = (*Provider)(nil)
 
 // Revocations is a ports.TokenRevocations on the Revoked Token DocType.
-type Revocations struct{ repo ports.Repository }
+type Revocations struct {
+	repo  ports.Repository
+	purge cleanup.Job
+}
 
 // NewRevocations returns revocations stored through repo.
 func NewRevocations(repo ports.Repository) *Revocations { return &Revocations{repo: repo} }
+
+// WithPurge makes Run delete the records of expired tokens (revoked or not,
+// they no longer verify) in every tenant through purger, every interval.
+func (r *Revocations) WithPurge(purger ports.Purger, interval time.Duration, log *slog.Logger) *Revocations {
+	r.purge = cleanup.Job{Purger: purger, DocType: doctypes.RevokedTokenDocType, Field: "expires_at", Interval: interval, Log: log}
+	return r
+}
+
+// Run purges expired records until ctx is done (see WithPurge; without it
+// Run returns at once).
+func (r *Revocations) Run(ctx context.Context) { r.purge.Run(ctx) }
 
 // Revoke records token id as revoked until exp.
 func (r *Revocations) Revoke(ctx context.Context, id, userID string, exp time.Time) error {

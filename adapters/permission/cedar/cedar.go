@@ -97,7 +97,6 @@ import (
 	"github.com/cedar-policy/cedar-go"
 
 	"github.com/framework-m/framework-m/core"
-	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -144,11 +143,34 @@ type Adapter struct {
 // forbid policy exists, since forbids on document fields cannot become filters.
 func (a *Adapter) NeedsRowCheck(string) bool { return len(a.forbids) > 0 }
 
+// Config is the [permissions.cedar] section.
+type Config struct {
+	// PolicyFiles are .cedar files (or directories of them).
+	PolicyFiles []string `toml:"policy_files"`
+}
+
+// DefaultConfig returns the documented defaults of [permissions.cedar].
+func DefaultConfig() Config { return Config{PolicyFiles: []string{}} }
+
+// Validate checks the settings: at least one policy file or directory.
+func (c Config) Validate() error {
+	verr := &core.ValidationError{}
+	if len(c.PolicyFiles) == 0 {
+		verr.Add("policy_files", `list the .cedar policy files (or directories) with backend = "cedar"`)
+	}
+	for i, f := range c.PolicyFiles {
+		if strings.TrimSpace(f) == "" {
+			verr.Add(fmt.Sprintf("policy_files[%d]", i), "must not be empty")
+		}
+	}
+	return verr.Err()
+}
+
 // New loads the policy files of cfg (a path may be a directory: all of its
 // *.cedar files, in name order) and returns an evaluator over the DocTypes of
 // reg. A file that cannot be read or parsed, a malformed annotation, a
 // duplicate policy id, or no policy at all is an error.
-func New(reg *doctype.Registry, cfg config.Cedar, opts ...Option) (*Adapter, error) {
+func New(reg *doctype.Registry, cfg Config, opts ...Option) (*Adapter, error) {
 	if len(cfg.PolicyFiles) == 0 {
 		return nil, errors.New("cedar: no policy files configured ([permissions.cedar] policy_files)")
 	}

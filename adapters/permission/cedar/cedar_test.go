@@ -15,7 +15,6 @@ import (
 
 	"github.com/framework-m/framework-m/adapters/permission/cedar"
 	"github.com/framework-m/framework-m/core"
-	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/fmtest/permtest"
 	"github.com/framework-m/framework-m/ports"
@@ -35,13 +34,13 @@ func invoiceAdapter(t testing.TB, extra string) *cedar.Adapter {
 func ctx() context.Context { return ports.WithTenantID(context.Background(), "t") }
 
 func TestContractDecisionTable(t *testing.T) {
-	a, err := cedar.New(permtest.Registry(), config.Cedar{PolicyFiles: []string{invoicePolicies}})
+	a, err := cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{invoicePolicies}})
 	require.NoError(t, err)
 	permtest.RunDecisions(t, a)
 }
 
 func TestContractRowSecurity(t *testing.T) {
-	a, err := cedar.New(permtest.Registry(), config.Cedar{PolicyFiles: []string{invoicePolicies}})
+	a, err := cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{invoicePolicies}})
 	require.NoError(t, err)
 	permtest.RunRowSecurity(t, a)
 }
@@ -187,11 +186,11 @@ func TestParseErrorNamesTheFile(t *testing.T) {
 	bad := filepath.Join(dir, "bad.cedar")
 	require.NoError(t, os.WriteFile(good, []byte(`permit (principal, action, resource);`), 0o600))
 	require.NoError(t, os.WriteFile(bad, []byte("permit (principal, action, resource);\npermit (principal action resource);\n"), 0o600))
-	_, err := cedar.New(permtest.Registry(), config.Cedar{PolicyFiles: []string{good, bad}})
+	_, err := cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{good, bad}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), bad)
 
-	_, err = cedar.New(permtest.Registry(), config.Cedar{PolicyFiles: []string{filepath.Join(dir, "missing.cedar")}})
+	_, err = cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{filepath.Join(dir, "missing.cedar")}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "missing.cedar")
 	assert.ErrorIs(t, err, os.ErrNotExist)
@@ -210,7 +209,7 @@ func TestDirectoryLoading(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not cedar"), 0o600))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub.cedar"), 0o700))
 
-	a, err := cedar.New(permtest.Registry(), config.Cedar{PolicyFiles: []string{dir}})
+	a, err := cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{dir}})
 	require.NoError(t, err)
 	permtest.RunDecisions(t, a)
 	permtest.RunRowSecurity(t, a)
@@ -220,7 +219,7 @@ func TestDefaultPolicyIDsNameTheFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "all.cedar")
 	require.NoError(t, os.WriteFile(path, []byte("forbid (principal, action, resource) when { false };\npermit (principal, action, resource);\n"), 0o600))
-	a, err := cedar.New(permtest.Registry(), config.Cedar{PolicyFiles: []string{path}})
+	a, err := cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{path}})
 	require.NoError(t, err)
 	res, err := a.Evaluate(ctx(), permtest.Case{Who: permtest.Nobody, Action: ports.ActionRead, Doc: permtest.AnnNorth}.Request())
 	require.NoError(t, err)
@@ -232,11 +231,11 @@ func TestEmptyPolicySetIsAnError(t *testing.T) {
 	_, err := cedar.NewFromSource(permtest.Registry(), "empty.cedar", []byte("// nothing here\n"))
 	assert.ErrorContains(t, err, "no policies in empty.cedar")
 
-	_, err = cedar.New(permtest.Registry(), config.Cedar{})
+	_, err = cedar.New(permtest.Registry(), cedar.Config{})
 	assert.ErrorContains(t, err, "no policy files")
 
 	quiet := slog.New(slog.DiscardHandler)
-	_, err = cedar.New(permtest.Registry(), config.Cedar{PolicyFiles: []string{t.TempDir()}}, cedar.WithLogger(quiet))
+	_, err = cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{t.TempDir()}}, cedar.WithLogger(quiet))
 	assert.ErrorContains(t, err, "no policies")
 }
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/framework-m/framework-m/adapters/permission/citadel"
-	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/fmtest/permtest"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -61,7 +60,7 @@ func BenchmarkCitadelLoopback(b *testing.B) {
 		_, _ = io.WriteString(w, `{"allowed": true, "reason": "ok", "policy_id": "p"}`)
 	}))
 	b.Cleanup(srv.Close)
-	a := newAdapter(b, config.Citadel{Endpoint: srv.URL, Format: citadel.FormatCitadel})
+	a := newAdapter(b, citadel.Config{Endpoint: srv.URL, Format: citadel.FormatCitadel})
 	req := permtest.Case{Who: permtest.Sam, Action: ports.ActionRead, Doc: permtest.BobNorth}.Request()
 	ctx := tenantCtx()
 	b.ReportAllocs()

@@ -27,7 +27,6 @@ import (
 	"github.com/framework-m/framework-m/adapters/permission/citadel"
 	"github.com/framework-m/framework-m/adapters/permission/rbac"
 	"github.com/framework-m/framework-m/core"
-	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/fmtest/permtest"
 	"github.com/framework-m/framework-m/ports"
@@ -71,15 +70,15 @@ func loadPolicy(t testing.TB, base string) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, "OPA refused the policy: %s", body)
 }
 
-func newAdapter(t testing.TB, cfg config.Citadel, opts ...citadel.Option) *citadel.Adapter {
+func newAdapter(t testing.TB, cfg citadel.Config, opts ...citadel.Option) *citadel.Adapter {
 	t.Helper()
 	a, err := citadel.New(cfg, append([]citadel.Option{citadel.WithLogger(quiet)}, opts...)...)
 	require.NoError(t, err)
 	return a
 }
 
-func opaConfig(base string) config.Citadel {
-	return config.Citadel{Endpoint: base + authzPath, Format: citadel.FormatOPA, TimeoutMS: 2000}
+func opaConfig(base string) citadel.Config {
+	return citadel.Config{Endpoint: base + authzPath, Format: citadel.FormatOPA, TimeoutMS: 2000}
 }
 
 func rbacEvaluator() *rbac.Adapter {
@@ -315,7 +314,7 @@ func TestSlowServiceTimesOut(t *testing.T) {
 		close(release) // unblock handlers so Close returns at once
 		srv.Close()
 	})
-	cfg := config.Citadel{Endpoint: srv.URL, TimeoutMS: 50}
+	cfg := citadel.Config{Endpoint: srv.URL, TimeoutMS: 50}
 	req := permtest.Case{Who: permtest.Manager, Action: ports.ActionRead, Doc: permtest.AnnNorth}.Request()
 
 	res, err := newAdapter(t, cfg).Evaluate(tenantCtx(), req)
@@ -350,7 +349,7 @@ func TestCallerCancellation(t *testing.T) {
 		_, _ = io.WriteString(w, `{"allowed": true}`)
 	}))
 	t.Cleanup(srv.Close)
-	a := newAdapter(t, config.Citadel{Endpoint: srv.URL, FallbackOnError: true})
+	a := newAdapter(t, citadel.Config{Endpoint: srv.URL, FallbackOnError: true})
 	ctx, cancel := context.WithCancel(tenantCtx())
 	cancel()
 	res, err := a.Evaluate(ctx, permtest.Case{Who: permtest.Manager, Action: ports.ActionRead}.Request())
@@ -433,7 +432,7 @@ func TestGarbageFallsBack(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := serve(t, tc.ans)
-			cfg := config.Citadel{Endpoint: srv.URL, Format: tc.format, TimeoutMS: 5000}
+			cfg := citadel.Config{Endpoint: srv.URL, Format: tc.format, TimeoutMS: 5000}
 			ask := func(a *citadel.Adapter, who permtest.Principal) (ports.PolicyResult, []ports.Filter, error) {
 				if tc.list {
 					fs, err := a.PermittedFilters(tenantCtx(), who.UserContext(), "Invoice", ports.ActionRead)
@@ -490,7 +489,7 @@ func TestConnectionDropped(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	res, err := newAdapter(t, config.Citadel{Endpoint: srv.URL, FallbackOnError: true}).Evaluate(tenantCtx(), permtest.Case{Who: permtest.Nobody, Action: ports.ActionRead}.Request())
+	res, err := newAdapter(t, citadel.Config{Endpoint: srv.URL, FallbackOnError: true}).Evaluate(tenantCtx(), permtest.Case{Who: permtest.Nobody, Action: ports.ActionRead}.Request())
 	require.NoError(t, err)
 	assert.True(t, res.Authorized)
 	assert.Contains(t, res.Reason, "unreachable")
@@ -515,7 +514,7 @@ func TestOPAAnswers(t *testing.T) {
 		t.Run(tc.body, func(t *testing.T) {
 			srv := serve(t, answer{body: tc.body})
 			// fallback_on_error is on: a denial here is the policy's, not the fallback's.
-			a := newAdapter(t, config.Citadel{Endpoint: srv.URL, Format: citadel.FormatOPA, FallbackOnError: true})
+			a := newAdapter(t, citadel.Config{Endpoint: srv.URL, Format: citadel.FormatOPA, FallbackOnError: true})
 			res, err := a.Evaluate(tenantCtx(), permtest.Case{Who: permtest.Manager, Action: ports.ActionRead}.Request())
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, res.Authorized)
@@ -579,7 +578,7 @@ func TestCitadelFormat(t *testing.T) {
 	}}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	a := newAdapter(t, config.Citadel{Endpoint: srv.URL, Format: citadel.FormatCitadel, Token: "s3cret"})
+	a := newAdapter(t, citadel.Config{Endpoint: srv.URL, Format: citadel.FormatCitadel, Token: "s3cret"})
 
 	req := permtest.Case{Who: permtest.AnnAndRep, Action: ports.ActionRead, Doc: permtest.AnnNorth}.Request()
 	res, err := a.Evaluate(context.Background(), req)
@@ -640,7 +639,7 @@ func TestOPAFormatRequest(t *testing.T) {
 	}}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	a := newAdapter(t, config.Citadel{Endpoint: srv.URL + authzPath, Format: citadel.FormatOPA, Token: "tok"})
+	a := newAdapter(t, citadel.Config{Endpoint: srv.URL + authzPath, Format: citadel.FormatOPA, Token: "tok"})
 	res, err := a.Evaluate(tenantCtx(), permtest.Case{Who: permtest.Bob, Action: ports.ActionWrite, Doc: permtest.BobSouth}.Request())
 	require.NoError(t, err)
 	assert.Equal(t, ports.PolicyResult{Source: ports.SourceCustom, Reason: "closed on Sundays", PolicyID: "sunday"}, res)
@@ -659,7 +658,7 @@ func TestNoTokenNoAuthorization(t *testing.T) {
 	rec := &recorder{answer: func(map[string]any) string { return `{"allowed": false}` }}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	_, err := newAdapter(t, config.Citadel{Endpoint: srv.URL}).Evaluate(tenantCtx(), permtest.Case{Who: permtest.Bob, Action: ports.ActionRead}.Request())
+	_, err := newAdapter(t, citadel.Config{Endpoint: srv.URL}).Evaluate(tenantCtx(), permtest.Case{Who: permtest.Bob, Action: ports.ActionRead}.Request())
 	require.NoError(t, err)
 	_, hdr := rec.last(t)
 	assert.Empty(t, hdr.Get("Authorization"))
@@ -706,7 +705,7 @@ func TestPermittedFiltersShapes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := serve(t, answer{body: tc.body})
-			a := newAdapter(t, config.Citadel{Endpoint: srv.URL})
+			a := newAdapter(t, citadel.Config{Endpoint: srv.URL})
 			fs, err := a.PermittedFilters(tenantCtx(), permtest.Ann.UserContext(), "Invoice", ports.ActionRead)
 			if tc.err != nil {
 				assert.ErrorIs(t, err, tc.err)
@@ -719,7 +718,7 @@ func TestPermittedFiltersShapes(t *testing.T) {
 
 	t.Run("no principal", func(t *testing.T) {
 		srv := serve(t, answer{body: `{"allowed": true}`})
-		_, err := newAdapter(t, config.Citadel{Endpoint: srv.URL}).PermittedFilters(tenantCtx(), nil, "Invoice", ports.ActionRead)
+		_, err := newAdapter(t, citadel.Config{Endpoint: srv.URL}).PermittedFilters(tenantCtx(), nil, "Invoice", ports.ActionRead)
 		assert.ErrorIs(t, err, core.ErrForbidden)
 	})
 }
@@ -729,17 +728,17 @@ func TestPermittedFiltersShapes(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	cases := []struct {
 		name  string
-		cfg   config.Citadel
+		cfg   citadel.Config
 		opts  []citadel.Option
 		field string
 	}{
-		{"no endpoint", config.Citadel{}, nil, "endpoint"},
-		{"not a URL", config.Citadel{Endpoint: "localhost:8181"}, nil, "endpoint"},
-		{"not HTTP", config.Citadel{Endpoint: "ftp://policy/authz"}, nil, "endpoint"},
-		{"unknown format", config.Citadel{Endpoint: "http://x", Format: "xacml"}, nil, "format"},
-		{"negative timeout", config.Citadel{Endpoint: "http://x", TimeoutMS: -1}, nil, "timeout_ms"},
-		{"unknown fallback", config.Citadel{Endpoint: "http://x", Fallback: "abac"}, nil, "fallback"},
-		{"rbac without evaluator", config.Citadel{Endpoint: "http://x", Fallback: "rbac"}, nil, "fallback"},
+		{"no endpoint", citadel.Config{}, nil, "endpoint"},
+		{"not a URL", citadel.Config{Endpoint: "localhost:8181"}, nil, "endpoint"},
+		{"not HTTP", citadel.Config{Endpoint: "ftp://policy/authz"}, nil, "endpoint"},
+		{"unknown format", citadel.Config{Endpoint: "http://x", Format: "xacml"}, nil, "format"},
+		{"negative timeout", citadel.Config{Endpoint: "http://x", TimeoutMS: -1}, nil, "timeout_ms"},
+		{"unknown fallback", citadel.Config{Endpoint: "http://x", Fallback: "abac"}, nil, "fallback"},
+		{"rbac without evaluator", citadel.Config{Endpoint: "http://x", Fallback: "rbac"}, nil, "fallback"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -749,7 +748,7 @@ func TestNewValidates(t *testing.T) {
 			assert.ErrorContains(t, err, "permissions.citadel."+tc.field)
 		})
 	}
-	for _, cfg := range []config.Citadel{
+	for _, cfg := range []citadel.Config{
 		{Endpoint: "http://127.0.0.1:8181/v1/data/framework/authz", Format: "opa"},
 		{Endpoint: "https://citadel.example.com/authorize", Format: "citadel", TimeoutMS: 200, FallbackOnError: true},
 		{Endpoint: "http://x/authorize"}, // format and timeout default
@@ -758,13 +757,13 @@ func TestNewValidates(t *testing.T) {
 		_, err := citadel.New(cfg)
 		assert.NoError(t, err, "%+v", cfg)
 	}
-	_, err := citadel.New(config.Citadel{Endpoint: "http://x", Fallback: "rbac"}, citadel.WithFallback(rbacEvaluator()))
+	_, err := citadel.New(citadel.Config{Endpoint: "http://x", Fallback: "rbac"}, citadel.WithFallback(rbacEvaluator()))
 	assert.NoError(t, err)
 }
 
 // defaultsWith returns the documented [permissions.citadel] defaults with endpoint.
-func defaultsWith(endpoint string) config.Citadel {
-	c := config.Default().Permissions.Citadel
+func defaultsWith(endpoint string) citadel.Config {
+	c := citadel.DefaultConfig()
 	c.Endpoint = endpoint
 	return c
 }
@@ -809,7 +808,7 @@ func TestFallbackWarningsAreRateLimited(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	h := &records{}
-	a, err := citadel.New(config.Citadel{Endpoint: srv.URL}, citadel.WithLogger(slog.New(h)))
+	a, err := citadel.New(citadel.Config{Endpoint: srv.URL}, citadel.WithLogger(slog.New(h)))
 	require.NoError(t, err)
 	req := permtest.Case{Who: permtest.Manager, Action: ports.ActionRead}.Request()
 
@@ -863,7 +862,7 @@ func (failingEvaluator) PermittedFilters(context.Context, *ports.UserContext, st
 
 func TestFallbackEvaluatorError(t *testing.T) {
 	srv := serve(t, answer{status: 503})
-	a := newAdapter(t, config.Citadel{Endpoint: srv.URL, Fallback: citadel.FallbackRBAC}, citadel.WithFallback(failingEvaluator{}))
+	a := newAdapter(t, citadel.Config{Endpoint: srv.URL, Fallback: citadel.FallbackRBAC}, citadel.WithFallback(failingEvaluator{}))
 	res, err := a.Evaluate(tenantCtx(), permtest.Case{Who: permtest.Manager, Action: ports.ActionRead}.Request())
 	assert.ErrorIs(t, err, errBroken)
 	assert.False(t, res.Authorized)
@@ -875,7 +874,7 @@ func TestFallbackEvaluatorError(t *testing.T) {
 // settings for the maintenance check, writing error logs) must not depend on
 // the policy service, which may be down.
 func TestSystemPrincipalNeverAsksTheService(t *testing.T) {
-	a, err := citadel.New(config.Citadel{Endpoint: "http://127.0.0.1:1/down", Format: "citadel", TimeoutMS: 50})
+	a, err := citadel.New(citadel.Config{Endpoint: "http://127.0.0.1:1/down", Format: "citadel", TimeoutMS: 50})
 	require.NoError(t, err)
 	ctx := ports.WithTenantID(context.Background(), "t")
 	res, err := a.Evaluate(ctx, ports.PolicyRequest{PrincipalID: "system", Roles: []string{ports.RoleSystem}, DocType: "System Settings", Action: ports.ActionRead})

@@ -28,6 +28,15 @@ type Limiter struct {
 	now    func() time.Time
 }
 
+// Config is the [rate_limit.redis] section (the server is [redis] url).
+type Config struct {
+	// KeyPrefix namespaces the counters in Redis.
+	KeyPrefix string `toml:"key_prefix"`
+}
+
+// DefaultConfig returns the documented defaults of [rate_limit.redis].
+func DefaultConfig() Config { return Config{KeyPrefix: "fm:rl:"} }
+
 // New returns a limiter storing counters under prefix (e.g. "fm:rl:").
 func New(client goredis.UniversalClient, prefix string) *Limiter {
 	return &Limiter{client: client, prefix: prefix, now: time.Now}

@@ -15,11 +15,9 @@ import (
 	"log/slog"
 	"time"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/cleanup"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -27,18 +25,18 @@ import (
 
 // DefaultCleanupInterval is how often Run deletes expired sessions when given
 // no positive interval.
-const DefaultCleanupInterval = 10 * time.Minute
+const DefaultCleanupInterval = cleanup.DefaultInterval
 
 // pageSize is how many sessions one repository List call reads.
 const pageSize = 500
 
 // Store is the database implementation of ports.SessionStore.
 type Store struct {
-	repo  ports.Repository
-	gdb   *gorm.DB
-	table string
-	log   *slog.Logger
-	now   func() time.Time
+	repo     ports.Repository
+	purger   ports.Purger
+	interval time.Duration
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // Option configures a Store.
@@ -53,15 +51,18 @@ func WithLogger(log *slog.Logger) Option {
 	}
 }
 
+// WithCleanupInterval sets how often Run deletes expired sessions (default
+// DefaultCleanupInterval).
+func WithCleanupInterval(d time.Duration) Option {
+	return func(s *Store) { s.interval = d }
+}
+
 // New returns a Store keeping sessions through repo, which must know the
-// Session DocType (doctypes.Register) with its table migrated. gdb is the
-// database behind repo; only the cross-tenant Cleanup uses it.
-func New(repo ports.Repository, gdb *gorm.DB, opts ...Option) *Store {
-	table := doctypes.SessionMeta.Table
-	if table == "" {
-		table = doctype.SnakeCase(doctypes.SessionMeta.Name)
-	}
-	s := &Store{repo: repo, gdb: gdb, table: table, log: slog.Default(), now: time.Now}
+// Session DocType (doctypes.Register) with its table migrated. purger (the
+// store behind repo, when it can) runs the cross-tenant Cleanup; nil turns
+// Cleanup off.
+func New(repo ports.Repository, purger ports.Purger, opts ...Option) *Store {
+	s := &Store{repo: repo, purger: purger, log: slog.Default(), now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -247,42 +248,22 @@ func (st *Store) page(ctx context.Context, userID string, extra []ports.Filter, 
 // Cleanup deletes every expired session of every tenant and returns how many.
 //
 // It is a system maintenance job, not a request: it deliberately bypasses the
-// tenant-scoped repository and runs one DELETE … WHERE expires_at < now on the
-// database directly. Run calls it periodically.
+// tenant-scoped repository through the store's ports.Purger (one DELETE …
+// WHERE expires_at < now). Run calls it periodically.
 func (st *Store) Cleanup(ctx context.Context) (int64, error) {
-	now := st.now().UTC().Truncate(time.Microsecond)
-	res := st.gdb.WithContext(ctx).Table(st.table).
-		Where(clause.Lt{Column: clause.Column{Name: "expires_at"}, Value: now}).
-		Delete(&doctypes.Session{})
-	if res.Error != nil {
-		return 0, fmt.Errorf("delete expired sessions: %w", res.Error)
+	n, err := st.job().Once(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
-	return res.RowsAffected, nil
+	return n, nil
 }
 
-// Run calls Cleanup at once and then every interval (DefaultCleanupInterval if
-// interval is not positive) until ctx is done. Failures are logged, and the
-// next round tries again.
-func (st *Store) Run(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = DefaultCleanupInterval
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := st.Cleanup(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			st.log.ErrorContext(ctx, "session cleanup failed", "err", err)
-		case n > 0:
-			st.log.DebugContext(ctx, "expired sessions deleted", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// Run calls Cleanup at once and then every cleanup interval until ctx is
+// done. Failures are logged, and the next round tries again.
+func (st *Store) Run(ctx context.Context) { st.job().Run(ctx) }
+
+func (st *Store) job() cleanup.Job {
+	return cleanup.Job{Purger: st.purger, DocType: doctypes.SessionDocType, Field: "expires_at", Interval: st.interval, Log: st.log, Now: st.now}
 }
 
 func toPort(doc *doctypes.Session) *ports.Session {

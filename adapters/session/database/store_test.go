@@ -53,8 +53,8 @@ func open(t *testing.T, driver fmtest.Driver) (*db.Repository, *gorm.DB) {
 func TestStoreContract(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver fmtest.Driver) {
 		sessiontest.Run(t, func(t *testing.T) ports.SessionStore {
-			repo, gdb := open(t, driver)
-			return database.New(repo, gdb)
+			repo, _ := open(t, driver)
+			return database.New(repo, repo)
 		})
 	})
 }
@@ -82,8 +82,8 @@ func names(t *testing.T, repo ports.Repository, tenant string) []string {
 
 func TestCleanupDeletesOnlyExpiredRowsOfEveryTenant(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver fmtest.Driver) {
-		repo, gdb := open(t, driver)
-		st := database.New(repo, gdb)
+		repo, _ := open(t, driver)
+		st := database.New(repo, repo)
 		now := time.Now()
 		put(t, repo, "A", "a-expired", "ann", now.Add(-time.Hour))
 		put(t, repo, "A", "a-just-expired", "ann", now.Add(-time.Millisecond))
@@ -109,8 +109,8 @@ func TestCleanupDeletesOnlyExpiredRowsOfEveryTenant(t *testing.T) {
 }
 
 func TestRunCleansUpUntilCancelled(t *testing.T) {
-	repo, gdb := open(t, fmtest.SQLite)
-	st := database.New(repo, gdb, database.WithLogger(fmtest.Logger(t)))
+	repo, _ := open(t, fmtest.SQLite)
+	st := database.New(repo, repo, database.WithLogger(fmtest.Logger(t)), database.WithCleanupInterval(20*time.Millisecond))
 	put(t, repo, "A", "old", "ann", time.Now().Add(-time.Hour))
 	put(t, repo, "A", "live", "ann", time.Now().Add(time.Hour))
 
@@ -118,7 +118,7 @@ func TestRunCleansUpUntilCancelled(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		st.Run(ctx, 20*time.Millisecond)
+		st.Run(ctx)
 	}()
 	require.Eventually(t, func() bool { return slices.Equal(names(t, repo, "A"), []string{"live"}) },
 		5*time.Second, 10*time.Millisecond, "Run deletes the expired row")
@@ -137,8 +137,8 @@ func TestRunCleansUpUntilCancelled(t *testing.T) {
 }
 
 func TestDeleteAllForUserPagesThroughManySessions(t *testing.T) {
-	repo, gdb := open(t, fmtest.SQLite)
-	st := database.New(repo, gdb)
+	repo, _ := open(t, fmtest.SQLite)
+	st := database.New(repo, repo)
 	ctx := ports.WithTenantID(t.Context(), "A")
 	const n = 1203 // more than two pages
 	exp := time.Now().Add(time.Hour)
@@ -184,7 +184,7 @@ func TestSessionDocType(t *testing.T) {
 
 func TestCreateWrapsRepositoryErrors(t *testing.T) {
 	repo, gdb := open(t, fmtest.SQLite)
-	st := database.New(repo, gdb)
+	st := database.New(repo, repo)
 	ctx := ports.WithTenantID(t.Context(), "A")
 	s := &ports.Session{ID: "a/b", UserID: "ann", ExpiresAt: time.Now().Add(time.Hour)}
 	assert.ErrorIs(t, st.Create(ctx, s), core.ErrValidation, "a handle the repository cannot name")

@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +48,24 @@ type Store struct {
 	now    func() time.Time
 }
 
+// Config is the [auth.session.redis] section (the server is [redis] url).
+type Config struct {
+	// KeyPrefix starts every key, so several apps can share one Redis
+	// database. It must not contain { or } (the keys' hash tags).
+	KeyPrefix string `toml:"key_prefix"`
+}
+
+// DefaultConfig returns the documented defaults of [auth.session.redis].
+func DefaultConfig() Config { return Config{KeyPrefix: DefaultPrefix} }
+
+// Validate checks the key prefix.
+func (c Config) Validate() error {
+	if strings.ContainsAny(c.KeyPrefix, "{}") {
+		return core.Invalid("key_prefix", "must not contain { or }")
+	}
+	return nil
+}
+
 // Option configures a Store.
 type Option func(*Store)
 
@@ -67,26 +84,6 @@ func New(client goredis.UniversalClient, opts ...Option) *Store {
 		o(s)
 	}
 	return s
-}
-
-// Open connects to the Redis server at rawURL (redis://[user:password@]host:port/db,
-// rediss:// for TLS, unix:///path.sock) and checks it answers. Close the client
-// when done.
-func Open(ctx context.Context, rawURL string) (*goredis.Client, error) {
-	opts, err := goredis.ParseURL(rawURL)
-	if err != nil {
-		// url.Error repeats the URL, password included: keep only its reason.
-		if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return nil, fmt.Errorf("redis: parse URL: %w", err)
-	}
-	client := goredis.NewClient(opts)
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("redis: connect to %s: %w", opts.Addr, err)
-	}
-	return client, nil
 }
 
 // record is a session as stored: the port's Session with its CSRF hash, which

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/framework-m/framework-m/adapters/redisclient"
 	"github.com/framework-m/framework-m/adapters/session/redis"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/fmtest"
@@ -28,7 +29,7 @@ const EnvRedisURL = "FM_TEST_REDIS_URL"
 func client(t *testing.T) *goredis.Client {
 	t.Helper()
 	url := fmtest.SkipUnlessServer(t, EnvRedisURL, "Redis")
-	c, err := redis.Open(t.Context(), url)
+	c, err := redisclient.Open(t.Context(), url)
 	require.NoError(t, err, "connect to %s", EnvRedisURL)
 	t.Cleanup(func() { assert.NoError(t, c.Close()) })
 	return c
@@ -208,14 +209,14 @@ func TestKeysAreEscaped(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
-	_, err := redis.Open(t.Context(), "http://user:s3cret@localhost:6379")
+	_, err := redisclient.Open(t.Context(), "http://user:s3cret@localhost:6379")
 	require.Error(t, err, "not a redis URL")
 	assert.NotContains(t, err.Error(), "s3cret")
-	_, err = redis.Open(t.Context(), "redis://user:s3cret@local host:6379/0")
+	_, err = redisclient.Open(t.Context(), "redis://user:s3cret@local host:6379/0")
 	require.Error(t, err, "unparsable URL")
 	assert.NotContains(t, err.Error(), "s3cret", "the password never shows in errors")
 
-	_, err = redis.Open(t.Context(), "redis://127.0.0.1:1/0?max_retries=-1")
+	_, err = redisclient.Open(t.Context(), "redis://127.0.0.1:1/0?max_retries=-1")
 	assert.Error(t, err, "nothing listens on port 1")
 
 	c := client(t)

@@ -1,4 +1,4 @@
-package apikey_test
+package auth_test
 
 import (
 	"context"
@@ -12,16 +12,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/framework-m/framework-m/adapters/auth/apikey"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/ports"
 )
 
 // identity knows a fixed set of users.
-type identity struct{ users map[string]*ports.User }
+type aPIKeyIdentity struct{ users map[string]*ports.User }
 
-func (i identity) GetUser(_ context.Context, id string) (*ports.User, error) {
+func (i aPIKeyIdentity) GetUser(_ context.Context, id string) (*ports.User, error) {
 	u, ok := i.users[id]
 	if !ok {
 		return nil, core.Public(core.ErrNotFound, "user not found")
@@ -30,22 +29,22 @@ func (i identity) GetUser(_ context.Context, id string) (*ports.User, error) {
 	return &c, nil
 }
 
-func (identity) Authenticate(context.Context, ports.Credentials) (*ports.Token, error) {
+func (aPIKeyIdentity) Authenticate(context.Context, ports.Credentials) (*ports.Token, error) {
 	return nil, core.ErrUnauthorized
 }
 
-func (identity) Attributes(_ context.Context, u *ports.User) map[string]any {
+func (aPIKeyIdentity) Attributes(_ context.Context, u *ports.User) map[string]any {
 	return map[string]any{"roles": u.Roles}
 }
 
 // keyStore keeps key records in memory and records every lookup.
-type keyStore struct {
+type aPIKeyKeyStore struct {
 	mu      sync.Mutex
 	keys    map[string]*ports.APIKey
 	lookups []string
 }
 
-func (s *keyStore) CreateKey(_ context.Context, k *ports.APIKey) error {
+func (s *aPIKeyKeyStore) CreateKey(_ context.Context, k *ports.APIKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := *k
@@ -53,7 +52,7 @@ func (s *keyStore) CreateKey(_ context.Context, k *ports.APIKey) error {
 	return nil
 }
 
-func (s *keyStore) GetKey(_ context.Context, id string) (*ports.APIKey, error) {
+func (s *aPIKeyKeyStore) GetKey(_ context.Context, id string) (*ports.APIKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lookups = append(s.lookups, id)
@@ -65,55 +64,55 @@ func (s *keyStore) GetKey(_ context.Context, id string) (*ports.APIKey, error) {
 	return &c, nil
 }
 
-func (s *keyStore) looked() []string {
+func (s *aPIKeyKeyStore) looked() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.lookups...)
 }
 
-func (s *keyStore) ListKeys(context.Context, string) ([]*ports.APIKey, error) { return nil, nil }
-func (s *keyStore) DeleteKey(context.Context, string) error                   { return nil }
-func (s *keyStore) DeleteKeysForUser(context.Context, string) (int, error)    { return 0, nil }
-func (s *keyStore) TouchKeys(context.Context, map[string]time.Time) error     { return nil }
+func (s *aPIKeyKeyStore) ListKeys(context.Context, string) ([]*ports.APIKey, error) { return nil, nil }
+func (s *aPIKeyKeyStore) DeleteKey(context.Context, string) error                   { return nil }
+func (s *aPIKeyKeyStore) DeleteKeysForUser(context.Context, string) (int, error)    { return 0, nil }
+func (s *aPIKeyKeyStore) TouchKeys(context.Context, map[string]time.Time) error     { return nil }
 
-type env struct {
-	strategy *apikey.Strategy
-	store    *keyStore
+type aPIKeyEnv struct {
+	strategy *auth.APIKey
+	store    *aPIKeyKeyStore
 	key      string
 	rec      *ports.APIKey
 }
 
-func newEnv(t *testing.T) *env {
+func aPIKeyNewEnv(t *testing.T) *aPIKeyEnv {
 	t.Helper()
-	store := &keyStore{keys: map[string]*ports.APIKey{}}
+	store := &aPIKeyKeyStore{keys: map[string]*ports.APIKey{}}
 	keys := auth.NewAPIKeys(store, slog.New(slog.DiscardHandler))
-	ident := identity{users: map[string]*ports.User{
+	ident := aPIKeyIdentity{users: map[string]*ports.User{
 		"ann": {ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true},
 	}}
 	svc := &auth.Service{
 		Users:   auth.NewUserManager(ident, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
 		APIKeys: keys,
 	}
-	key, rec, err := keys.Create(tctx(), "ann", auth.NewKey{Name: "ci", Scopes: []string{"Invoice:read"}})
+	key, rec, err := keys.Create(aPIKeyTctx(), "ann", auth.NewKey{Name: "ci", Scopes: []string{"Invoice:read"}})
 	require.NoError(t, err)
-	return &env{strategy: apikey.New(svc), store: store, key: key, rec: rec}
+	return &aPIKeyEnv{strategy: auth.NewAPIKey(svc), store: store, key: key, rec: rec}
 }
 
 // keyHeader returns headers carrying v in X-API-Key, as a server receives them.
-func keyHeader(v string) http.Header {
+func aPIKeyKeyHeader(v string) http.Header {
 	h := http.Header{}
-	h.Set(apikey.Header, v)
+	h.Set(auth.HeaderAPIKey, v)
 	return h
 }
 
-func tctx() context.Context { return ports.WithTenantID(context.Background(), "t1") }
+func aPIKeyTctx() context.Context { return ports.WithTenantID(context.Background(), "t1") }
 
-func TestName(t *testing.T) {
-	assert.Equal(t, "api_key", newEnv(t).strategy.Name())
+func TestAPIKeyName(t *testing.T) {
+	assert.Equal(t, "api_key", aPIKeyNewEnv(t).strategy.Name())
 }
 
-func TestSupports(t *testing.T) {
-	s := newEnv(t).strategy
+func TestAPIKeySupports(t *testing.T) {
+	s := aPIKeyNewEnv(t).strategy
 	lower := http.Header{}
 	lower.Set("x-api-key", "fmk_abc")
 	for _, tc := range []struct {
@@ -121,11 +120,11 @@ func TestSupports(t *testing.T) {
 		h    http.Header
 		want bool
 	}{
-		{"key header", keyHeader("fmk_abc"), true},
+		{"key header", aPIKeyKeyHeader("fmk_abc"), true},
 		{"header name in any case", lower, true},
-		{"any non-empty value", keyHeader("not-even-a-key"), true},
+		{"any non-empty value", aPIKeyKeyHeader("not-even-a-key"), true},
 		{"no headers", http.Header{}, false},
-		{"empty value", keyHeader(""), false},
+		{"empty value", aPIKeyKeyHeader(""), false},
 		{"bearer token", http.Header{"Authorization": {"Bearer fmk_abc"}}, false},
 		{"basic auth", http.Header{"Authorization": {"Basic YW5uOnB3"}}, false},
 		{"another header", http.Header{"X-Api-Token": {"fmk_abc"}}, false},
@@ -136,18 +135,18 @@ func TestSupports(t *testing.T) {
 	}
 }
 
-func TestAuthenticate(t *testing.T) {
+func TestAPIKeyAuthenticate(t *testing.T) {
 	for _, tc := range []struct{ name, value string }{
 		{"as sent", ""},
 		{"surrounding spaces trimmed", "  %s  "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := aPIKeyNewEnv(t)
 			v := e.key
 			if tc.value != "" {
 				v = strings.Replace(tc.value, "%s", e.key, 1)
 			}
-			uc, err := e.strategy.Authenticate(tctx(), keyHeader(v))
+			uc, err := e.strategy.Authenticate(aPIKeyTctx(), aPIKeyKeyHeader(v))
 			require.NoError(t, err)
 			assert.Equal(t, []string{e.rec.ID}, e.store.looked(), "the key's lookup id finds its record")
 			assert.Equal(t, "ann", uc.ID)
@@ -158,8 +157,8 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-func TestAuthenticateRefusals(t *testing.T) {
-	e := newEnv(t)
+func TestAPIKeyAuthenticateRefusals(t *testing.T) {
+	e := aPIKeyNewEnv(t)
 	id, ok := auth.ParseKey(e.key)
 	require.True(t, ok)
 	for _, tc := range []struct{ name, value string }{
@@ -169,25 +168,25 @@ func TestAuthenticateRefusals(t *testing.T) {
 		{"blank", "   "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			uc, err := e.strategy.Authenticate(tctx(), keyHeader(tc.value))
+			uc, err := e.strategy.Authenticate(aPIKeyTctx(), aPIKeyKeyHeader(tc.value))
 			assert.Nil(t, uc)
 			require.ErrorIs(t, err, core.ErrUnauthorized)
 		})
 	}
 
 	t.Run("key of a user that no longer exists", func(t *testing.T) {
-		store := &keyStore{keys: map[string]*ports.APIKey{}}
+		store := &aPIKeyKeyStore{keys: map[string]*ports.APIKey{}}
 		keys := auth.NewAPIKeys(store, slog.New(slog.DiscardHandler))
 		svc := &auth.Service{
-			Users:   auth.NewUserManager(identity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
+			Users:   auth.NewUserManager(aPIKeyIdentity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
 			APIKeys: keys,
 		}
-		key, _, err := keys.Create(tctx(), "gone", auth.NewKey{Name: "ci"})
+		key, _, err := keys.Create(aPIKeyTctx(), "gone", auth.NewKey{Name: "ci"})
 		require.NoError(t, err)
-		uc, err := apikey.New(svc).Authenticate(tctx(), keyHeader(key))
+		uc, err := auth.NewAPIKey(svc).Authenticate(aPIKeyTctx(), aPIKeyKeyHeader(key))
 		assert.Nil(t, uc)
 		require.ErrorIs(t, err, core.ErrUnauthorized)
 	})
 }
 
-var _ ports.Authenticator = (*apikey.Strategy)(nil)
+var _ ports.Authenticator = (*auth.APIKey)(nil)

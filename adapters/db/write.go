@@ -1,0 +1,252 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Create inserts doc into the current tenant, naming it if needed.
+func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) error {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return err
+	}
+	tid, err := core.RequireTenant(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := doctype.BaseOf(doc)
+	if err != nil {
+		return err
+	}
+	now := doctype.Now()
+	actor := actorID(ctx)
+	normalizeTimes(t, doc)
+	b.TenantID = tid
+	b.CreatedAt, b.ModifiedAt = now, now
+	b.ModifiedBy = actor
+	b.Version = 1
+	if b.Owner == "" {
+		b.Owner = actor
+	}
+	named := b.Name != "" || t.dt.IsSingle
+	return r.InTx(ctx, func(ctx context.Context) error {
+		conn := r.conn(ctx)
+		switch {
+		case t.dt.IsSingle:
+			b.Name = t.dt.Name
+		case b.Name != "":
+			if err := doctype.CheckName(b.Name); err != nil {
+				return core.Invalid(doctype.FieldName, err.Error())
+			}
+		default:
+			name, err := t.dt.NewName(doc, now, func(key string) (int64, error) {
+				return r.nextSeries(conn, tid, key)
+			})
+			if err != nil {
+				return err
+			}
+			b.Name = name
+		}
+		if err := conn.Table(t.dt.Table).Create(doc).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return duplicateError(t.dt, b.Name, named)
+			}
+			return fmt.Errorf("create %s: %w", t.dt.Name, translate(err))
+		}
+		return nil
+	})
+}
+
+// duplicateError explains a unique violation on create: the name (when the
+// caller chose it) or one of the DocType's unique field sets.
+func duplicateError(dt *doctype.DocType, name string, named bool) error {
+	switch {
+	case len(dt.Unique) == 0:
+		return core.Publicf(core.ErrConflict, "%s %q already exists", dt.Name, name)
+	case named:
+		return core.Publicf(core.ErrConflict, "%s %q already exists, or another %s has the same %s", dt.Name, name, dt.Name, uniqueDesc(dt))
+	}
+	return core.Publicf(core.ErrConflict, "another %s has the same %s", dt.Name, uniqueDesc(dt))
+}
+
+func uniqueDesc(dt *doctype.DocType) string {
+	if len(dt.Unique) == 0 {
+		return "name"
+	}
+	var parts []string
+	for _, u := range dt.Unique {
+		parts = append(parts, strings.Join(u, "+"))
+	}
+	return strings.Join(parts, " or ")
+}
+
+// seriesRow is one naming-series counter.
+type seriesRow struct {
+	TenantID string `gorm:"primaryKey;size:140"`
+	Prefix   string `gorm:"primaryKey;size:140"`
+	Current  int64
+}
+
+// SeriesTable holds naming-series counters.
+const SeriesTable = "fm_series"
+
+func (r *Repository) nextSeries(conn *gorm.DB, tenantID, prefix string) (int64, error) {
+	var n int64
+	err := conn.Raw(`INSERT INTO `+SeriesTable+` (tenant_id, prefix, current) VALUES (?, ?, 1)
+ON CONFLICT (tenant_id, prefix) DO UPDATE SET current = `+SeriesTable+`.current + 1
+RETURNING current`, tenantID, prefix).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("series %q: %w", prefix, err)
+	}
+	return n, nil
+}
+
+// Update saves doc if nobody changed it since it was read.
+func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) error {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return err
+	}
+	tid, err := core.RequireTenant(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := doctype.BaseOf(doc)
+	if err != nil {
+		return err
+	}
+	if b.TenantID != "" && b.TenantID != tid {
+		return core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, b.Name)
+	}
+	prev := *b
+	expected := b.Version
+	normalizeTimes(t, doc)
+	b.TenantID = tid
+	b.Version = expected + 1
+	b.ModifiedAt = doctype.Now()
+	b.ModifiedBy = actorID(ctx)
+	var affected int64
+	err = r.write(ctx, func(conn *gorm.DB) error {
+		res := conn.Table(t.dt.Table).
+			Where(clause.Eq{Column: col("tenant_id"), Value: tid}).
+			Where(clause.Eq{Column: col("name"), Value: b.Name}).
+			Where(clause.Eq{Column: col("version"), Value: expected}).
+			Select(t.update).Updates(doc)
+		affected = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		*b = prev
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return core.Publicf(core.ErrConflict, "another %s has the same %s", t.dt.Name, uniqueDesc(t.dt))
+		}
+		return fmt.Errorf("update %s %q: %w", t.dt.Name, b.Name, translate(err))
+	}
+	if affected == 0 {
+		*b = prev
+		current, err := r.Get(ctx, doctypeName, b.Name)
+		if err != nil {
+			return err
+		}
+		cur, _ := doctype.BaseOf(current)
+		return &core.ConflictError{
+			Message: fmt.Sprintf("%s %q was changed by someone else: version %d is stale, the current version is %d", t.dt.Name, b.Name, expected, cur.Version),
+			Current: current,
+		}
+	}
+	return nil
+}
+
+// Delete removes one document of the current tenant.
+func (r *Repository) Delete(ctx context.Context, doctypeName, name string) error {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return err
+	}
+	if _, err := core.RequireTenant(ctx); err != nil {
+		return err
+	}
+	var affected int64
+	err = r.write(ctx, func(conn *gorm.DB) error {
+		res := conn.Table(t.dt.Table).
+			Where(clause.Eq{Column: col("tenant_id"), Value: ports.TenantIDFrom(ctx)}).
+			Where(clause.Eq{Column: col("name"), Value: name}).
+			Delete(t.dt.NewZero())
+		affected = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("delete %s %q: %w", t.dt.Name, name, translate(err))
+	}
+	if affected == 0 {
+		return core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, name)
+	}
+	return nil
+}
+
+var (
+	decimalType = reflect.TypeFor[doctype.Decimal]()
+	timeType    = reflect.TypeFor[time.Time]()
+)
+
+// normalizeTimes stores every time of doc in UTC at microsecond precision:
+// SQLite compares its time text as text, and PostgreSQL keeps microseconds.
+func normalizeTimes(t *table, doc any) {
+	v := reflect.ValueOf(doc).Elem()
+	for _, idx := range t.times {
+		f := v.FieldByIndex(idx)
+		switch tm := f.Interface().(type) {
+		case time.Time:
+			if !tm.IsZero() {
+				f.Set(reflect.ValueOf(tm.UTC().Truncate(time.Microsecond)))
+			}
+		case *time.Time:
+			if tm != nil {
+				u := tm.UTC().Truncate(time.Microsecond)
+				f.Set(reflect.ValueOf(&u))
+			}
+		}
+	}
+}
+
+func actorID(ctx context.Context) string {
+	if u := ports.UserFrom(ctx); u != nil && u.ID != "" {
+		return u.ID
+	}
+	return ports.SystemUser.ID
+}
+
+var _ ports.Repository = (*Repository)(nil)
+
+// PurgeBefore deletes every row of doctypeName, in every tenant, whose time
+// field is before t (maintenance: expired sessions, revoked tokens). It
+// bypasses tenant scoping on purpose and emits no change events.
+func (r *Repository) PurgeBefore(ctx context.Context, doctypeName, field string, t time.Time) (int64, error) {
+	tb, err := r.table(doctypeName)
+	if err != nil {
+		return 0, err
+	}
+	c, ok := tb.columns[field]
+	if !ok {
+		return 0, fmt.Errorf("purge %s: unknown field %q", doctypeName, field)
+	}
+	res := r.conn(ctx).Table(tb.dt.Table).Where(clause.Lt{Column: col(c), Value: t.UTC().Truncate(time.Microsecond)}).Delete(tb.dt.NewZero())
+	if res.Error != nil {
+		return 0, fmt.Errorf("purge %s: %w", doctypeName, res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+var _ ports.Purger = (*Repository)(nil)

@@ -1,0 +1,82 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// apiKeysHandler serves the signed-in user's API keys.
+type apiKeysHandler struct {
+	// auth confirms the current password before a key is made.
+	auth *auth.Service
+	keys *auth.APIKeys
+	// maxBody caps JSON request bodies ([app] max_body_bytes).
+	maxBody int64
+}
+
+// bindAPIKeys registers /auth/api-keys (list, create, revoke) when API keys
+// are enabled. Scoped keys cannot use them.
+func bindAPIKeys(api *echo.Group, svc *auth.Service, maxBody int64) {
+	if svc == nil || svc.APIKeys == nil {
+		return
+	}
+	h := apiKeysHandler{auth: svc, keys: svc.APIKeys, maxBody: maxBody}
+	g := authGroup(api)
+	g.GET("/api-keys", h.list, RequireUser, unscoped)
+	g.POST("/api-keys", h.create, RequireUser, unscoped)
+	g.DELETE("/api-keys/:id", h.revoke, RequireUser, unscoped)
+}
+
+func (h apiKeysHandler) list(c echo.Context) error {
+	keys, err := h.keys.List(c.Request().Context(), userOf(c).ID)
+	if err != nil {
+		return err
+	}
+	return data(c, http.StatusOK, keys)
+}
+
+// createdKey is a new key's record with its secret, shown this once.
+type createdKey struct {
+	*ports.APIKey
+	Key string `json:"key"`
+}
+
+func (h apiKeysHandler) create(c echo.Context) error {
+	body, err := readJSON(c, h.maxBody)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Name            string     `json:"name"`
+		Scopes          []string   `json:"scopes"`
+		ExpiresAt       *time.Time `json:"expires_at"`
+		CurrentPassword string     `json:"current_password"`
+	}
+	if err := decodeStrict(body, &b); err != nil {
+		return core.Invalid("body", `must be {"name": "...", "current_password": "...", "scopes": ["read"], "expires_at": "2027-01-01T00:00:00Z"}`)
+	}
+	ctx := c.Request().Context()
+	if err := h.auth.Confirm(ctx, userOf(c), b.CurrentPassword); err != nil {
+		return err
+	}
+	key, rec, err := h.keys.Create(ctx, userOf(c).ID, auth.NewKey{Name: b.Name, Scopes: b.Scopes, ExpiresAt: b.ExpiresAt})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return data(c, http.StatusCreated, createdKey{APIKey: rec, Key: key})
+}
+
+func (h apiKeysHandler) revoke(c echo.Context) error {
+	id := param(c, "id")
+	if err := h.keys.Revoke(c.Request().Context(), userOf(c).ID, id); err != nil {
+		return err
+	}
+	return data(c, http.StatusOK, map[string]any{"id": id, "revoked": true})
+}
