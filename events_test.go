@@ -126,7 +126,7 @@ func TestChangeEventsOverHTTP(t *testing.T) {
 		assert.Equal(t, "Beatrice", evs[0].After.(*doctypes.LocalUser).DisplayName)
 		checkMeta(t, evs[0], "req-user-update")
 
-		request("req-user-delete").Delete("/api/v1/resource/Local%20User/" + id).RequireStatus(t, http.StatusOK)
+		request("req-user-delete").Delete("/api/v1/resource/Local%20User/"+id).RequireStatus(t, http.StatusOK)
 		evs = log.take(doctypes.LocalUserDocType)
 		require.Len(t, evs, 1)
 		assert.Equal(t, ports.ActionDelete, evs[0].Action)

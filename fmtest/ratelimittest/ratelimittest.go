@@ -1,5 +1,11 @@
 // Package ratelimittest is the contract suite of the RateLimiter port: every
 // limiter (in-memory, Redis …) counts the same way.
+//
+//	func TestLimiter(t *testing.T) {
+//		ratelimittest.Run(t, func(t *testing.T) ports.RateLimiter {
+//			return mylimiter.New(...)
+//		})
+//	}
 package ratelimittest
 
 import (
@@ -16,12 +22,20 @@ import (
 	"github.com/framework-m/framework-m/ports"
 )
 
-// Run checks newLimiter's limiters. Keys are unique per subtest.
-func Run(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) {
+// NewLimiter returns a limiter for one behaviour the suite checks. It is
+// called from parallel subtests; limiters may share a store, since every
+// subtest uses keys of its own. Release resources with t.Cleanup.
+type NewLimiter = func(t *testing.T) ports.RateLimiter
+
+// Run checks newLimiter's limiters. Each behaviour is a parallel subtest of
+// its own, with keys unique to it.
+func Run(t *testing.T, newLimiter NewLimiter) {
+	t.Helper()
 	ctx := context.Background()
 	key := func(t *testing.T) string { return fmt.Sprintf("contract:%s:%d", t.Name(), time.Now().UnixNano()) }
 
 	t.Run("AllowsUpToTheLimit", func(t *testing.T) {
+		t.Parallel()
 		l, k := newLimiter(t), key(t)
 		for i := range 3 {
 			d, err := l.Allow(ctx, k, 3, time.Minute)
@@ -39,6 +53,7 @@ func Run(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) {
 		assert.LessOrEqual(t, d.RetryAfter, time.Minute)
 	})
 	t.Run("PeekDoesNotCount", func(t *testing.T) {
+		t.Parallel()
 		l, k := newLimiter(t), key(t)
 		for range 5 {
 			d, err := l.Peek(ctx, k, 1, time.Minute)
@@ -53,6 +68,7 @@ func Run(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) {
 		assert.Greater(t, d.RetryAfter, time.Duration(0))
 	})
 	t.Run("ResetForgets", func(t *testing.T) {
+		t.Parallel()
 		l, k := newLimiter(t), key(t)
 		_, _ = l.Allow(ctx, k, 1, time.Minute)
 		require.NoError(t, l.Reset(ctx, k))
@@ -61,6 +77,7 @@ func Run(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) {
 		assert.True(t, d.Allowed)
 	})
 	t.Run("KeysAreIndependent", func(t *testing.T) {
+		t.Parallel()
 		l, k := newLimiter(t), key(t)
 		_, _ = l.Allow(ctx, k+"a", 1, time.Minute)
 		d, err := l.Allow(ctx, k+"b", 1, time.Minute)
@@ -68,6 +85,7 @@ func Run(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) {
 		assert.True(t, d.Allowed)
 	})
 	t.Run("WindowEnds", func(t *testing.T) {
+		t.Parallel()
 		l, k := newLimiter(t), key(t)
 		_, _ = l.Allow(ctx, k, 1, 150*time.Millisecond)
 		d, _ := l.Allow(ctx, k, 1, 150*time.Millisecond)
@@ -78,6 +96,7 @@ func Run(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) {
 		assert.True(t, d.Allowed, "a new window")
 	})
 	t.Run("ConcurrentEventsNeverExceedTheLimit", func(t *testing.T) {
+		t.Parallel()
 		l, k := newLimiter(t), key(t)
 		var allowed atomic.Int64
 		var wg sync.WaitGroup

@@ -28,12 +28,13 @@ import (
 
 // NewRepo returns a repository for the DocTypes in reg, on a store of its own
 // (nothing shared with repositories returned earlier), with every table it
-// needs already created. It is called once per behaviour the suite checks;
-// release the store with t.Cleanup.
+// needs already created. It is called once per behaviour the suite checks,
+// possibly from parallel tests; release the store with t.Cleanup.
 type NewRepo = func(t *testing.T, reg *doctype.Registry) ports.Repository
 
 // Run checks that the repositories newRepo returns keep the ports.Repository
-// contract. Each behaviour is a subtest of its own, on a fresh repository.
+// contract. Each behaviour is a parallel subtest of its own, on a fresh
+// repository; they share only reg, which is safe for concurrent use.
 func Run(t *testing.T, newRepo NewRepo) {
 	t.Helper()
 	reg := doctype.NewRegistry()
@@ -54,8 +55,10 @@ func Run(t *testing.T, newRepo NewRepo) {
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
 			for _, c := range g.cases {
 				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
 					r := newRepo(t, reg)
 					if r == nil {
 						t.Fatal("repotest: newRepo returned nil")
