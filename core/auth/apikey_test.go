@@ -18,9 +18,9 @@ import (
 )
 
 // identity knows a fixed set of users.
-type aPIKeyIdentity struct{ users map[string]*ports.User }
+type apiKeyIdentity struct{ users map[string]*ports.User }
 
-func (i aPIKeyIdentity) GetUser(_ context.Context, id string) (*ports.User, error) {
+func (i apiKeyIdentity) GetUser(_ context.Context, id string) (*ports.User, error) {
 	u, ok := i.users[id]
 	if !ok {
 		return nil, core.Public(core.ErrNotFound, "user not found")
@@ -29,22 +29,22 @@ func (i aPIKeyIdentity) GetUser(_ context.Context, id string) (*ports.User, erro
 	return &c, nil
 }
 
-func (aPIKeyIdentity) Authenticate(context.Context, ports.Credentials) (*ports.Token, error) {
+func (apiKeyIdentity) Authenticate(context.Context, ports.Credentials) (*ports.Token, error) {
 	return nil, core.ErrUnauthorized
 }
 
-func (aPIKeyIdentity) Attributes(_ context.Context, u *ports.User) map[string]any {
+func (apiKeyIdentity) Attributes(_ context.Context, u *ports.User) map[string]any {
 	return map[string]any{"roles": u.Roles}
 }
 
 // keyStore keeps key records in memory and records every lookup.
-type aPIKeyKeyStore struct {
+type apiKeyKeyStore struct {
 	mu      sync.Mutex
 	keys    map[string]*ports.APIKey
 	lookups []string
 }
 
-func (s *aPIKeyKeyStore) CreateKey(_ context.Context, k *ports.APIKey) error {
+func (s *apiKeyKeyStore) CreateKey(_ context.Context, k *ports.APIKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := *k
@@ -52,7 +52,7 @@ func (s *aPIKeyKeyStore) CreateKey(_ context.Context, k *ports.APIKey) error {
 	return nil
 }
 
-func (s *aPIKeyKeyStore) GetKey(_ context.Context, id string) (*ports.APIKey, error) {
+func (s *apiKeyKeyStore) GetKey(_ context.Context, id string) (*ports.APIKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lookups = append(s.lookups, id)
@@ -64,55 +64,55 @@ func (s *aPIKeyKeyStore) GetKey(_ context.Context, id string) (*ports.APIKey, er
 	return &c, nil
 }
 
-func (s *aPIKeyKeyStore) looked() []string {
+func (s *apiKeyKeyStore) looked() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.lookups...)
 }
 
-func (s *aPIKeyKeyStore) ListKeys(context.Context, string) ([]*ports.APIKey, error) { return nil, nil }
-func (s *aPIKeyKeyStore) DeleteKey(context.Context, string) error                   { return nil }
-func (s *aPIKeyKeyStore) DeleteKeysForUser(context.Context, string) (int, error)    { return 0, nil }
-func (s *aPIKeyKeyStore) TouchKeys(context.Context, map[string]time.Time) error     { return nil }
+func (s *apiKeyKeyStore) ListKeys(context.Context, string) ([]*ports.APIKey, error) { return nil, nil }
+func (s *apiKeyKeyStore) DeleteKey(context.Context, string) error                   { return nil }
+func (s *apiKeyKeyStore) DeleteKeysForUser(context.Context, string) (int, error)    { return 0, nil }
+func (s *apiKeyKeyStore) TouchKeys(context.Context, map[string]time.Time) error     { return nil }
 
-type aPIKeyEnv struct {
+type apiKeyEnv struct {
 	strategy *auth.APIKey
-	store    *aPIKeyKeyStore
+	store    *apiKeyKeyStore
 	key      string
 	rec      *ports.APIKey
 }
 
-func aPIKeyNewEnv(t *testing.T) *aPIKeyEnv {
+func apiKeyNewEnv(t *testing.T) *apiKeyEnv {
 	t.Helper()
-	store := &aPIKeyKeyStore{keys: map[string]*ports.APIKey{}}
+	store := &apiKeyKeyStore{keys: map[string]*ports.APIKey{}}
 	keys := auth.NewAPIKeys(store, slog.New(slog.DiscardHandler))
-	ident := aPIKeyIdentity{users: map[string]*ports.User{
+	ident := apiKeyIdentity{users: map[string]*ports.User{
 		"ann": {ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true},
 	}}
 	svc := &auth.Service{
 		Users:   auth.NewUserManager(ident, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
 		APIKeys: keys,
 	}
-	key, rec, err := keys.Create(aPIKeyTctx(), "ann", auth.NewKey{Name: "ci", Scopes: []string{"Invoice:read"}})
+	key, rec, err := keys.Create(apiKeyTctx(), "ann", auth.NewKey{Name: "ci", Scopes: []string{"Invoice:read"}})
 	require.NoError(t, err)
-	return &aPIKeyEnv{strategy: auth.NewAPIKey(svc), store: store, key: key, rec: rec}
+	return &apiKeyEnv{strategy: auth.NewAPIKey(svc), store: store, key: key, rec: rec}
 }
 
 // keyHeader returns headers carrying v in X-API-Key, as a server receives them.
-func aPIKeyKeyHeader(v string) http.Header {
+func apiKeyKeyHeader(v string) http.Header {
 	h := http.Header{}
 	h.Set(auth.HeaderAPIKey, v)
 	return h
 }
 
-func aPIKeyTctx() context.Context { return ports.WithTenantID(context.Background(), "t1") }
+func apiKeyTctx() context.Context { return ports.WithTenantID(context.Background(), "t1") }
 
 func TestAPIKeyName(t *testing.T) {
-	assert.Equal(t, "api_key", aPIKeyNewEnv(t).strategy.Name())
+	assert.Equal(t, "api_key", apiKeyNewEnv(t).strategy.Name())
 }
 
 func TestAPIKeySupports(t *testing.T) {
-	s := aPIKeyNewEnv(t).strategy
+	s := apiKeyNewEnv(t).strategy
 	lower := http.Header{}
 	lower.Set("x-api-key", "fmk_abc")
 	for _, tc := range []struct {
@@ -120,11 +120,11 @@ func TestAPIKeySupports(t *testing.T) {
 		h    http.Header
 		want bool
 	}{
-		{"key header", aPIKeyKeyHeader("fmk_abc"), true},
+		{"key header", apiKeyKeyHeader("fmk_abc"), true},
 		{"header name in any case", lower, true},
-		{"any non-empty value", aPIKeyKeyHeader("not-even-a-key"), true},
+		{"any non-empty value", apiKeyKeyHeader("not-even-a-key"), true},
 		{"no headers", http.Header{}, false},
-		{"empty value", aPIKeyKeyHeader(""), false},
+		{"empty value", apiKeyKeyHeader(""), false},
 		{"bearer token", http.Header{"Authorization": {"Bearer fmk_abc"}}, false},
 		{"basic auth", http.Header{"Authorization": {"Basic YW5uOnB3"}}, false},
 		{"another header", http.Header{"X-Api-Token": {"fmk_abc"}}, false},
@@ -141,12 +141,12 @@ func TestAPIKeyAuthenticate(t *testing.T) {
 		{"surrounding spaces trimmed", "  %s  "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := aPIKeyNewEnv(t)
+			e := apiKeyNewEnv(t)
 			v := e.key
 			if tc.value != "" {
 				v = strings.Replace(tc.value, "%s", e.key, 1)
 			}
-			uc, err := e.strategy.Authenticate(aPIKeyTctx(), aPIKeyKeyHeader(v))
+			uc, err := e.strategy.Authenticate(apiKeyTctx(), apiKeyKeyHeader(v))
 			require.NoError(t, err)
 			assert.Equal(t, []string{e.rec.ID}, e.store.looked(), "the key's lookup id finds its record")
 			assert.Equal(t, "ann", uc.ID)
@@ -158,7 +158,7 @@ func TestAPIKeyAuthenticate(t *testing.T) {
 }
 
 func TestAPIKeyAuthenticateRefusals(t *testing.T) {
-	e := aPIKeyNewEnv(t)
+	e := apiKeyNewEnv(t)
 	id, ok := auth.ParseKey(e.key)
 	require.True(t, ok)
 	for _, tc := range []struct{ name, value string }{
@@ -168,22 +168,22 @@ func TestAPIKeyAuthenticateRefusals(t *testing.T) {
 		{"blank", "   "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			uc, err := e.strategy.Authenticate(aPIKeyTctx(), aPIKeyKeyHeader(tc.value))
+			uc, err := e.strategy.Authenticate(apiKeyTctx(), apiKeyKeyHeader(tc.value))
 			assert.Nil(t, uc)
 			require.ErrorIs(t, err, core.ErrUnauthorized)
 		})
 	}
 
 	t.Run("key of a user that no longer exists", func(t *testing.T) {
-		store := &aPIKeyKeyStore{keys: map[string]*ports.APIKey{}}
+		store := &apiKeyKeyStore{keys: map[string]*ports.APIKey{}}
 		keys := auth.NewAPIKeys(store, slog.New(slog.DiscardHandler))
 		svc := &auth.Service{
-			Users:   auth.NewUserManager(aPIKeyIdentity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
+			Users:   auth.NewUserManager(apiKeyIdentity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
 			APIKeys: keys,
 		}
-		key, _, err := keys.Create(aPIKeyTctx(), "gone", auth.NewKey{Name: "ci"})
+		key, _, err := keys.Create(apiKeyTctx(), "gone", auth.NewKey{Name: "ci"})
 		require.NoError(t, err)
-		uc, err := auth.NewAPIKey(svc).Authenticate(aPIKeyTctx(), aPIKeyKeyHeader(key))
+		uc, err := auth.NewAPIKey(svc).Authenticate(apiKeyTctx(), apiKeyKeyHeader(key))
 		assert.Nil(t, uc)
 		require.ErrorIs(t, err, core.ErrUnauthorized)
 	})

@@ -181,6 +181,28 @@ func (p Principal) UserContext() *ports.UserContext {
 	return &ports.UserContext{ID: p.ID, TenantID: "t", Roles: p.Roles, Attributes: attrs(p)}
 }
 
+// NewEvaluator returns an evaluator of the rules above for one subtest.
+type NewEvaluator = func(t *testing.T) ports.PermissionEvaluator
+
+// Run checks that the evaluators newEval returns keep the contract: the
+// decision table and the row-security table, each a parallel subtest with an
+// evaluator of its own.
+//
+//	func TestContract(t *testing.T) {
+//		permtest.Run(t, func(t *testing.T) ports.PermissionEvaluator { return myeval.New(…) })
+//	}
+func Run(t *testing.T, newEval NewEvaluator) {
+	t.Helper()
+	t.Run("Decisions", func(t *testing.T) {
+		t.Parallel()
+		RunDecisions(t, newEval(t))
+	})
+	t.Run("RowSecurity", func(t *testing.T) {
+		t.Parallel()
+		RunRowSecurity(t, newEval(t))
+	})
+}
+
 // RunDecisions checks every Case.
 func RunDecisions(t *testing.T, eval ports.PermissionEvaluator) {
 	t.Helper()

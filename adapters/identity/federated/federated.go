@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/config"
@@ -28,7 +29,7 @@ var errBad = func(what string) error {
 
 func clean(s string, max int) (string, bool) {
 	s = strings.TrimSpace(s)
-	if len(s) > max {
+	if len(s) > max || !utf8.ValidString(s) {
 		return "", false
 	}
 	for _, c := range s {

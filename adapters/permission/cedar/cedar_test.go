@@ -33,16 +33,12 @@ func invoiceAdapter(t testing.TB, extra string) *cedar.Adapter {
 
 func ctx() context.Context { return ports.WithTenantID(context.Background(), "t") }
 
-func TestContractDecisionTable(t *testing.T) {
-	a, err := cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{invoicePolicies}})
-	require.NoError(t, err)
-	permtest.RunDecisions(t, a)
-}
-
-func TestContractRowSecurity(t *testing.T) {
-	a, err := cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{invoicePolicies}})
-	require.NoError(t, err)
-	permtest.RunRowSecurity(t, a)
+func TestContract(t *testing.T) {
+	permtest.Run(t, func(t *testing.T) ports.PermissionEvaluator {
+		a, err := cedar.New(permtest.Registry(), cedar.Config{PolicyFiles: []string{invoicePolicies}})
+		require.NoError(t, err)
+		return a
+	})
 }
 
 func TestDecisionNamesPolicies(t *testing.T) {

@@ -90,9 +90,8 @@ func tenantCtx() context.Context { return ports.WithTenantID(context.Background(
 // --- the real OPA ------------------------------------------------------------------
 
 func TestOPAContract(t *testing.T) {
-	a := newAdapter(t, opaConfig(opaURL(t)))
-	t.Run("decisions", func(t *testing.T) { permtest.RunDecisions(t, a) })
-	t.Run("row security", func(t *testing.T) { permtest.RunRowSecurity(t, a) })
+	base := opaURL(t)
+	permtest.Run(t, func(t *testing.T) ports.PermissionEvaluator { return newAdapter(t, opaConfig(base)) })
 }
 
 func TestOPADecisionDetails(t *testing.T) {

@@ -122,10 +122,10 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 }
 
-func TestContractDecisionTable(t *testing.T) {
-	a := rbac.New(permtest.Registry(), rbac.Options{AdminRoles: []string{"Admin"}, AdminBypass: true})
-	permtest.RunDecisions(t, a)
-	permtest.RunRowSecurity(t, a)
+func TestContract(t *testing.T) {
+	permtest.Run(t, func(*testing.T) ports.PermissionEvaluator {
+		return rbac.New(permtest.Registry(), rbac.Options{AdminRoles: []string{"Admin"}, AdminBypass: true})
+	})
 }
 
 // TestConditionShapesAgree: a list attribute compared with = grants no rows
