@@ -180,6 +180,9 @@ func (a *App) buildStore(o *options) error {
 		}
 	}
 	a.Changes = &events.Feed{}
+	for _, ch := range o.changeHandlers {
+		a.Changes.Subscribe(ch.doctype, ch.h)
+	}
 	a.Repository = events.NewRepository(a.store, a.Changes, nil)
 	return nil
 }

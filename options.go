@@ -27,6 +27,7 @@ type options struct {
 	routes         []func(api *echo.Group)
 	quietBootstrap bool
 	configSource   string
+	changeHandlers []changeHandler
 
 	strategies  *registry[ports.Authenticator]
 	tenants     *registry[ports.TenantResolver]
@@ -85,3 +86,16 @@ func WithRoutes(fn func(api *echo.Group)) Option {
 // WithConfigSource names the configuration file the app was started with, for
 // messages that tell the operator what to change.
 func WithConfigSource(path string) Option { return func(o *options) { o.configSource = path } }
+
+// WithChangeHandler subscribes h to the committed changes of doctype
+// (ports.AllDocTypes for every DocType) when the App is built — the way to
+// subscribe for apps whose main is frameworkm.Run. After New,
+// App.Changes.Subscribe does the same.
+func WithChangeHandler(doctype string, h ports.ChangeHandler) Option {
+	return func(o *options) { o.changeHandlers = append(o.changeHandlers, changeHandler{doctype, h}) }
+}
+
+type changeHandler struct {
+	doctype string
+	h       ports.ChangeHandler
+}

@@ -9,11 +9,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/framework-m/framework-m"
+	frameworkm "github.com/framework-m/framework-m"
 )
 
 // appOptions is everything this app adds to the framework.
@@ -24,7 +25,8 @@ func appOptions() []frameworkm.Option {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := frameworkm.Run(ctx, os.Args[1:], os.Stdout, appOptions()...); err != nil {
+	opts := append(appOptions(), paidLog(slog.Default()))
+	if err := frameworkm.Run(ctx, os.Args[1:], os.Stdout, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}

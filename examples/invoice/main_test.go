@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/framework-m/framework-m"
+	frameworkm "github.com/framework-m/framework-m"
 	"github.com/framework-m/framework-m/fmtest"
 )
 
@@ -353,4 +354,24 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Marking an invoice Paid logs it once, after the commit, with who and which
+// request; other changes and a second save log nothing.
+func TestPaidInvoicesAreLogged(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	app := fmtest.New(t, fmtest.SQLite, append(appOptions(), paidLog(log))...)
+	c := app.As(manager)
+	c.Header.Set("X-Request-ID", "pay-1")
+	name := c.Post(invoices, map[string]any{"customer": "ACME", "amount": "99.90", "currency": "EUR"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+	assert.NotContains(t, buf.String(), "invoice paid")
+
+	c.Patch(invoices+"/"+name, map[string]any{"status": "Paid"}).RequireStatus(t, http.StatusOK)
+	c.Patch(invoices+"/"+name, map[string]any{"customer": "ACME Corp"}).RequireStatus(t, http.StatusOK)
+	out := buf.String()
+	assert.Equal(t, 1, strings.Count(out, "invoice paid"), out)
+	for _, want := range []string{"invoice=" + name, "amount=99.90", "currency=EUR", "by=mia", "request_id=pay-1"} {
+		assert.Contains(t, out, want)
+	}
 }
