@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -31,7 +30,7 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 		return err
 	}
 	now := doctype.Now()
-	actor := actorID(ctx)
+	actor := doctype.ActorID(ctx)
 	normalizeTimes(t, doc)
 	b.TenantID = tid
 	b.CreatedAt, b.ModifiedAt = now, now
@@ -61,35 +60,12 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 		}
 		if err := conn.Table(t.dt.Table).Create(doc).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return duplicateError(t.dt, b.Name, named)
+				return t.dt.DuplicateError(b.Name, named)
 			}
 			return fmt.Errorf("create %s: %w", t.dt.Name, translate(err))
 		}
 		return nil
 	})
-}
-
-// duplicateError explains a unique violation on create: the name (when the
-// caller chose it) or one of the DocType's unique field sets.
-func duplicateError(dt *doctype.DocType, name string, named bool) error {
-	switch {
-	case len(dt.Unique) == 0:
-		return core.Publicf(core.ErrConflict, "%s %q already exists", dt.Name, name)
-	case named:
-		return core.Publicf(core.ErrConflict, "%s %q already exists, or another %s has the same %s", dt.Name, name, dt.Name, uniqueDesc(dt))
-	}
-	return core.Publicf(core.ErrConflict, "another %s has the same %s", dt.Name, uniqueDesc(dt))
-}
-
-func uniqueDesc(dt *doctype.DocType) string {
-	if len(dt.Unique) == 0 {
-		return "name"
-	}
-	var parts []string
-	for _, u := range dt.Unique {
-		parts = append(parts, strings.Join(u, "+"))
-	}
-	return strings.Join(parts, " or ")
 }
 
 // seriesRow is one naming-series counter.
@@ -136,7 +112,7 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 	b.TenantID = tid
 	b.Version = expected + 1
 	b.ModifiedAt = doctype.Now()
-	b.ModifiedBy = actorID(ctx)
+	b.ModifiedBy = doctype.ActorID(ctx)
 	var affected int64
 	err = r.write(ctx, func(conn *gorm.DB) error {
 		res := conn.Table(t.dt.Table).
@@ -150,7 +126,7 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 	if err != nil {
 		*b = prev
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return core.Publicf(core.ErrConflict, "another %s has the same %s", t.dt.Name, uniqueDesc(t.dt))
+			return t.dt.DuplicateError("", false)
 		}
 		return fmt.Errorf("update %s %q: %w", t.dt.Name, b.Name, translate(err))
 	}
@@ -219,13 +195,6 @@ func normalizeTimes(t *table, doc any) {
 			}
 		}
 	}
-}
-
-func actorID(ctx context.Context) string {
-	if u := ports.UserFrom(ctx); u != nil && u.ID != "" {
-		return u.ID
-	}
-	return ports.SystemUser.ID
 }
 
 var _ ports.Repository = (*Repository)(nil)

@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -366,7 +365,7 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 	}
 	prev := *b
 	now := doctype.Now()
-	actor := actorID(ctx)
+	actor := doctype.ActorID(ctx)
 	t.normalizeTimes(doc)
 	b.TenantID = tid
 	b.CreatedAt, b.ModifiedAt = now, now
@@ -405,7 +404,7 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 			return err
 		}
 		if _, exists := l.get(k, b.Name); exists || t.clashes(l, k, stored, b.Name) {
-			return duplicateError(t.dt, b.Name, named)
+			return t.dt.DuplicateError(b.Name, named)
 		}
 		if counter != nil {
 			l.setCounter(*counter, next)
@@ -455,7 +454,7 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 	b.TenantID = tid
 	b.Version = expected + 1
 	b.ModifiedAt = doctype.Now()
-	b.ModifiedBy = actorID(ctx)
+	b.ModifiedBy = doctype.ActorID(ctx)
 	k := t.key(tid)
 	var current any
 	err = r.write(ctx, func(l *layer) error {
@@ -475,7 +474,7 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 		sb := stored.(doctype.Document).DocBase()
 		sb.Owner, sb.CreatedAt = ob.Owner, ob.CreatedAt
 		if t.clashes(l, k, stored, b.Name) {
-			return core.Publicf(core.ErrConflict, "another %s has the same %s", t.dt.Name, uniqueDesc(t.dt))
+			return t.dt.DuplicateError("", false)
 		}
 		l.put(k, b.Name, stored)
 		return nil
@@ -513,36 +512,6 @@ func (r *Repository) Delete(ctx context.Context, doctypeName, name string) error
 		l.del(k, name)
 		return nil
 	})
-}
-
-// duplicateError explains a refused create: the name (when the caller chose
-// it) or one of the DocType's unique field sets; the words of adapters/db.
-func duplicateError(dt *doctype.DocType, name string, named bool) error {
-	switch {
-	case len(dt.Unique) == 0:
-		return core.Publicf(core.ErrConflict, "%s %q already exists", dt.Name, name)
-	case named:
-		return core.Publicf(core.ErrConflict, "%s %q already exists, or another %s has the same %s", dt.Name, name, dt.Name, uniqueDesc(dt))
-	}
-	return core.Publicf(core.ErrConflict, "another %s has the same %s", dt.Name, uniqueDesc(dt))
-}
-
-func uniqueDesc(dt *doctype.DocType) string {
-	if len(dt.Unique) == 0 {
-		return "name"
-	}
-	parts := make([]string, 0, len(dt.Unique))
-	for _, u := range dt.Unique {
-		parts = append(parts, strings.Join(u, "+"))
-	}
-	return strings.Join(parts, " or ")
-}
-
-func actorID(ctx context.Context) string {
-	if u := ports.UserFrom(ctx); u != nil && u.ID != "" {
-		return u.ID
-	}
-	return ports.SystemUser.ID
 }
 
 var _ ports.Repository = (*Repository)(nil)
