@@ -17,26 +17,6 @@ import (
 	"github.com/framework-m/framework-m/ports"
 )
 
-// identity knows a fixed set of users.
-type apiKeyIdentity struct{ users map[string]*ports.User }
-
-func (i apiKeyIdentity) GetUser(_ context.Context, id string) (*ports.User, error) {
-	u, ok := i.users[id]
-	if !ok {
-		return nil, core.Public(core.ErrNotFound, "user not found")
-	}
-	c := *u
-	return &c, nil
-}
-
-func (apiKeyIdentity) Authenticate(context.Context, ports.Credentials) (*ports.Token, error) {
-	return nil, core.ErrUnauthorized
-}
-
-func (apiKeyIdentity) Attributes(_ context.Context, u *ports.User) map[string]any {
-	return map[string]any{"roles": u.Roles}
-}
-
 // keyStore keeps key records in memory and records every lookup.
 type apiKeyKeyStore struct {
 	mu      sync.Mutex
@@ -86,9 +66,7 @@ func apiKeyNewEnv(t *testing.T) *apiKeyEnv {
 	t.Helper()
 	store := &apiKeyKeyStore{keys: map[string]*ports.APIKey{}}
 	keys := auth.NewAPIKeys(store, slog.New(slog.DiscardHandler))
-	ident := apiKeyIdentity{users: map[string]*ports.User{
-		"ann": {ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true},
-	}}
+	ident := identityWith(&ports.User{ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true})
 	svc := &auth.Service{
 		Users:   auth.NewUserManager(ident, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
 		APIKeys: keys,
@@ -178,7 +156,7 @@ func TestAPIKeyAuthenticateRefusals(t *testing.T) {
 		store := &apiKeyKeyStore{keys: map[string]*ports.APIKey{}}
 		keys := auth.NewAPIKeys(store, slog.New(slog.DiscardHandler))
 		svc := &auth.Service{
-			Users:   auth.NewUserManager(apiKeyIdentity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
+			Users:   auth.NewUserManager(identityWith(), auth.ModeLocal, auth.PasswordPolicy{}, nil, keys),
 			APIKeys: keys,
 		}
 		key, _, err := keys.Create(apiKeyTctx(), "gone", auth.NewKey{Name: "ci"})

@@ -15,26 +15,6 @@ import (
 	"github.com/framework-m/framework-m/ports"
 )
 
-// identity knows a fixed set of users.
-type bearerIdentity struct{ users map[string]*ports.User }
-
-func (i bearerIdentity) GetUser(_ context.Context, id string) (*ports.User, error) {
-	u, ok := i.users[id]
-	if !ok {
-		return nil, core.Public(core.ErrNotFound, "user not found")
-	}
-	c := *u
-	return &c, nil
-}
-
-func (bearerIdentity) Authenticate(context.Context, ports.Credentials) (*ports.Token, error) {
-	return nil, core.ErrUnauthorized
-}
-
-func (bearerIdentity) Attributes(_ context.Context, u *ports.User) map[string]any {
-	return map[string]any{"roles": u.Roles}
-}
-
 // tokens accepts the raw tokens it knows and records every token it is asked about.
 type bearerTokens struct {
 	mu     sync.Mutex
@@ -70,9 +50,7 @@ func bearerNewStrategy(t *testing.T) (*auth.Bearer, *bearerTokens) {
 	tok := &bearerTokens{claims: map[string]ports.Claims{
 		bearerGoodToken: {Subject: "ann", TenantID: "t1", ID: "jti-1", TokenVersion: 2, ExpiresAt: exp},
 	}}
-	ident := bearerIdentity{users: map[string]*ports.User{
-		"ann": {ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true, TokenVersion: 2},
-	}}
+	ident := identityWith(&ports.User{ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true, TokenVersion: 2})
 	svc := &auth.Service{
 		Users:  auth.NewUserManager(ident, auth.ModeLocal, auth.PasswordPolicy{}, nil, nil),
 		Tokens: tok,
@@ -162,7 +140,7 @@ func TestBearerAuthenticateRefusals(t *testing.T) {
 	})
 
 	t.Run("tokens not enabled", func(t *testing.T) {
-		svc := &auth.Service{Users: auth.NewUserManager(bearerIdentity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
+		svc := &auth.Service{Users: auth.NewUserManager(identityWith(), auth.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
 		uc, err := auth.NewBearer(svc).Authenticate(ctx, bearerHeader("Bearer "+bearerGoodToken))
 		assert.Nil(t, uc)
 		require.ErrorIs(t, err, core.ErrUnauthorized)

@@ -10,8 +10,18 @@ import (
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/fmtest/authtest"
+	"github.com/framework-m/framework-m/fmtest/fakes"
 	"github.com/framework-m/framework-m/ports"
 )
+
+// identityWith returns an identity provider knowing users.
+func identityWith(users ...*ports.User) *fakes.Identity {
+	id := fakes.NewIdentity(nil)
+	for _, u := range users {
+		id.Add(*u, "")
+	}
+	return id
+}
 
 // Every built-in strategy keeps the strategy contract.
 func TestStrategiesContract(t *testing.T) {

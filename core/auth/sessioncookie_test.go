@@ -18,26 +18,6 @@ import (
 
 const sessionCookieCookieName = "fm_session"
 
-// identity knows a fixed set of users.
-type sessionCookieIdentity struct{ users map[string]*ports.User }
-
-func (i sessionCookieIdentity) GetUser(_ context.Context, id string) (*ports.User, error) {
-	u, ok := i.users[id]
-	if !ok {
-		return nil, core.Public(core.ErrNotFound, "user not found")
-	}
-	c := *u
-	return &c, nil
-}
-
-func (sessionCookieIdentity) Authenticate(context.Context, ports.Credentials) (*ports.Token, error) {
-	return nil, core.ErrUnauthorized
-}
-
-func (sessionCookieIdentity) Attributes(_ context.Context, u *ports.User) map[string]any {
-	return map[string]any{"roles": u.Roles}
-}
-
 // sessionStore keeps sessions in memory and records every lookup.
 type sessionCookieSessionStore struct {
 	mu       sync.Mutex
@@ -92,7 +72,7 @@ func sessionCookieNewEnv(t *testing.T) *sessionCookieEnv {
 	store := &sessionCookieSessionStore{sessions: map[string]*ports.Session{}}
 	sessions := auth.NewSessions(store, time.Hour)
 	svc := &auth.Service{
-		Users:    auth.NewUserManager(sessionCookieIdentity{users: map[string]*ports.User{"ann": sessionCookieAnn}}, auth.ModeLocal, auth.PasswordPolicy{}, sessions, nil),
+		Users:    auth.NewUserManager(identityWith(sessionCookieAnn), auth.ModeLocal, auth.PasswordPolicy{}, sessions, nil),
 		Sessions: sessions,
 	}
 	started, err := sessions.Start(sessionCookieTctx(), sessionCookieAnn, "192.0.2.1", "test")
@@ -178,7 +158,7 @@ func TestSessionCookieAuthenticateRefusals(t *testing.T) {
 		store := &sessionCookieSessionStore{sessions: map[string]*ports.Session{}}
 		sessions := auth.NewSessions(store, time.Hour)
 		svc := &auth.Service{
-			Users:    auth.NewUserManager(sessionCookieIdentity{}, auth.ModeLocal, auth.PasswordPolicy{}, sessions, nil),
+			Users:    auth.NewUserManager(identityWith(), auth.ModeLocal, auth.PasswordPolicy{}, sessions, nil),
 			Sessions: sessions,
 		}
 		started, err := sessions.Start(sessionCookieTctx(), sessionCookieAnn, "", "")
@@ -189,7 +169,7 @@ func TestSessionCookieAuthenticateRefusals(t *testing.T) {
 	})
 
 	t.Run("sessions not enabled", func(t *testing.T) {
-		svc := &auth.Service{Users: auth.NewUserManager(sessionCookieIdentity{}, auth.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
+		svc := &auth.Service{Users: auth.NewUserManager(identityWith(), auth.ModeLocal, auth.PasswordPolicy{}, nil, nil)}
 		uc, err := auth.NewSessionCookie(svc, sessionCookieCookieName).Authenticate(sessionCookieTctx(), sessionCookieCookies(sessionCookieCookieName+"="+e.started.Secret))
 		assert.Nil(t, uc)
 		require.ErrorIs(t, err, core.ErrUnauthorized)
