@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -61,8 +62,10 @@ type Backend[P any] struct {
 // defaults — unknown keys and values of the wrong type are configuration
 // problems naming the key — and then S's Validate() error, when S has one,
 // runs. Both happen whether or not the backend is selected, so a mistake in a
-// section waiting to be switched on is found as early. A *core.ValidationError
-// from Validate names keys of the section; any other error is reported at the
+// section waiting to be switched on is found as early. What the backend needs
+// only once selected (an endpoint, a policy file) goes in a Required() error
+// method, run for the selected backend only. A *core.ValidationError from
+// either names keys of the section; any other error is reported at the
 // section's key.
 func NewBackend[P, S any](defaults S, build func(d Deps, settings S) (P, error)) Backend[P] {
 	return Backend[P]{
@@ -124,8 +127,9 @@ func (r *registry[P]) unknown(key, name string) config.Problem {
 	return config.Problem{Key: key, Reason: fmt.Sprintf("unknown %s %q (%s)", noun, name, avail)}
 }
 
-// settingsOf decodes the section of backend name onto its defaults and, when
-// validate, validates the result (nil settings for a backend without any).
+// settingsOf decodes the section of backend name onto its defaults and
+// validates the values; validate (the backend is selected) adds what it
+// requires. Settings are nil for a backend without any.
 func (r *registry[P]) settingsOf(cfg config.Config, name string, validate bool) (any, []config.Problem) {
 	b, ok := r.backends[name]
 	if !ok {
@@ -145,10 +149,11 @@ func (r *registry[P]) settingsOf(cfg config.Config, name string, validate bool) 
 			return nil, probs
 		}
 	}
-	if !validate {
-		return s, nil
+	probs := validateSettings(key, s, "Validate")
+	if validate {
+		probs = append(probs, validateSettings(key, s, "Required")...)
 	}
-	return s, validateSettings(key, s)
+	return s, probs
 }
 
 // check reports the problems of the section of backend name: its keys and
@@ -199,7 +204,10 @@ func decodeSection(key string, raw, dst any) []config.Problem {
 		if errors.As(err, &pe) && pe.LastKey != "" {
 			return []config.Problem{{Key: key + "." + pe.LastKey, Reason: pe.Message}}
 		}
-		return []config.Problem{{Key: key, Reason: typeErrorReason(err)}}
+		if k, reason, ok := typeError(err); ok {
+			return []config.Problem{{Key: key + "." + k, Reason: reason}}
+		}
+		return []config.Problem{{Key: key, Reason: err.Error()}}
 	}
 	var probs []config.Problem
 	for _, k := range md.Undecoded() {
@@ -211,28 +219,32 @@ func decodeSection(key string, raw, dst any) []config.Problem {
 	return probs
 }
 
-// typeErrorReason shortens the TOML decoder's type errors.
-func typeErrorReason(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "toml: "); i >= 0 {
-		msg = msg[i+len("toml: "):]
+// lastKey finds the key of a TOML decoding error: `toml: line 1 (last key
+// "timeout_ms"): incompatible types: …`.
+var lastKey = regexp.MustCompile(`\(last key "([^"]+)"\): (.*)$`)
+
+// typeError splits a decoding error of a re-encoded section into the key and
+// the reason (its line number points into the re-encoding, not the file).
+func typeError(err error) (key, reason string, ok bool) {
+	m := lastKey.FindStringSubmatch(err.Error())
+	if m == nil {
+		return "", "", false
 	}
-	return msg
+	return m[1], m[2], true
 }
 
-// validateSettings runs s's Validate, if it has one, and names its problems
-// under key.
-func validateSettings(key string, s any) []config.Problem {
-	v, ok := s.(interface{ Validate() error })
-	if !ok {
-		if rv := reflect.ValueOf(s); rv.Kind() == reflect.Pointer {
-			v, ok = rv.Elem().Interface().(interface{ Validate() error })
-		}
+// validateSettings runs s's method (Validate or Required), if it has one,
+// and names its problems under key.
+func validateSettings(key string, s any, method string) []config.Problem {
+	m := reflect.ValueOf(s).MethodByName(method) // s is a pointer: both method sets
+	if !m.IsValid() {
+		return nil
 	}
+	check, ok := m.Interface().(func() error)
 	if !ok {
 		return nil
 	}
-	err := v.Validate()
+	err := check()
 	if err == nil {
 		return nil
 	}
@@ -269,7 +281,12 @@ func SharedClient[T any](s *Shared, key string, open func() (T, error)) (T, erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.clients[key]; ok {
-		return c.(T), nil
+		t, ok := c.(T)
+		if !ok {
+			var zero T
+			return zero, fmt.Errorf("shared client %q is a %T, not a %T", key, c, zero)
+		}
+		return t, nil
 	}
 	c, err := open()
 	if err != nil {

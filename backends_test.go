@@ -18,6 +18,7 @@ import (
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/fmtest"
+	"github.com/framework-m/framework-m/fmtest/fakes"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -179,6 +180,7 @@ func thirdPartyConfig(t *testing.T, body string) config.Config {
 	require.NoError(t, err)
 	cfg := fmtest.Config(t, fmtest.SQLite)
 	cfg.RateLimit.Backend, cfg.RateLimit.Enabled = parsed.RateLimit.Backend, parsed.RateLimit.Enabled
+	cfg.Permissions.Backend = parsed.Permissions.Backend
 	cfg.Auth.Session.Backend = parsed.Auth.Session.Backend
 	cfg.Sections = parsed.Sections
 	return cfg
@@ -266,7 +268,7 @@ func TestThirdPartyBackendsAreChecked(t *testing.T) {
 		},
 		"wrong type in a third party's section": {
 			toml: "[auth.session]\nbackend = \"shelf\"\n[auth.session.shelf]\nlabel = 7\n",
-			want: map[string]string{"auth.session.shelf": "label"},
+			want: map[string]string{"auth.session.shelf.label": "incompatible types"},
 		},
 		"a registered backend's section is checked when not selected": {
 			toml: "[auth.session.shelf]\nlabell = \"x\"\n",
@@ -291,10 +293,13 @@ func TestThirdPartyBackendsAreChecked(t *testing.T) {
 				assert.Contains(t, probs[key], want, "problem of %s in %v", key, probs)
 			}
 			// config check says the same before anything is opened.
-			assert.Equal(t, probs, problemsOf(t, frameworkm.CheckConfig(cfg, tp.options()...)))
+			assert.Equal(t, probs, problemsOf(t, checkErr(frameworkm.CheckConfig(cfg, tp.options()...))))
 		})
 	}
 }
+
+// checkErr drops CheckConfig's warnings.
+func checkErr(_ []string, err error) error { return err }
 
 func problemsOf(t *testing.T, err error) map[string]string {
 	t.Helper()
@@ -319,6 +324,10 @@ func TestUnregisteredSectionIsIgnoredWithAWarning(t *testing.T) {
 	require.NoError(t, app.Shutdown(context.Background()))
 	assert.Contains(t, logs.String(), "section=rate_limit.leaky")
 
+	warnings, err := frameworkm.CheckConfig(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[rate_limit.leaky] names no registered backend and is ignored (registered: memory, redis)"}, warnings)
+
 	cfg.RateLimit.Backend = "leaky"
 	_, err = frameworkm.New(cfg, frameworkm.WithLogger(fmtest.Logger(t)))
 	assert.Contains(t, problemsOf(t, err)["rate_limit.backend"], `unknown backend "leaky"`)
@@ -333,4 +342,45 @@ func TestSelectedBackendWithoutSectionIsValidated(t *testing.T) {
 	probs := problemsOf(t, err)
 	assert.Contains(t, probs["permissions.cedar.policy_files"], "list the .cedar policy files")
 	assert.True(t, slices.Contains([]int{1}, len(probs)), "%v", probs)
+}
+
+// A built-in backend's table is value-checked even when another backend is
+// selected; what it only needs once selected (an endpoint) is not asked.
+func TestUnselectedBuiltinSectionValues(t *testing.T) {
+	cfg := thirdPartyConfig(t, "[permissions.citadel]\nformat = \"xacml\"\ntimeout_ms = 0\nfallback = \"abac\"\n")
+	probs := problemsOf(t, checkErr(frameworkm.CheckConfig(cfg)))
+	assert.Contains(t, probs["permissions.citadel.format"], `not "xacml"`)
+	assert.Contains(t, probs["permissions.citadel.timeout_ms"], "between 1 and 60000")
+	assert.Contains(t, probs["permissions.citadel.fallback"], `not "abac"`)
+	assert.NotContains(t, probs, "permissions.citadel.endpoint")
+
+	cfg = thirdPartyConfig(t, "[permissions]\nbackend = \"citadel\"\n[permissions.citadel]\nendpoint = \"ftp://policy\"\n")
+	assert.Contains(t, problemsOf(t, checkErr(frameworkm.CheckConfig(cfg)))["permissions.citadel.endpoint"], `not "ftp://policy"`)
+}
+
+// The Redis server is checked when a Redis backend is selected, and only then.
+func TestRedisURLCheckedWhenUsed(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Redis.URL = "http://not-redis"
+	_, err := frameworkm.CheckConfig(cfg)
+	require.NoError(t, err, "no Redis backend is selected")
+	cfg.Auth.Session.Backend = "redis"
+	assert.Contains(t, problemsOf(t, checkErr(frameworkm.CheckConfig(cfg)))["redis.url"], "must be redis://")
+	cfg.Redis.URL = ""
+	assert.Contains(t, problemsOf(t, checkErr(frameworkm.CheckConfig(cfg)))["redis.url"], "must be redis://")
+}
+
+// A resolver registered under a mode's name replaces that mode's resolver.
+func TestTenantResolverForAMode(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	fmtest.MultiTenant(&cfg)
+	built := false
+	app, err := frameworkm.New(cfg, frameworkm.WithLogger(fmtest.Logger(t)), frameworkm.WithTenantResolver("multi",
+		frameworkm.Factory(func(d frameworkm.Deps) (ports.TenantResolver, error) {
+			built = true
+			return fakes.NewTenants(ports.TenantContext{ID: "acme"}), nil
+		})))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = app.Shutdown(context.Background()) })
+	assert.True(t, built)
 }

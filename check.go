@@ -14,10 +14,27 @@ import (
 // CheckConfig reports every problem of cfg at once, as New would meet them:
 // the core keys, backend names the registries (built-in and opts') do not
 // have — listing those they have — and the settings of every backend's
-// section, selected or not. `config check` runs it.
-func CheckConfig(cfg config.Config, opts ...Option) error {
-	_, err := newOptions(opts).check(cfg)
-	return err
+// section, selected or not. `config check` runs it. warnings name the
+// sections no registered backend owns, which New ignores (a misspelt
+// backend's table, or one of a backend this build does not register).
+func CheckConfig(cfg config.Config, opts ...Option) (warnings []string, err error) {
+	o := newOptions(opts)
+	ignored, err := o.check(cfg)
+	for _, key := range ignored {
+		warnings = append(warnings, o.ignoredWarning(key))
+	}
+	return warnings, err
+}
+
+// ignoredWarning explains an ignored section, listing the backends its
+// table could have meant.
+func (o *options) ignoredWarning(key string) string {
+	r, _ := ownerOf(o.sectionRegistries(), key)
+	names := ""
+	if lr, ok := r.(interface{ names() []string }); ok {
+		names = " (registered: " + strings.Join(lr.names(), ", ") + ")"
+	}
+	return fmt.Sprintf("[%s] names no registered backend and is ignored%s", key, names)
 }
 
 // check validates cfg against o's registries. It returns the sections no
@@ -29,6 +46,7 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 			return nil, err
 		}
 	}
+	cerr.Source = o.configSource
 	add := func(p ...config.Problem) { cerr.Problems = append(cerr.Problems, p...) }
 	selected := map[string]bool{}
 	sel := func(r sectionRegistry, key, name string, unknown func(key, name string) config.Problem) {
@@ -57,6 +75,12 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 			sel(o.tokens, "auth.token_backend", cfg.Auth.TokenBackend, o.tokens.unknown)
 		}
 		sel(o.identities, "auth.identity_backend", identityName(mode, cfg.Auth.IdentityBackend), o.identities.unknown)
+	}
+	// The Redis server is needed by the built-in Redis backends only.
+	if selected["auth.session.redis"] || (cfg.RateLimit.Enabled && selected["rate_limit.redis"]) {
+		if p := config.CheckRedisURL(cfg.Redis.URL); p != nil {
+			add(*p)
+		}
 	}
 	regs := o.sectionRegistries()
 	for _, key := range slices.Sorted(maps.Keys(cfg.Sections)) {

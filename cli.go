@@ -55,8 +55,12 @@ func Run(ctx context.Context, args []string, stdout io.Writer, opts ...Option) e
 		if err != nil {
 			return err
 		}
-		if err := CheckConfig(cfg, opts...); err != nil {
+		warnings, err := CheckConfig(cfg, append(opts, sourceOption(*cfgPath))...)
+		if err != nil {
 			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(stdout, "warning:", w)
 		}
 		fmt.Fprintln(stdout, "configuration OK")
 		return nil
@@ -187,7 +191,7 @@ func (a *App) RunUserCommand(ctx context.Context, sub string, uc UserCommand, st
 		if err := a.Users.SetPassword(sys, u.ID, uc.Password); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "password of %s changed; their sessions and tokens were ended\n", u.Email)
+		fmt.Fprintf(stdout, "password of %s changed; their sessions and tokens were ended (API keys keep working until revoked)\n", u.Email)
 		return nil
 	}
 	return fmt.Errorf("unknown user command %q", sub)

@@ -3,14 +3,18 @@ package frameworkm_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	frameworkm "github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/fmtest"
 )
 
 func writeConfig(t *testing.T, content string) string {
@@ -58,4 +62,44 @@ func TestRunConfigCheckAndMigrate(t *testing.T) {
 
 	err := frameworkm.Run(context.Background(), []string{"frobnicate"}, &out)
 	assert.ErrorContains(t, err, `unknown command "frobnicate"`)
+}
+
+// A bootstrap admin whose password the policy refuses stops the server
+// before it says it is listening, and the error names the rule.
+func TestBootstrapAdminRefusedBeforeListening(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, "[app]\ndata_dir = \""+dir+"\"\naddress = \"127.0.0.1:0\"\n[auth.bootstrap_admin]\nemail = \"annabel@example.com\"\npassword = \"annabel-is-the-admin\"\n")
+	var out bytes.Buffer
+	err := frameworkm.Run(context.Background(), []string{"-config", path}, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "auth.bootstrap_admin")
+	assert.Contains(t, err.Error(), `must not contain "annabel"`)
+	assert.NotContains(t, out.String(), "listening")
+}
+
+// A configuration with an unknown key and a bad value reports both at once.
+func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
+	path := writeConfig(t, "[app]\nadress = \"x\"\n[database]\ndriver = \"mysql\"\n")
+	var out bytes.Buffer
+	err := frameworkm.Run(context.Background(), []string{"config", "check", "-config", path}, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "app.adress: unknown key")
+	assert.Contains(t, err.Error(), "database.driver: must be one of sqlite, postgres")
+}
+
+// The first-admin hint names the configuration file the server was started with.
+func TestNoUsersHintNamesTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, "[app]\ndata_dir = \""+dir+"\"\naddress = \"127.0.0.1:0\"\nlog_format = \"text\"\n")
+	logs := &fmtest.LogBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		done <- frameworkm.Run(ctx, []string{"-config", path}, &out, frameworkm.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "listening") }, 10*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	assert.Contains(t, logs.String(), "user create -config "+path)
 }

@@ -106,7 +106,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		log = NewLogger(cfg.App, os.Stderr)
 	}
 	for _, key := range ignored {
-		log.Warn("configuration section names no registered backend; ignored", "section", key)
+		log.Warn(o.ignoredWarning(key), "section", key)
 	}
 	app := &App{Config: cfg, Logger: log, shared: &Shared{}, bootstrapHint: o.bootstrapHint(), quietBootstrap: o.quietBootstrap}
 	ok := false
@@ -127,6 +127,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	app.Resources = resource.New(app.Repository, app.Registry, app.Permissions, log)
+	if cfg.Permissions.RestrictPermissionChanges {
+		app.Resources.RestrictToAdmins(cfg.Permissions.AdminRoles)
+	}
 	app.Settings = settings.New(app.Resources, app.Changes, doctypes.SystemSettingsDocType, settings.DefaultTTL)
 	app.Errors = errorlog.New(app.Repository, doctypes.ErrorLogDocType, doctypes.NewErrorLog, cfg.Tenancy.DefaultTenantID)
 	limiter, err := app.buildRateLimiter(o, deps)
@@ -347,9 +350,14 @@ func (a *App) closeAll() error {
 // drains in-flight requests (up to [app] shutdown_timeout_seconds) and shuts
 // the app down. ready, when not nil, receives the bound address once listening.
 func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
+	// Start first: a bootstrap admin the password policy refuses stops the
+	// server before it says it is listening.
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", a.Config.App.Address)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.Config.App.Address, err)
+		return errors.Join(fmt.Errorf("listen on %s: %w", a.Config.App.Address, err), a.Shutdown(context.WithoutCancel(ctx)))
 	}
 	if ready != nil {
 		ready(ln.Addr())

@@ -28,8 +28,16 @@ func tenantResolverName(t config.Tenancy) string {
 
 // WithTenantResolver adds a tenant resolver under name (tenants from
 // subdomains, from a tenant table …), to be chosen with [tenancy] resolver and
-// configured in [tenancy.<name>]; a built-in name replaces that resolver.
+// configured in [tenancy.<name>]; a built-in name replaces that resolver. The
+// mode names "single" and "multi" stand for their modes' resolvers
+// (implicit and header), so a resolver registered for a mode replaces it.
 func WithTenantResolver(name string, b Backend[ports.TenantResolver]) Option {
+	switch name {
+	case "single":
+		name = "implicit"
+	case "multi":
+		name = "header"
+	}
 	return func(o *options) { o.tenants.register(name, b) }
 }
 

@@ -55,6 +55,9 @@ var CustomPermissionMeta = doctype.Meta{
 	Description: "Permission rules kept in the database, in addition to each DocType's own.",
 	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Write | doctype.Create | doctype.Delete}},
 	Indexes:     [][]string{{"document_type"}},
+	// A row can grant anything: only admins write them (unless
+	// [permissions] restrict_permission_changes is off).
+	AdminOnly: true,
 }
 
 // Defaults enables new rules.

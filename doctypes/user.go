@@ -40,6 +40,9 @@ var LocalUserMeta = doctype.Meta{
 	Unique:      [][]string{{"email"}},
 	ReadOnly:    []string{"last_login_at"},
 	Filterable:  []string{"email", "display_name", "is_active", "created_at", "last_login_at"},
+	// Roles and attributes grant permissions: only admins set them (unless
+	// [permissions] restrict_permission_changes is off).
+	AdminFields: []string{"roles", "attributes"},
 }
 
 // Validate keeps user records sound however they are written (the resource
@@ -137,6 +140,14 @@ type UserPreferences struct {
 	Timezone string          `json:"timezone" gorm:"size:64"`
 	Theme    string          `json:"theme" gorm:"size:32"`
 	Settings doctype.JSONMap `json:"settings"`
+}
+
+// OwnerDefaults makes new preferences the owner's: user_id (and so the
+// name) is the user who creates them.
+func (p *UserPreferences) OwnerDefaults(owner string) {
+	if p.UserID == "" {
+		p.UserID = owner
+	}
 }
 
 // UserPreferencesDocType is UserPreferences' DocType name.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,13 +24,14 @@ import (
 )
 
 // forEachDriver runs fn once per database as a subtest. PostgreSQL runs when
-// FM_TEST_POSTGRES_DSN is set (fmtest.Drivers) and skips, saying so, when not.
+// FM_TEST_POSTGRES_DSN is set and skips, saying so, when not (fails under
+// FM_REQUIRE_SERVERS).
 func forEachDriver(t *testing.T, fn func(t *testing.T, driver fmtest.Driver)) {
 	t.Helper()
 	for _, d := range []fmtest.Driver{fmtest.SQLite, fmtest.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
-			if !slices.Contains(fmtest.Drivers(), d) {
-				t.Skipf("%s is not set; PostgreSQL tests skipped", fmtest.EnvPostgresDSN)
+			if d == fmtest.Postgres {
+				fmtest.SkipUnlessServer(t, fmtest.EnvPostgresDSN, "PostgreSQL")
 			}
 			fn(t, d)
 		})
@@ -309,9 +309,7 @@ func assertIndexes(t *testing.T, got map[string]indexDesc, unique []indexDesc, p
 }
 
 func TestMigrateConcurrentlyOnOnePostgresSchema(t *testing.T) {
-	if !slices.Contains(fmtest.Drivers(), fmtest.Postgres) {
-		t.Skipf("%s is not set; PostgreSQL tests skipped", fmtest.EnvPostgresDSN)
-	}
+	fmtest.SkipUnlessServer(t, fmtest.EnvPostgresDSN, "PostgreSQL")
 	for round := range 3 {
 		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
 			cfg := fmtest.Config(t, fmtest.Postgres)

@@ -20,7 +20,7 @@ type apiKeysHandler struct {
 	maxBody int64
 }
 
-// bindAPIKeys registers /auth/api-keys (list, create, revoke) when API keys
+// bindAPIKeys registers /auth/api-keys (list, create, revoke one or all) when API keys
 // are enabled. Scoped keys cannot use them.
 func bindAPIKeys(api *echo.Group, svc *auth.Service, maxBody int64) {
 	if svc == nil || svc.APIKeys == nil {
@@ -30,6 +30,7 @@ func bindAPIKeys(api *echo.Group, svc *auth.Service, maxBody int64) {
 	g := authGroup(api)
 	g.GET("/api-keys", h.list, RequireUser, unscoped)
 	g.POST("/api-keys", h.create, RequireUser, unscoped)
+	g.DELETE("/api-keys", h.revokeAll, RequireUser, unscoped)
 	g.DELETE("/api-keys/:id", h.revoke, RequireUser, unscoped)
 }
 
@@ -59,7 +60,7 @@ func (h apiKeysHandler) create(c echo.Context) error {
 		CurrentPassword string     `json:"current_password"`
 	}
 	if err := decodeStrict(body, &b); err != nil {
-		return core.Invalid("body", `must be {"name": "...", "current_password": "...", "scopes": ["read"], "expires_at": "2027-01-01T00:00:00Z"}`)
+		return strictOr(err, core.Invalid("body", `must be {"name": "...", "current_password": "...", "scopes": ["read"], "expires_at": "2027-01-01T00:00:00Z"}`))
 	}
 	ctx := c.Request().Context()
 	if err := h.auth.Confirm(ctx, userOf(c), b.CurrentPassword); err != nil {
@@ -79,4 +80,13 @@ func (h apiKeysHandler) revoke(c echo.Context) error {
 		return err
 	}
 	return data(c, http.StatusOK, map[string]any{"id": id, "revoked": true})
+}
+
+// revokeAll deletes every API key of the signed-in user.
+func (h apiKeysHandler) revokeAll(c echo.Context) error {
+	n, err := h.keys.RevokeAll(c.Request().Context(), userOf(c).ID)
+	if err != nil {
+		return err
+	}
+	return data(c, http.StatusOK, map[string]any{"revoked": n})
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -31,6 +32,23 @@ func keyClient(app *fmtest.App, key string) *fmtest.Client {
 	return c
 }
 
+// splitKey parses key as fmk_<16-character lookup id>_<43-character base64url
+// secret>. The secret's alphabet includes '_', so it is everything after the
+// id's separator, never a field of strings.Split(key, "_").
+func splitKey(t *testing.T, key string) (id, secret string) {
+	t.Helper()
+	rest, ok := strings.CutPrefix(key, "fmk_")
+	require.True(t, ok, "key %q starts with fmk_", key)
+	require.Greater(t, len(rest), 17, "key %q has an id and a secret", key)
+	require.Equal(t, "_", rest[16:17], "key %q: '_' after the 16-character id", key)
+	id, secret = rest[:16], rest[17:]
+	require.NotContains(t, id, "_", "key %q: the id holds no '_'", key)
+	require.Len(t, secret, 43, "key %q: 256 bits of secret", key)
+	_, err := base64.RawURLEncoding.DecodeString(secret)
+	require.NoError(t, err, "key %q: the secret is base64url", key)
+	return id, secret
+}
+
 func TestAPIKeys(t *testing.T) {
 	app := authApp(t, fmtest.SQLite, nil)
 	ann := app.CreateUser(t, annEmail, annPass, "Writer")
@@ -42,6 +60,17 @@ func TestAPIKeys(t *testing.T) {
 	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "full", "current_password": annPass}).RequireStatus(t, http.StatusCreated).JSON(t, &full)
 	owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "reader", "scopes": []string{"read"}, "current_password": annPass}).RequireStatus(t, http.StatusCreated).JSON(t, &readOnly)
 	assert.Equal(t, []string{"read"}, readOnly.Data.Scopes)
+	fullID, fullSecret := splitKey(t, full.Data.Key)
+	assert.Equal(t, full.Data.ID, fullID, "the key carries its record's id")
+	readID, _ := splitKey(t, readOnly.Data.Key)
+	assert.Equal(t, readOnly.Data.ID, readID)
+
+	// A key acts as the user who made it.
+	st, u := me(t, keyClient(app, full.Data.Key))
+	require.Equal(t, http.StatusOK, st)
+	assert.Equal(t, ann.ID, u.ID)
+	assert.Equal(t, annEmail, u.Email)
+	assert.Equal(t, "api_key", u.Method)
 
 	// Minting a key needs the password again: a stolen token is not enough.
 	e := owner.Post("/api/v1/auth/api-keys", map[string]any{"name": "no-proof"}).RequireStatus(t, http.StatusBadRequest).Err(t)
@@ -53,7 +82,7 @@ func TestAPIKeys(t *testing.T) {
 	// The list never shows keys or hashes.
 	res := owner.Get("/api/v1/auth/api-keys").RequireStatus(t, http.StatusOK)
 	assert.NotContains(t, string(res.Body), full.Data.Key)
-	assert.NotContains(t, string(res.Body), strings.Split(full.Data.Key, "_")[2])
+	assert.NotContains(t, string(res.Body), fullSecret)
 	assert.NotContains(t, strings.ToLower(string(res.Body)), "hash")
 	var list struct {
 		Data []map[string]any `json:"data"`
@@ -67,7 +96,8 @@ func TestAPIKeys(t *testing.T) {
 	sys := app.SystemContext(context.Background(), "")
 	stored, err := app.Repository.Get(sys, doctypes.APIKeyDocType, full.Data.ID)
 	require.NoError(t, err)
-	assert.NotContains(t, fmt.Sprintf("%+v", stored), strings.Split(full.Data.Key, "_")[2])
+	assert.NotContains(t, fmt.Sprintf("%+v", stored), fullSecret)
+	assert.Equal(t, ann.ID, stored.(*doctypes.APIKey).UserID, "the key is stored as ann's")
 	assert.Len(t, stored.(*doctypes.APIKey).KeyHash, 64)
 
 	// Scopes limit the key.
@@ -80,7 +110,7 @@ func TestAPIKeys(t *testing.T) {
 	// Another user cannot revoke it; the owner can, and then it fails.
 	bob.Delete("/api/v1/auth/api-keys/"+full.Data.ID).RequireStatus(t, http.StatusNotFound)
 	owner.Delete("/api/v1/auth/api-keys/"+full.Data.ID).RequireStatus(t, http.StatusOK)
-	st, _ := me(t, keyClient(app, full.Data.Key))
+	st, _ = me(t, keyClient(app, full.Data.Key))
 	assert.Equal(t, http.StatusUnauthorized, st, "a revoked key is rejected")
 
 	// Expired keys fail.
@@ -107,5 +137,4 @@ func TestAPIKeys(t *testing.T) {
 	doc, err = app.Repository.Get(sys, doctypes.APIKeyDocType, readOnly.Data.ID)
 	require.NoError(t, err)
 	assert.NotNil(t, doc.(*doctypes.APIKey).LastUsedAt)
-	_ = ann
 }

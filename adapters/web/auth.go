@@ -90,7 +90,7 @@ func (h authHandler) readLogin(c echo.Context) (loginBody, error) {
 			return b, err
 		}
 		if err := decodeStrict(body, &b); err != nil {
-			return b, core.Invalid("body", `must be {"username": "...", "password": "...", "session": false}`)
+			return b, strictOr(err, core.Invalid("body", `must be {"username": "...", "password": "...", "session": false}`))
 		}
 	}
 	if b.Username == "" {
@@ -161,7 +161,7 @@ func (h authHandler) changePassword(c echo.Context) error {
 		New     string `json:"new_password"`
 	}
 	if err := decodeStrict(body, &b); err != nil || b.New == "" {
-		return core.Invalid("new_password", `send {"current_password": "...", "new_password": "..."}`)
+		return strictOr(err, core.Invalid("new_password", `send {"current_password": "...", "new_password": "..."}`))
 	}
 	u := userOf(c)
 	if err := h.auth.Users.ChangePassword(c.Request().Context(), u.ID, b.Current, b.New); err != nil {

@@ -71,6 +71,13 @@ func TestQuickstart(t *testing.T) {
 			var out bytes.Buffer
 			require.NoError(t, app.RunUserCommand(context.Background(), "create", frameworkm.UserCommand{Email: adminEmail, Password: adminPass, Roles: []string{"Admin"}}, &out))
 			assert.Contains(t, out.String(), "created user")
+			local, err := app.Users.Local()
+			require.NoError(t, err)
+			admin, err := local.FindByEmail(app.SystemContext(context.Background(), ""), adminEmail)
+			require.NoError(t, err)
+			require.NotEmpty(t, admin.ID)
+			// resolved collects the user id each strategy resolved, by method.
+			resolved := map[string]string{}
 
 			// Password login → bearer token.
 			var tok struct {
@@ -89,6 +96,7 @@ func TestQuickstart(t *testing.T) {
 			require.Equal(t, http.StatusOK, st)
 			assert.Equal(t, adminEmail, u.Email)
 			assert.Equal(t, "bearer", u.Method)
+			resolved[u.Method] = u.ID
 			assert.True(t, u.HasRole("Admin"))
 			assert.Equal(t, "default", u.TenantID)
 
@@ -99,6 +107,7 @@ func TestQuickstart(t *testing.T) {
 			st, u = me(t, browser)
 			require.Equal(t, http.StatusOK, st)
 			assert.Equal(t, "session_cookie", u.Method)
+			resolved[u.Method] = u.ID
 
 			// API key.
 			var key struct {
@@ -114,6 +123,7 @@ func TestQuickstart(t *testing.T) {
 			st, u = me(t, kc)
 			require.Equal(t, http.StatusOK, st)
 			assert.Equal(t, "api_key", u.Method)
+			resolved[u.Method] = u.ID
 
 			// HTTP basic.
 			bc := app.Anonymous()
@@ -121,9 +131,12 @@ func TestQuickstart(t *testing.T) {
 			st, u = me(t, bc)
 			require.Equal(t, http.StatusOK, st)
 			assert.Equal(t, "basic", u.Method)
+			resolved[u.Method] = u.ID
 
-			// Every strategy resolves to the same user.
-			assert.Equal(t, key.Data.ID != "", true)
+			// Every strategy resolves to the same user: the one the CLI created.
+			assert.Equal(t, map[string]string{
+				"bearer": admin.ID, "session_cookie": admin.ID, "api_key": admin.ID, "basic": admin.ID,
+			}, resolved)
 			app.Anonymous().Get("/api/v1/auth/me").RequireStatus(t, http.StatusUnauthorized)
 		})
 	}

@@ -2,18 +2,17 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/jsonstrict"
 )
 
 var errNotJSON = echo.NewHTTPError(http.StatusUnsupportedMediaType, "request body must be sent as Content-Type: application/json")
@@ -22,6 +21,12 @@ var errNotJSON = echo.NewHTTPError(http.StatusUnsupportedMediaType, "request bod
 // max_body_bytes). A body declared as anything but JSON is refused (415):
 // HTML forms cannot forge it. Handlers call it explicitly; nothing else reads
 // or limits request bodies, so streaming routes simply do not call it.
+//
+// Every body it returns has passed jsonstrict.Check: an object naming a key
+// twice at any depth, or a string that is not valid UTF-8, is a 400 naming
+// the field before any handler sees it, so no route can act on a body that
+// another reader (a gateway, a log, a signature check) would see otherwise.
+// Malformed JSON is left to the handler's decoder, which says what it wanted.
 func readJSON(c echo.Context, limit int64) ([]byte, error) {
 	req := c.Request()
 	ct := req.Header.Get(echo.HeaderContentType)
@@ -44,14 +49,40 @@ func readJSON(c echo.Context, limit int64) ([]byte, error) {
 		}
 		return nil, core.Public(core.ErrValidation, "could not read request body")
 	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if verr := strictError(jsonstrict.Check(body, jsonstrict.Exact)); verr != nil {
+			return nil, verr
+		}
+	}
 	return body, nil
 }
 
-// decodeStrict decodes a small fixed-shape JSON body, refusing unknown keys.
+// decodeStrict decodes a small fixed-shape JSON body into v with
+// jsonstrict.Unmarshal: unknown keys and trailing data are refused, and so
+// are keys named twice, compared ignoring case as encoding/json matches
+// struct fields ({"username":"a","Username":"b"}), and invalid UTF-8. Those
+// last two are a *core.ValidationError naming the field (see strictOr).
 func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	return jsonstrict.Unmarshal(body, v)
+}
+
+// strictError returns err when it is the strict reader's verdict on a body
+// (a *core.ValidationError naming the field), else nil.
+func strictError(err error) *core.ValidationError {
+	var verr *core.ValidationError
+	if errors.As(err, &verr) {
+		return verr
+	}
+	return nil
+}
+
+// strictOr returns decodeStrict's error itself when it names a field, else
+// fallback, the handler's own description of the body it wants.
+func strictOr(err, fallback error) error {
+	if verr := strictError(err); verr != nil {
+		return verr
+	}
+	return fallback
 }
 
 // data writes {"data": v}.
@@ -65,8 +96,8 @@ func docJSON(c echo.Context, status int, dt *doctype.DocType, doc any, fields []
 	if err != nil {
 		return err
 	}
-	if b, err := doctype.BaseOf(doc); err == nil {
-		c.Response().Header().Set("ETag", `"`+strconv.FormatInt(b.Version, 10)+`"`)
+	if etag, ok := docETag(doc); ok {
+		c.Response().Header().Set("ETag", etag)
 	}
 	return c.JSONBlob(status, wrapData(raw))
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -57,7 +58,9 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 			req := c.Request()
 			res := c.Response()
 			level := slog.LevelInfo
-			if res.Status >= 500 {
+			if res.Status >= 500 && !errors.Is(err, core.ErrUnavailable) {
+				// An expected unavailability (maintenance mode) is no error
+				// of the app's.
 				level = slog.LevelError
 			}
 			ctx := req.Context()
@@ -114,6 +117,13 @@ func authenticate(tenants ports.TenantResolver, chain *auth.Chain, log *slog.Log
 				return err
 			}
 			ctx = ports.WithTenant(ctx, tenant)
+			for _, h := range credentialHeaders {
+				if len(req.Header.Values(h)) > 1 {
+					// Which one would a gateway in front have checked? Refuse
+					// rather than pick.
+					return core.Invalidf(h, "was sent more than once")
+				}
+			}
 			var u *ports.UserContext
 			// Logging in needs no principal: a stale cookie or token must not stop
 			// anyone from logging in, and a new session replaces the old one anyway.
@@ -139,6 +149,9 @@ func authenticate(tenants ports.TenantResolver, chain *auth.Chain, log *slog.Log
 		}
 	}
 }
+
+// credentialHeaders may each carry one credential only.
+var credentialHeaders = []string{echo.HeaderAuthorization, auth.HeaderAPIKey}
 
 func isLogin(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.URL.Path == APIPrefix+"/auth/login"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/resource"
 )
@@ -45,7 +46,7 @@ func (h resourceHandler) get(c echo.Context) error {
 	}
 	fields, err := parseFields(c.QueryParam("fields"))
 	if err != nil {
-		return err
+		return core.Invalid("fields", err.Error())
 	}
 	if err := h.resources.CheckFields(dt, fields); err != nil {
 		return err
@@ -53,6 +54,10 @@ func (h resourceHandler) get(c echo.Context) error {
 	doc, err := h.resources.Get(c.Request().Context(), dt.Name, param(c, "name"))
 	if err != nil {
 		return err
+	}
+	if etag, ok := docETag(doc); ok && etagMatch(c.Request().Header.Get("If-None-Match"), etag) {
+		c.Response().Header().Set("ETag", etag)
+		return c.NoContent(http.StatusNotModified)
 	}
 	return docJSON(c, http.StatusOK, dt, doc, fields)
 }

@@ -11,6 +11,7 @@ package web
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -122,6 +123,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	d := s.deps
 	e.HTTPErrorHandler = s.errors.handle
 	e.IPExtractor = ipExtractor(s.proxies)
+	e.Pre(headAsGet(e))
 	base := []echo.MiddlewareFunc{assignRequestID, accessLog(d.Logger), recoverPanic}
 	api := e.Group(APIPrefix, s.apiMiddleware(base)...)
 	maxBody := d.Config.App.MaxBodyBytes
@@ -179,11 +181,80 @@ func apiNotFound(e *echo.Echo) echo.HandlerFunc {
 			}
 		}
 		if len(allow) > 0 {
+			if slices.Contains(allow, http.MethodGet) && !slices.Contains(allow, http.MethodHead) {
+				allow = append(allow, http.MethodHead) // see headAsGet
+			}
 			slices.Sort(allow)
 			c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
 			return echo.ErrMethodNotAllowed
 		}
 		return echo.ErrNotFound
+	}
+}
+
+// headAsGet answers HEAD wherever GET is on the framework's paths (/api/v1,
+// the health probes, the JWKS): a HEAD request without a HEAD route of its
+// own is served again as a GET copy of itself. The server still holds the
+// HEAD request, so net/http sends the GET's status and headers and drops its
+// body. Other Pre middleware therefore sees a HEAD request twice, once as
+// HEAD and once as GET. 405s of those paths list HEAD beside GET.
+func headAsGet(e *echo.Echo) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			path := req.URL.Path
+			if !frameworkPath(path) {
+				return next(c)
+			}
+			if req.Method == http.MethodHead && !hasRoute(e, http.MethodHead, path) {
+				get := req.WithContext(req.Context()) // a shallow copy
+				get.Method = http.MethodGet
+				e.ServeHTTP(c.Response(), get)
+				return nil
+			}
+			if !strings.HasPrefix(path, APIPrefix+"/") {
+				// Echo's router answers these paths' 405s (apiNotFound
+				// the API's): add HEAD to its Allow before it is sent.
+				res := c.Response()
+				res.Before(func() { allowHead(res.Header()) })
+			}
+			return next(c)
+		}
+	}
+}
+
+// frameworkPath reports whether path is one of the framework's: the API and
+// the routes outside it.
+func frameworkPath(path string) bool {
+	switch path {
+	case APIPrefix, "/healthz", "/readyz", "/.well-known/jwks.json":
+		return true
+	}
+	return strings.HasPrefix(path, APIPrefix+"/")
+}
+
+// hasRoute reports whether e has a route of method matching path.
+func hasRoute(e *echo.Echo, method, path string) bool {
+	for _, r := range e.Routes() {
+		if r.Method == method && pathMatches(r.Path, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowHead adds HEAD to an Allow header that lists GET.
+func allowHead(h http.Header) {
+	v := h.Get(echo.HeaderAllow)
+	if v == "" {
+		return
+	}
+	methods := strings.Split(v, ",")
+	for i := range methods {
+		methods[i] = strings.TrimSpace(methods[i])
+	}
+	if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
+		h.Set(echo.HeaderAllow, v+", "+http.MethodHead)
 	}
 }
 

@@ -95,12 +95,16 @@ func multiApp(t *testing.T, opts ...frameworkm.Option) *fmtest.App {
 }
 
 func TestGracefulShutdownDrainsRequests(t *testing.T) {
-	started := make(chan struct{})
-	var once sync.Once
+	// The handler stays in flight until the test, having seen the shutdown
+	// begin, releases it: no sleep decides the order.
+	started, release := make(chan struct{}), make(chan struct{})
+	var once, releaseOnce sync.Once
+	releaseHandler := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseHandler)
 	slow := func(api *echo.Group) {
 		api.GET("/test/slow", func(c echo.Context) error {
 			once.Do(func() { close(started) })
-			time.Sleep(400 * time.Millisecond)
+			<-release
 			return c.String(http.StatusOK, "finished")
 		})
 	}
@@ -131,6 +135,26 @@ func TestGracefulShutdownDrainsRequests(t *testing.T) {
 	}()
 	<-started
 	cancel() // shut down while the request is in flight
+	// The shutdown has begun once the listener refuses new connections.
+	addr := ln.Addr().String()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		_ = conn.Close()
+		require.True(t, time.Now().Before(deadline), "the listener still accepts 10 s after cancel")
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("the server stopped (%v) with a request in flight", err)
+	case r := <-got:
+		t.Fatalf("the in-flight request ended before its handler returned: %+v", r)
+	default:
+	}
+	releaseHandler()
 	r := <-got
 	require.NoError(t, r.err)
 	assert.Equal(t, http.StatusOK, r.status)

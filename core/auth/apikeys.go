@@ -193,11 +193,33 @@ func (k *APIKeys) List(ctx context.Context, userID string) ([]*ports.APIKey, err
 // Revoke deletes userID's key id; another user's key is not found.
 func (k *APIKeys) Revoke(ctx context.Context, userID, id string) error {
 	rec, err := k.store.GetKey(ctx, id)
-	if err != nil {
+	switch {
+	case errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrValidation):
+		return errKeyNotFound
+	case err != nil:
+		return err
+	case rec.UserID != userID:
+		// Another user's key answers exactly like a key that does not exist.
+		return errKeyNotFound
+	}
+	if err := k.store.DeleteKey(ctx, id); err != nil {
+		if errors.Is(err, core.ErrNotFound) {
+			return errKeyNotFound
+		}
 		return err
 	}
-	if rec.UserID != userID {
-		return core.Public(core.ErrNotFound, "API key not found")
+	return nil
+}
+
+// errKeyNotFound is the one answer for a key that is not the caller's,
+// whether it exists or not.
+var errKeyNotFound = core.Public(core.ErrNotFound, "API key not found")
+
+// RevokeAll deletes every API key of userID and returns how many.
+func (k *APIKeys) RevokeAll(ctx context.Context, userID string) (int, error) {
+	n, err := k.store.DeleteKeysForUser(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("revoke api keys: %w", err)
 	}
-	return k.store.DeleteKey(ctx, id)
+	return n, nil
 }

@@ -50,7 +50,12 @@ func bearerNewStrategy(t *testing.T) (*auth.Bearer, *bearerTokens) {
 	tok := &bearerTokens{claims: map[string]ports.Claims{
 		bearerGoodToken: {Subject: "ann", TenantID: "t1", ID: "jti-1", TokenVersion: 2, ExpiresAt: exp},
 	}}
-	ident := identityWith(&ports.User{ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true, TokenVersion: 2})
+	// ann exists in t2 as well (the old fake ignored tenants), so a refusal
+	// of her t1 token in t2 comes from the token's tenant, not a missing user.
+	ident := identityWith(
+		&ports.User{ID: "ann", Email: "ann@example.com", TenantID: "t1", Roles: []string{"Sales"}, IsActive: true, TokenVersion: 2},
+		&ports.User{ID: "ann", Email: "ann@example.com", TenantID: "t2", Roles: []string{"Sales"}, IsActive: true, TokenVersion: 2},
+	)
 	svc := &auth.Service{
 		Users:  auth.NewUserManager(ident, auth.ModeLocal, auth.PasswordPolicy{}, nil, nil),
 		Tokens: tok,

@@ -36,8 +36,10 @@ func (p PasswordPolicy) Check(pw, email string) error {
 		return core.Invalidf("password", "must be at most %d characters", p.MaxLength)
 	case commonPasswords[lower]:
 		return core.Invalid("password", "is too common")
-	case email != "" && (lower == strings.ToLower(email) || (len(local) >= 3 && strings.Contains(lower, local))):
-		return core.Invalid("password", "must not contain the email address")
+	case email != "" && lower == strings.ToLower(email):
+		return core.Invalid("password", "must not be the email address")
+	case email != "" && len(local) >= 3 && strings.Contains(lower, local):
+		return core.Invalidf("password", "must not contain %q, the part of the email address before the @", local)
 	case strings.Count(pw, string([]rune(pw)[0])) == n:
 		return core.Invalid("password", "must not repeat one character")
 	}

@@ -127,3 +127,11 @@ func TestHashSecretAndEqualHash(t *testing.T) {
 	assert.False(t, auth.EqualHash(h, h[:63]), "different lengths")
 	assert.False(t, auth.EqualHash(h, ""))
 }
+
+// The refusal names the rule that was broken: the email's local part.
+func TestPasswordPolicyNamesTheLocalPart(t *testing.T) {
+	err := auth.PasswordPolicy{MinLength: 8, MaxLength: 64}.Check("xx-annabel-2024", "Annabel@example.com")
+	var ve *core.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, `must not contain "annabel", the part of the email address before the @`, ve.FieldMap()["password"])
+}

@@ -255,6 +255,11 @@ type Permissions struct {
 	// AdminBypass is on.
 	AdminRoles  []string `toml:"admin_roles"`
 	AdminBypass bool     `toml:"admin_bypass"`
+	// RestrictPermissionChanges lets only AdminRoles write Custom
+	// Permission rows and users' roles and attributes, whatever DocType
+	// rules grant (otherwise a role allowed to write them could make itself
+	// admin).
+	RestrictPermissionChanges bool `toml:"restrict_permission_changes"`
 	// CustomCacheSeconds is how long Custom Permission rows are cached per
 	// tenant (changes on this instance apply at once).
 	CustomCacheSeconds int `toml:"custom_cache_seconds"`
@@ -321,10 +326,11 @@ func Default() Config {
 		},
 		Tenancy: Tenancy{Mode: "single", DefaultTenantID: "default", TenantHeader: "X-Tenant-ID", AttributesHeader: "X-Tenant-Attributes"},
 		Permissions: Permissions{
-			Backend:            "rbac",
-			AdminRoles:         []string{"Admin"},
-			AdminBypass:        true,
-			CustomCacheSeconds: 30,
+			Backend:                   "rbac",
+			AdminRoles:                []string{"Admin"},
+			AdminBypass:               true,
+			RestrictPermissionChanges: true,
+			CustomCacheSeconds:        30,
 		},
 		CORS: CORS{
 			AllowedOrigins: []string{},

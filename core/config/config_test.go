@@ -286,3 +286,32 @@ func TestResolvePath(t *testing.T) {
 	})
 	assert.Equal(t, "FRAMEWORK_M_CONFIG", config.EnvPath)
 }
+
+// ${VAR}s in an adapter's section are interpolated on a copy: a section set
+// in code keeps the caller's own values untouched.
+func TestInterpolateSectionsOnACopy(t *testing.T) {
+	type settings struct {
+		URL   string   `toml:"url"`
+		Hosts []string `toml:"hosts"`
+	}
+	mine := &settings{URL: "http://${FM_HOST}/x", Hosts: []string{"${FM_HOST}"}}
+	cfg := config.Default()
+	cfg.SetSection("permissions.thing", mine)
+	cfg.SetSection("rate_limit.other", map[string]any{"addr": "${FM_HOST:-y}", "list": []any{"${FM_HOST}"}})
+	lookup := func(k string) (string, bool) { return "policy.local", k == "FM_HOST" }
+	require.NoError(t, cfg.Interpolate(lookup))
+	got := cfg.Sections["permissions.thing"].(*settings)
+	assert.Equal(t, "http://policy.local/x", got.URL)
+	assert.Equal(t, []string{"policy.local"}, got.Hosts)
+	assert.Equal(t, "http://${FM_HOST}/x", mine.URL, "the caller's settings are untouched")
+	assert.Equal(t, []string{"${FM_HOST}"}, mine.Hosts)
+	other := cfg.Sections["rate_limit.other"].(map[string]any)
+	assert.Equal(t, "policy.local", other["addr"])
+	assert.Equal(t, []any{"policy.local"}, other["list"])
+
+	cfg.SetSection("auth.session.x", map[string]any{"k": "${FM_SURELY_UNSET}"})
+	err := cfg.Interpolate(func(string) (string, bool) { return "", false })
+	var cerr *config.Error
+	require.ErrorAs(t, err, &cerr)
+	assert.Equal(t, "auth.session.x.k", cerr.Problems[0].Key)
+}

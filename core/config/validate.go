@@ -137,13 +137,6 @@ func (c *Config) Validate() error {
 		bad("rate_limit.window_seconds", "must be between 1 and 86400, not %d", c.RateLimit.WindowSeconds)
 	}
 
-	if r := c.Redis.URL; r != "" {
-		u, err := url.Parse(r)
-		if err != nil || !(((u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != "") || (u.Scheme == "unix" && u.Path != "")) {
-			bad("redis.url", "must be redis://[user:password@]host:port[/db] (or rediss://, unix:///path.sock), not %q", redacted(r))
-		}
-	}
-
 	oneOf("tenancy.mode", c.Tenancy.Mode, "single", "multi")
 	if c.Tenancy.Resolver != "" && strings.TrimSpace(c.Tenancy.Resolver) == "" {
 		bad("tenancy.resolver", "must not be blank")
@@ -282,6 +275,16 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 	}
 }
 
+// CheckRedisURL reports what is wrong with [redis] url, for the adapters
+// that use the server (nil when it is well-formed).
+func CheckRedisURL(r string) *Problem {
+	u, err := url.Parse(r)
+	if err != nil || !(((u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != "") || (u.Scheme == "unix" && u.Path != "")) {
+		return &Problem{Key: "redis.url", Reason: fmt.Sprintf("must be redis://[user:password@]host:port[/db] (or rediss://, unix:///path.sock), not %q", redacted(r))}
+	}
+	return nil
+}
+
 // redacted hides the password of a URL for messages.
 func redacted(s string) string {
 	if u, err := url.Parse(s); err == nil {
@@ -342,14 +345,72 @@ func (c *Config) Interpolate(lookup func(string) (string, bool)) error {
 	}
 	walkStrings(reflect.ValueOf(c).Elem(), "", interpolate)
 	for _, key := range slices.Sorted(maps.Keys(c.Sections)) {
-		v := c.Sections[key]
-		walkStrings(reflect.ValueOf(&v).Elem(), key, interpolate)
-		c.Sections[key] = v
+		// A copy: a section set in code may share its slices and pointers
+		// with the caller, who must not see them rewritten.
+		v := deepCopy(reflect.ValueOf(c.Sections[key]))
+		var out any
+		if v.IsValid() {
+			out = v.Interface()
+		}
+		walkStrings(reflect.ValueOf(&out).Elem(), key, interpolate)
+		c.Sections[key] = out
 	}
 	if len(e.Problems) == 0 {
 		return nil
 	}
 	return e
+}
+
+// deepCopy copies v with its pointers, slices, maps and interfaces, so the
+// copy can be changed without touching v.
+func deepCopy(v reflect.Value) reflect.Value {
+	if !v.IsValid() {
+		return v
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.New(v.Type().Elem())
+		c.Elem().Set(deepCopy(v.Elem()))
+		return c
+	case reflect.Interface:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.New(v.Type()).Elem()
+		c.Set(deepCopy(v.Elem()))
+		return c
+	case reflect.Struct:
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		for i := range v.NumField() {
+			if c.Field(i).CanSet() {
+				c.Field(i).Set(deepCopy(v.Field(i)))
+			}
+		}
+		return c
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := range v.Len() {
+			c.Index(i).Set(deepCopy(v.Index(i)))
+		}
+		return c
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for _, k := range v.MapKeys() {
+			c.SetMapIndex(k, deepCopy(v.MapIndex(k)))
+		}
+		return c
+	}
+	return v
 }
 
 // walkStrings calls fn on every string (and []string item) reachable from v,

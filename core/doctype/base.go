@@ -56,6 +56,13 @@ type Defaulter interface {
 	Defaults()
 }
 
+// OwnerDefaulter is implemented by DocTypes that fill fields from the
+// document's owner before a create is validated (User Preferences are named
+// by their user, who creates them).
+type OwnerDefaulter interface {
+	OwnerDefaults(owner string)
+}
+
 // Now returns the current time as documents store it: UTC, microsecond precision
 // (what PostgreSQL keeps), so a document read back equals the one written.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

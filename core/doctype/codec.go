@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/jsonstrict"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -52,18 +54,20 @@ func (d *DocType) ToMap(doc any, fields []string) map[string]any {
 }
 
 // DecodeNew decodes a client's JSON object into a new document with its
-// defaults. Unknown, hidden and read-only fields, malformed JSON and values of
+// defaults. Unknown, hidden and read-only fields, malformed JSON, keys that
+// appear twice (at any depth), strings that are not valid UTF-8 and values of
 // the wrong type are a *core.ValidationError naming every bad field; "name" is
 // accepted only when the DocType's naming rule is "prompt".
 func (d *DocType) DecodeNew(data []byte) (any, error) {
-	m, err := decodeObject(data)
+	members, err := decodeObject(data)
 	if err != nil {
 		return nil, err
 	}
 	doc := d.New()
 	rv := reflect.ValueOf(doc).Elem()
 	verr := &core.ValidationError{}
-	for _, key := range sortedKeys(m) {
+	for _, m := range members {
+		key := m.Key
 		f, ok := d.VisibleField(key)
 		if !ok {
 			verr.Add(key, "unknown field")
@@ -73,7 +77,10 @@ func (d *DocType) DecodeNew(data []byte) (any, error) {
 			verr.Add(key, "read-only field")
 			continue
 		}
-		val, reason := decodeValue(f, m[key])
+		if checkFolded(verr, f, m.Value) {
+			continue
+		}
+		val, reason := decodeValue(f, m.Value)
 		if reason != "" {
 			verr.Add(key, reason)
 			continue
@@ -90,9 +97,10 @@ func (d *DocType) DecodeNew(data []byte) (any, error) {
 // store). Fields absent from the patch keep their values; null clears a field.
 // "version", when present, is returned rather than applied. Read-only fields may
 // appear only with their current value (so a fetched document can be sent back
-// whole). On any error doc is left unchanged.
+// whole). The body is read as strictly as by DecodeNew. On any error doc is
+// left unchanged.
 func (d *DocType) ApplyPatch(doc any, data []byte) (version int64, hasVersion bool, err error) {
-	m, err := decodeObject(data)
+	members, err := decodeObject(data)
 	if err != nil {
 		return 0, false, err
 	}
@@ -103,17 +111,21 @@ func (d *DocType) ApplyPatch(doc any, data []byte) (version int64, hasVersion bo
 		val reflect.Value
 	}
 	var sets []set
-	for _, key := range sortedKeys(m) {
+	for _, m := range members {
+		key := m.Key
 		f, ok := d.VisibleField(key)
 		if !ok {
 			verr.Add(key, "unknown field")
 			continue
 		}
-		if key == FieldVersion && string(bytes.TrimSpace(m[key])) == "null" {
+		if key == FieldVersion && string(m.Value) == "null" {
 			verr.Add(key, "must be an integer")
 			continue
 		}
-		val, reason := decodeValue(f, m[key])
+		if checkFolded(verr, f, m.Value) {
+			continue
+		}
+		val, reason := decodeValue(f, m.Value)
 		if reason != "" {
 			verr.Add(key, reason)
 			continue
@@ -242,30 +254,92 @@ func coerce(f *Field, v any) (any, error) {
 	return val.Interface(), nil
 }
 
-func decodeObject(data []byte) (map[string]json.RawMessage, error) {
+// decodeObject splits a client's JSON object into its members, sorted by
+// key, through the strict reader: a key named twice at any depth, or a
+// string that is not valid UTF-8 (a lone surrogate escape included), is a
+// *core.ValidationError naming the field, never a value silently dropped or
+// replaced. Keys are compared exactly, as fields are looked up; values whose
+// Go type folds key case are checked again by checkFolded.
+func decodeObject(data []byte) ([]jsonstrict.Member, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, &core.ValidationError{Message: "request body must be a JSON object"}
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil || m == nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return nil, &core.ValidationError{Message: "malformed JSON: " + strings.TrimPrefix(syn.Error(), "json: ")}
-		}
+	members, err := jsonstrict.Object(data, jsonstrict.Exact)
+	if err == nil {
+		slices.SortFunc(members, func(a, b jsonstrict.Member) int { return strings.Compare(a.Key, b.Key) })
+		return members, nil
+	}
+	var verr *core.ValidationError
+	if errors.As(err, &verr) {
+		return nil, verr
+	}
+	if errors.Is(err, jsonstrict.ErrNotObject) {
 		return nil, &core.ValidationError{Message: "request body must be a JSON object"}
 	}
-	return m, nil
+	// Malformed: say it in encoding/json's words, as clients have been told.
+	var syn *json.SyntaxError
+	if errors.As(json.Unmarshal(data, new(json.RawMessage)), &syn) {
+		return nil, &core.ValidationError{Message: "malformed JSON: " + strings.TrimPrefix(syn.Error(), "json: ")}
+	}
+	return nil, &core.ValidationError{Message: "malformed JSON: " + err.Error()}
 }
 
-func sortedKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// checkFolded checks a field value once more when decoding it matches object
+// keys ignoring case (a struct somewhere in the field's type), so that
+// {"city": "A", "City": "B"} cannot let the last one win. It records the
+// problems on verr, prefixed with the field's name, and reports whether there
+// were any.
+func checkFolded(verr *core.ValidationError, f *Field, raw []byte) bool {
+	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') || !foldsKeys(f.Type) {
+		return false
 	}
-	sort.Strings(keys)
-	return keys
+	var nested *core.ValidationError
+	if !errors.As(jsonstrict.Check(raw, jsonstrict.Fold), &nested) {
+		return false
+	}
+	for _, fe := range nested.Fields {
+		if strings.HasPrefix(fe.Field, "[") {
+			verr.Add(f.Name+fe.Field, fe.Reason)
+		} else {
+			verr.Add(f.Name+"."+fe.Field, fe.Reason)
+		}
+	}
+	return true
 }
+
+// foldCache remembers foldsKeys per type.
+var foldCache sync.Map // reflect.Type → bool
+
+// foldsKeys reports whether encoding/json, decoding into t, matches object
+// keys to struct fields (ignoring case) anywhere inside it.
+func foldsKeys(t reflect.Type) bool {
+	if v, ok := foldCache.Load(t); ok {
+		return v.(bool)
+	}
+	v := foldsKeysIn(t, map[reflect.Type]bool{})
+	foldCache.Store(t, v)
+	return v
+}
+
+func foldsKeysIn(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return false // decodes itself (time.Time, Decimal …)
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return foldsKeysIn(t.Elem(), seen)
+	}
+	return false
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 // decodeValue decodes raw into a new value of f's type; reason says why not.
 func decodeValue(f *Field, raw json.RawMessage) (reflect.Value, string) {

@@ -45,4 +45,11 @@ type Meta struct {
 	Indexes [][]string
 	// DefaultOrder sorts lists that ask for no order (default: modified_at desc).
 	DefaultOrder []ports.Order
+	// AdminOnly documents grant power (Custom Permission rows): when the app
+	// restricts permission changes ([permissions] restrict_permission_changes),
+	// only admin roles create, change or delete them, whatever Permissions say.
+	AdminOnly bool
+	// AdminFields grant power too (a user's roles and attributes): under the
+	// same setting only admin roles set or change them.
+	AdminFields []string
 }

@@ -281,6 +281,7 @@ func (d *DocType) build() error {
 	}
 	check("Hidden", d.Hidden)
 	check("ReadOnly", d.ReadOnly)
+	check("AdminFields", d.AdminFields)
 	check("Filterable", d.Filterable)
 	check("Sortable", d.Sortable)
 	for _, u := range d.Unique {

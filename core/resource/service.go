@@ -32,6 +32,8 @@ type Service struct {
 	reg  *doctype.Registry
 	perm ports.PermissionEvaluator
 	log  *slog.Logger
+	// adminRoles, when set, alone may write AdminOnly documents and AdminFields.
+	adminRoles []string
 }
 
 // New returns a Service over repo that authorizes through perm. For its
@@ -186,13 +188,16 @@ func (s *Service) ensureSingle(ctx context.Context, dt *doctype.DocType) error {
 	return err
 }
 
-// ListParams selects a page of documents.
+// ListParams selects a page of documents. Every list is bounded: see
+// MaxFilters, MaxFilterDepth, MaxFilterValues, MaxFilterValueBytes,
+// MaxOrderTerms, MaxFields and MaxLimit.
 type ListParams struct {
 	Filters []ports.Filter
 	Orders  []ports.Order
 	// Fields limits the fields each document carries (validated here, applied
 	// when serializing); nil means all visible fields.
 	Fields []string
+	// Limit is the page size, 1…MaxLimit; 0 means DefaultLimit.
 	Limit  int
 	Offset int
 	// SkipTotal leaves the total uncounted (-1): counting every match is the
@@ -268,6 +273,9 @@ func (s *Service) query(dt *doctype.DocType, p ListParams) (ports.Query, error) 
 	if p.Offset < 0 {
 		verr.Add("offset", "must not be negative")
 	}
+	if !checkBounds(p, verr) {
+		return q, verr.Err() // nothing more is read from an oversized input
+	}
 	for _, f := range p.Filters {
 		cf, err := dt.CoerceFilter(f)
 		if err != nil {
@@ -301,8 +309,12 @@ func (s *Service) query(dt *doctype.DocType, p ListParams) (ports.Query, error) 
 	return q, verr.Err()
 }
 
-// CheckFields validates a projection: every name must be a visible field.
+// CheckFields validates a projection: at most MaxFields names, each a
+// visible field.
 func (s *Service) CheckFields(dt *doctype.DocType, fields []string) error {
+	if len(fields) > MaxFields {
+		return core.Invalidf("fields", "at most %d fields", MaxFields)
+	}
 	verr := &core.ValidationError{}
 	for _, name := range fields {
 		if _, ok := dt.VisibleField(name); !ok {
@@ -370,10 +382,16 @@ func (s *Service) Insert(ctx context.Context, doctypeName string, doc any) error
 	if b.Owner == "" {
 		b.Owner = u.ID
 	}
+	if od, ok := doc.(doctype.OwnerDefaulter); ok {
+		od.OwnerDefaults(b.Owner)
+	}
 	if err := validate(doc); err != nil {
 		return err
 	}
 	if err := s.authorize(ctx, dt, ports.ActionCreate, doc); err != nil {
+		return err
+	}
+	if err := s.guardWrite(u, dt, ports.ActionCreate, doc); err != nil {
 		return err
 	}
 	return s.repo.Create(ctx, dt.Name, doc)
@@ -452,6 +470,8 @@ func (s *Service) updateOnce(ctx context.Context, dt *doctype.DocType, name stri
 	}
 	b, _ := doctype.BaseOf(doc)
 	current := b.Version
+	u := ports.UserFrom(ctx)
+	guardedBefore := s.adminFieldValues(u, dt, doc)
 	version, hasVersion, err := dt.ApplyPatch(doc, patch)
 	if err != nil {
 		return nil, ifMatch != nil, err
@@ -480,6 +500,9 @@ func (s *Service) updateOnce(ctx context.Context, dt *doctype.DocType, name stri
 		return nil, pinned, err
 	}
 	if err := s.authorize(ctx, dt, ports.ActionWrite, doc); err != nil {
+		return nil, pinned, err
+	}
+	if err := s.guardUpdate(u, dt, guardedBefore, doc); err != nil {
 		return nil, pinned, err
 	}
 	if err := s.repo.Update(ctx, dt.Name, doc); err != nil {
@@ -523,6 +546,9 @@ func (s *Service) Delete(ctx context.Context, doctypeName, name string) error {
 		return err
 	}
 	if err := s.authorize(ctx, dt, ports.ActionDelete, doc); err != nil {
+		return err
+	}
+	if err := s.guardWrite(ports.UserFrom(ctx), dt, ports.ActionDelete, doc); err != nil {
 		return err
 	}
 	return s.repo.Delete(ctx, dt.Name, name)

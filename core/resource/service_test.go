@@ -1067,12 +1067,37 @@ func TestListRowChecker(t *testing.T) {
 		assert.Empty(t, res.Items)
 	})
 
+	// A scoped credential's list goes through the same checks, list and rows:
+	// scopes that allow reading Notes keep every row the evaluator allows (and
+	// no more); scopes that do not refuse the list before the evaluator sees
+	// the list or any row.
 	t.Run("scopes apply to every row", func(t *testing.T) {
-		e := newEnv(t, rowPolicy{policy: &policy{}, rowCheck: map[string]bool{"Note": true}})
-		seed(t, e)
-		res, err := e.svc.List(asUser("t1", &ports.UserContext{ID: "ann", Scopes: []string{"Note:read"}}), "Note", byName)
-		require.NoError(t, err)
-		assert.Len(t, res.Items, 4)
+		for _, tc := range []struct {
+			scopes []string
+			want   []string // nil: refused
+		}{
+			{[]string{"Note:read"}, []string{"n1", "n3"}},
+			{[]string{"read"}, []string{"n1", "n3"}},
+			{[]string{"Entry:*", "Note:read"}, []string{"n1", "n3"}},
+			{[]string{"Entry:read"}, nil},
+			{[]string{"Note:write"}, nil},
+			{[]string{"*:create"}, nil},
+		} {
+			t.Run(strings.Join(tc.scopes, ","), func(t *testing.T) {
+				perm := &policy{allow: hidden}
+				e := newEnv(t, rowPolicy{policy: perm, rowCheck: map[string]bool{"Note": true}})
+				seed(t, e)
+				res, err := e.svc.List(asUser("t1", &ports.UserContext{ID: "ann", Scopes: tc.scopes}), "Note", byName)
+				if tc.want == nil {
+					require.ErrorIs(t, err, core.ErrForbidden)
+					assert.Empty(t, perm.requests(""), "scopes refuse before the evaluator")
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, names(res.Items), "a scope narrows, never widens, the row checks")
+				assert.Len(t, perm.requests(ports.ActionRead), 1+4, "one list check, one per document")
+			})
+		}
 	})
 }
 

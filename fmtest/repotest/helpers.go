@@ -105,6 +105,21 @@ func assertSameBase(t *testing.T, want, got *doctype.Base, msgAndArgs ...any) {
 	assertSameTime(t, want.ModifiedAt, got.ModifiedAt, "modified_at")
 }
 
+// waitPast returns once the clock, at the microsecond precision repositories
+// keep, is past ts (a timestamp a repository returned), so a later write gets
+// a later timestamp. It waits on the operation's own timestamp, not for a
+// guessed while.
+func waitPast(t *testing.T, ts time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !time.Now().Truncate(time.Microsecond).After(ts) {
+		if time.Now().After(deadline) {
+			t.Fatalf("repotest: the clock did not pass %s within 10 s: is the repository's clock ahead?", ts.Format(time.RFC3339Nano))
+		}
+		time.Sleep(10 * time.Microsecond)
+	}
+}
+
 func assertSameTime(t *testing.T, want, got time.Time, field string) {
 	t.Helper()
 	assert.Truef(t, want.Equal(got), "%s: want %s, got %s", field, want.Format(time.RFC3339Nano), got.Format(time.RFC3339Nano))

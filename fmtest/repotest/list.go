@@ -212,7 +212,7 @@ var listCases = []testCase{
 			d := sampleItem(title)
 			f.create(ctx, ItemDocType, d)
 			docs = append(docs, d)
-			time.Sleep(2 * time.Millisecond)
+			waitPast(t, d.ModifiedAt) // the next one is modified later
 		}
 		require.NoError(t, f.r.Update(ctx, ItemDocType, docs[0]))
 		got, _ := f.list(ctx, ItemDocType, ports.Query{})

@@ -18,7 +18,7 @@ var updateCases = []testCase{
 		doc := sampleItem("original")
 		f.create(f.as("A", "alice"), ItemDocType, doc)
 		created := doc.Base
-		time.Sleep(2 * time.Millisecond) // so modified_at visibly moves
+		waitPast(t, created.ModifiedAt) // so modified_at visibly moves
 
 		ctx := f.as("A", "bob")
 		doc.Title = "changed"

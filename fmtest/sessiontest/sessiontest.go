@@ -8,6 +8,9 @@
 //		})
 //	}
 //
+// A store that reads the time from a clock it is given passes RunWithClock
+// too, which checks expiry by moving that clock instead of waiting.
+//
 // The contract, beyond the port's doc comments:
 //
 //   - Create stamps s.CreatedAt (the store's clock) and s.TenantID (the tenant
@@ -44,20 +47,68 @@ import (
 // checks, possibly from parallel tests; release the store with t.Cleanup.
 type NewStore = func(t *testing.T) ports.SessionStore
 
+// NewClockedStore is NewStore for a store that reads the time from now.
+type NewClockedStore = func(t *testing.T, now func() time.Time) ports.SessionStore
+
 // Run checks that the stores newStore returns keep the ports.SessionStore
 // contract. Each behaviour is a parallel subtest of its own, on a fresh store.
+// Expiry is checked on the real clock: the suite waits for a short session to
+// expire.
 func Run(t *testing.T, newStore NewStore) {
+	t.Helper()
+	run(t, func(t *testing.T) (ports.SessionStore, *clock) { return newStore(t), &clock{} })
+}
+
+// RunWithClock is Run for stores that take a clock. Each behaviour gives its
+// store a clock of its own, which runs with the machine's and jumps forward
+// where the suite lets time pass, so expiry is checked without waiting.
+func RunWithClock(t *testing.T, newStore NewClockedStore) {
+	t.Helper()
+	run(t, func(t *testing.T) (ports.SessionStore, *clock) {
+		c := &clock{fake: true}
+		return newStore(t, c.Now), c
+	})
+}
+
+func run(t *testing.T, newStore func(t *testing.T) (ports.SessionStore, *clock)) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			s := newStore(t)
+			s, clk := newStore(t)
 			if s == nil {
 				t.Fatal("sessiontest: newStore returned nil")
 			}
-			c.fn(t, &fixture{t: t, s: s})
+			c.fn(t, &fixture{t: t, s: s, clock: clk})
 		})
 	}
+}
+
+// clock is a store's time: the machine's, plus (when fake) the time the suite
+// let pass by moving it.
+type clock struct {
+	fake   bool
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the store's current time.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Pass lets at least d pass on the store's clock: a fake clock jumps, the
+// real one is waited for.
+func (c *clock) Pass(d time.Duration) {
+	if !c.fake {
+		time.Sleep(d)
+		return
+	}
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 type testCase struct {
@@ -83,8 +134,9 @@ var cases = []testCase{
 
 // fixture is a fresh store and the helpers the checks share.
 type fixture struct {
-	t *testing.T
-	s ports.SessionStore
+	t     *testing.T
+	s     ports.SessionStore
+	clock *clock
 }
 
 // ctx returns a context scoped to tenant.
@@ -101,12 +153,13 @@ func newID() string {
 }
 
 // sample returns a session of user with every field set, expiring in an hour
-// (a whole second, so stores keeping seconds compare equal).
-func sample(user string) *ports.Session {
+// of the store's clock (a whole second, so stores keeping seconds compare
+// equal).
+func (f *fixture) sample(user string) *ports.Session {
 	return &ports.Session{
 		ID:           newID(),
 		UserID:       user,
-		ExpiresAt:    time.Now().Add(time.Hour).Truncate(time.Second),
+		ExpiresAt:    f.clock.Now().Add(time.Hour).Truncate(time.Second),
 		IPAddress:    "2001:db8::1",
 		UserAgent:    "Mozilla/5.0 (X11; Linux x86_64) sessiontest",
 		CSRFHash:     newID(),
@@ -133,6 +186,21 @@ func (f *fixture) notFound(ctx context.Context, id string, msgAndArgs ...any) {
 	got, err := f.s.Get(ctx, id)
 	assert.ErrorIs(f.t, err, core.ErrNotFound, msgAndArgs...)
 	assert.Nil(f.t, got, msgAndArgs...)
+}
+
+// waitPast returns once the store's clock is a millisecond past ts (a
+// CreatedAt the store returned), so the next session it creates is newer at
+// any precision down to the millisecond. It waits on the operation's own
+// timestamp, not for a guessed while; the clock does not jump here.
+func (f *fixture) waitPast(ts time.Time) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f.clock.Now().After(ts.Add(time.Millisecond)) {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("sessiontest: the clock did not pass created_at %s within 10 s: is the store's clock ahead?", ts.Format(time.RFC3339Nano))
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 func (f *fixture) list(ctx context.Context, user string) []*ports.Session {
@@ -175,11 +243,11 @@ func assertSameTime(t *testing.T, want, got time.Time, field string) {
 
 func testRoundTrip(t *testing.T, f *fixture) {
 	ctx := f.ctx("A")
-	s := sample("ann")
+	s := f.sample("ann")
 	expires := s.ExpiresAt
-	before := time.Now().Add(-time.Second)
+	before := f.clock.Now().Add(-time.Second)
 	f.create(ctx, s)
-	after := time.Now().Add(time.Second)
+	after := f.clock.Now().Add(time.Second)
 
 	assert.Equal(t, "A", s.TenantID, "Create sets the tenant from ctx")
 	assert.True(t, s.CreatedAt.After(before) && s.CreatedAt.Before(after),
@@ -205,11 +273,11 @@ func testCreateValidates(t *testing.T, f *fixture) {
 		"empty id":                func(s *ports.Session) { s.ID = "" },
 		"empty user id":           func(s *ports.Session) { s.UserID = "" },
 		"zero expires_at":         func(s *ports.Session) { s.ExpiresAt = time.Time{} },
-		"expires_at in the past":  func(s *ports.Session) { s.ExpiresAt = time.Now().Add(-time.Minute) },
-		"expires_at of right now": func(s *ports.Session) { s.ExpiresAt = time.Now() },
+		"expires_at in the past":  func(s *ports.Session) { s.ExpiresAt = f.clock.Now().Add(-time.Minute) },
+		"expires_at of right now": func(s *ports.Session) { s.ExpiresAt = f.clock.Now() },
 	}
 	for name, mutate := range bad {
-		s := sample("ann")
+		s := f.sample("ann")
 		mutate(s)
 		assert.ErrorIs(t, f.s.Create(ctx, s), core.ErrValidation, name)
 		if s.ID != "" {
@@ -222,9 +290,9 @@ func testCreateValidates(t *testing.T, f *fixture) {
 
 func testCreateDuplicate(t *testing.T, f *fixture) {
 	ctx := f.ctx("A")
-	first := f.create(ctx, sample("ann"))
+	first := f.create(ctx, f.sample("ann"))
 
-	dup := sample("bob")
+	dup := f.sample("bob")
 	dup.ID = first.ID
 	assert.ErrorIs(t, f.s.Create(ctx, dup), core.ErrConflict, "an id used in the tenant")
 
@@ -239,7 +307,7 @@ func testCreateDuplicate(t *testing.T, f *fixture) {
 
 func testGetMissing(t *testing.T, f *fixture) {
 	ctx := f.ctx("A")
-	f.create(ctx, sample("ann"))
+	f.create(ctx, f.sample("ann"))
 	f.notFound(ctx, newID(), "unknown id")
 	f.notFound(ctx, "", "empty id")
 	f.notFound(ctx, "no such:id/with*odd{chars}", "odd id")
@@ -247,14 +315,25 @@ func testGetMissing(t *testing.T, f *fixture) {
 
 func testExpired(t *testing.T, f *fixture) {
 	ctx := f.ctx("A")
-	live := f.create(ctx, sample("ann"))
-	short := sample("ann")
-	short.ExpiresAt = time.Now().Add(1500 * time.Millisecond)
+	live := f.create(ctx, f.sample("ann"))
+	short := f.sample("ann")
+	// On the real clock the suite waits for the session to expire, so its
+	// life is short; a fake clock jumps, so it lives long enough that no
+	// machine is too slow to see it alive first.
+	life := time.Minute
+	if !f.clock.fake {
+		life = 1500 * time.Millisecond
+	}
+	short.ExpiresAt = f.clock.Now().Add(life)
 	f.create(ctx, short)
 	assertSame(t, short, f.get(ctx, short.ID), "live until it expires")
 	assert.Len(t, f.list(ctx, "ann"), 2)
+	require.True(t, f.clock.Now().Before(short.ExpiresAt), "the session was checked alive before it expired")
 
-	time.Sleep(time.Until(short.ExpiresAt) + 250*time.Millisecond)
+	// Past its expiry by a margin for stores (Redis) whose own expiry counts
+	// whole milliseconds on another clock.
+	f.clock.Pass(short.ExpiresAt.Sub(f.clock.Now()) + 250*time.Millisecond)
+	require.True(t, f.clock.Now().After(short.ExpiresAt))
 
 	f.notFound(ctx, short.ID, "Get of an expired session")
 	assert.Equal(t, []string{live.ID}, ids(f.list(ctx, "ann")), "ListForUser leaves out expired sessions")
@@ -267,8 +346,8 @@ func testExpired(t *testing.T, f *fixture) {
 
 func testDelete(t *testing.T, f *fixture) {
 	ctx := f.ctx("A")
-	s := f.create(ctx, sample("ann"))
-	other := f.create(ctx, sample("ann"))
+	s := f.create(ctx, f.sample("ann"))
+	other := f.create(ctx, f.sample("ann"))
 
 	require.NoError(t, f.s.Delete(ctx, s.ID))
 	f.notFound(ctx, s.ID, "Get after Delete")
@@ -279,7 +358,7 @@ func testDelete(t *testing.T, f *fixture) {
 
 func testDeleteMissing(t *testing.T, f *fixture) {
 	ctx := f.ctx("A")
-	s := f.create(ctx, sample("ann"))
+	s := f.create(ctx, f.sample("ann"))
 	assert.ErrorIs(t, f.s.Delete(ctx, newID()), core.ErrNotFound)
 	assert.ErrorIs(t, f.s.Delete(ctx, ""), core.ErrNotFound)
 	assertSame(t, s, f.get(ctx, s.ID), "nothing else deleted")
@@ -289,11 +368,11 @@ func testListForUser(t *testing.T, f *fixture) {
 	ctx := f.ctx("A")
 	var annIDs []string
 	for range 3 {
-		s := f.create(ctx, sample("ann"))
+		s := f.create(ctx, f.sample("ann"))
 		annIDs = append([]string{s.ID}, annIDs...) // newest first
-		time.Sleep(5 * time.Millisecond)           // distinct creation times
+		f.waitPast(s.CreatedAt)                    // distinct creation times
 	}
-	bob := f.create(ctx, sample("bob"))
+	bob := f.create(ctx, f.sample("bob"))
 
 	assert.Equal(t, annIDs, ids(f.list(ctx, "ann")), "ann's sessions, newest first")
 	assert.Equal(t, []string{bob.ID}, ids(f.list(ctx, "bob")))
@@ -309,9 +388,9 @@ func testDeleteAllForUser(t *testing.T, f *fixture) {
 	ctx := f.ctx("A")
 	var ann []*ports.Session
 	for range 3 {
-		ann = append(ann, f.create(ctx, sample("ann")))
+		ann = append(ann, f.create(ctx, f.sample("ann")))
 	}
-	bob := f.create(ctx, sample("bob"))
+	bob := f.create(ctx, f.sample("bob"))
 
 	n, err := f.s.DeleteAllForUser(ctx, "ann")
 	require.NoError(t, err)
@@ -330,13 +409,13 @@ func testDeleteAllForUser(t *testing.T, f *fixture) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "a user without sessions")
 
-	again := f.create(ctx, sample("ann"))
+	again := f.create(ctx, f.sample("ann"))
 	assert.Equal(t, []string{again.ID}, ids(f.list(ctx, "ann")), "a new session after logging out everywhere")
 }
 
 func testTenantIsolation(t *testing.T, f *fixture) {
 	ctxA, ctxB := f.ctx("A"), f.ctx("B")
-	s := f.create(ctxA, sample("ann"))
+	s := f.create(ctxA, f.sample("ann"))
 
 	f.notFound(ctxB, s.ID, "Get from another tenant")
 	assert.Empty(t, f.list(ctxB, "ann"), "ListForUser in another tenant")
@@ -348,7 +427,7 @@ func testTenantIsolation(t *testing.T, f *fixture) {
 	assertSame(t, s, f.get(ctxA, s.ID), "tenant A's session survives everything tenant B did")
 	assert.Equal(t, []string{s.ID}, ids(f.list(ctxA, "ann")))
 
-	forged := sample("ann")
+	forged := f.sample("ann")
 	forged.TenantID = "A"
 	f.create(ctxB, forged)
 	assert.Equal(t, "B", forged.TenantID, "the tenant comes from ctx, not from the session")
@@ -359,8 +438,8 @@ func testTenantIsolation(t *testing.T, f *fixture) {
 
 func testSameIDInTwoTenants(t *testing.T, f *fixture) {
 	ctxA, ctxB := f.ctx("A"), f.ctx("B")
-	a := f.create(ctxA, sample("ann"))
-	b := sample("bob")
+	a := f.create(ctxA, f.sample("ann"))
+	b := f.sample("bob")
 	b.ID = a.ID
 	f.create(ctxB, b)
 
@@ -374,7 +453,7 @@ func testSameIDInTwoTenants(t *testing.T, f *fixture) {
 
 func testNoTenant(t *testing.T, f *fixture) {
 	ctxA := f.ctx("A")
-	existing := f.create(ctxA, sample("ann"))
+	existing := f.create(ctxA, f.sample("ann"))
 
 	contexts := []struct {
 		name string
@@ -386,7 +465,7 @@ func testNoTenant(t *testing.T, f *fixture) {
 		{"a user of tenant A but no tenant", ports.WithUser(t.Context(), &ports.UserContext{ID: "ann", TenantID: "A"})},
 	}
 	for _, c := range contexts {
-		sneaky := sample("ann")
+		sneaky := f.sample("ann")
 		sneaky.TenantID = "A"
 		assert.ErrorIs(t, f.s.Create(c.ctx, sneaky), core.ErrNoTenant, "%s: Create", c.name)
 		f.notFound(ctxA, sneaky.ID, c.name+": nothing created")
@@ -411,7 +490,7 @@ func testConcurrentCreates(t *testing.T, f *fixture) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			created[i] = sample("ann")
+			created[i] = f.sample("ann")
 			errs[i] = f.s.Create(ctx, created[i])
 		})
 	}

@@ -152,12 +152,17 @@ type Config struct {
 // DefaultConfig returns the documented defaults of [permissions.cedar].
 func DefaultConfig() Config { return Config{PolicyFiles: []string{}} }
 
-// Validate checks the settings: at least one policy file or directory.
+// Required checks what the backend needs once selected: a policy file.
+func (c Config) Required() error {
+	if len(c.PolicyFiles) == 0 {
+		return core.Invalid("policy_files", `list the .cedar policy files (or directories) with backend = "cedar"`)
+	}
+	return nil
+}
+
+// Validate checks the values of a [permissions.cedar] table, selected or not.
 func (c Config) Validate() error {
 	verr := &core.ValidationError{}
-	if len(c.PolicyFiles) == 0 {
-		verr.Add("policy_files", `list the .cedar policy files (or directories) with backend = "cedar"`)
-	}
 	for i, f := range c.PolicyFiles {
 		if strings.TrimSpace(f) == "" {
 			verr.Add(fmt.Sprintf("policy_files[%d]", i), "must not be empty")

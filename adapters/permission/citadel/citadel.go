@@ -96,32 +96,52 @@ type Config struct {
 // DefaultConfig returns the documented defaults of [permissions.citadel].
 func DefaultConfig() Config { return Config{Format: FormatCitadel, TimeoutMS: 500} }
 
-// Validate checks the settings; the fields of its *core.ValidationError are
-// keys of the section ("endpoint", "format" …).
-func (c Config) Validate() error { return c.check("").Err() }
+// Validate checks the values of a [permissions.citadel] table, selected or
+// not; the fields of its *core.ValidationError are keys of the section
+// ("endpoint", "format" …).
+func (c Config) Validate() error { return c.check("", false, true).Err() }
 
-// check validates c, naming each field with prefix.
-func (c Config) check(prefix string) *core.ValidationError {
+// Required checks what the backend needs once selected: an endpoint.
+func (c Config) Required() error { return c.check("", true, true).Err() }
+
+// check validates c, naming each field with prefix. required asks for an
+// endpoint; fromFile refuses timeout_ms = 0 (New, called from code, reads 0
+// as DefaultTimeout).
+func (c Config) check(prefix string, required, fromFile bool) *core.ValidationError {
 	verr := &core.ValidationError{}
 	if ep := strings.TrimSpace(c.Endpoint); ep == "" {
-		verr.Add(prefix+"endpoint", "is required (e.g. http://127.0.0.1:8181/v1/data/framework/authz)")
+		if required {
+			verr.Add(prefix+"endpoint", "is required: an http(s) URL such as http://127.0.0.1:8181/v1/data/framework/authz")
+		}
 	} else if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		verr.Add(prefix+"endpoint", "must be an http:// or https:// URL")
+		verr.Add(prefix+"endpoint", fmt.Sprintf("must be an http(s) URL such as http://127.0.0.1:8181/v1/data/framework/authz, not %q", redact(ep)))
 	}
 	switch c.Format {
 	case "", FormatCitadel, FormatOPA:
 	default:
-		verr.Add(prefix+"format", fmt.Sprintf("must be %q or %q, not %q", FormatCitadel, FormatOPA, c.Format))
+		verr.Add(prefix+"format", fmt.Sprintf("must be one of %s, %s, not %q", FormatCitadel, FormatOPA, c.Format))
 	}
-	if c.TimeoutMS < 0 || c.TimeoutMS > 60000 {
-		verr.Add(prefix+"timeout_ms", fmt.Sprintf("must be between 0 and 60000, not %d", c.TimeoutMS))
+	lowest := 0
+	if fromFile {
+		lowest = 1
+	}
+	if c.TimeoutMS < lowest || c.TimeoutMS > 60000 {
+		verr.Add(prefix+"timeout_ms", fmt.Sprintf("must be between %d and 60000, not %d", lowest, c.TimeoutMS))
 	}
 	switch c.Fallback {
 	case "", FallbackRBAC:
 	default:
-		verr.Add(prefix+"fallback", fmt.Sprintf("must be empty or %q, not %q", FallbackRBAC, c.Fallback))
+		verr.Add(prefix+"fallback", fmt.Sprintf(`must be "" or %q, not %q`, FallbackRBAC, c.Fallback))
 	}
 	return verr
+}
+
+// redact hides a URL's password for messages.
+func redact(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 // Option configures an Adapter.
@@ -185,7 +205,7 @@ func New(cfg Config, opts ...Option) (*Adapter, error) {
 	for _, o := range opts {
 		o(a)
 	}
-	verr := cfg.check("permissions.citadel.")
+	verr := cfg.check("permissions.citadel.", true, false)
 	if u, err := url.Parse(a.endpoint); err == nil {
 		a.logEndpoint = u.Redacted()
 	}

@@ -274,20 +274,28 @@ func startOPAProcess(t *testing.T) (base string, proc *os.Process, stop func()) 
 func TestOPASlowTimesOut(t *testing.T) {
 	base, proc, _ := startOPAProcess(t)
 	loadPolicy(t, base)
-	cfg := opaConfig(base)
-	cfg.TimeoutMS = 100
+	live := opaConfig(base) // a timeout a loaded machine cannot miss
 	samReadsBobNorth := permtest.Case{Who: permtest.Sam, Action: ports.ActionRead, Doc: permtest.BobNorth}.Request()
-	res, err := newAdapter(t, cfg).Evaluate(tenantCtx(), samReadsBobNorth)
+	res, err := newAdapter(t, live).Evaluate(tenantCtx(), samReadsBobNorth)
 	require.NoError(t, err)
-	require.True(t, res.Authorized, "the live OPA decides: %+v", res)
+	require.True(t, res.Authorized, "the live OPA decides within %d ms: %+v", live.TimeoutMS, res)
+	require.Equal(t, "invoice/sales-rep-department", res.PolicyID, "the decision is OPA's, not a fallback: %+v", res)
 
 	require.NoError(t, proc.Signal(syscall.SIGSTOP))
 	t.Cleanup(func() { _ = proc.Signal(syscall.SIGCONT) })
+	waitStopped(t, proc.Pid, base)
 
+	cfg := live
+	cfg.TimeoutMS = 100
+	timeout := time.Duration(cfg.TimeoutMS) * time.Millisecond
+	started := time.Now()
 	res, err = newAdapter(t, cfg).Evaluate(tenantCtx(), samReadsBobNorth)
+	took := time.Since(started)
 	require.NoError(t, err)
 	assert.False(t, res.Authorized, "a slow service gets the fallback: deny")
-	assert.Contains(t, res.Reason, "did not answer within")
+	assert.Contains(t, res.Reason, fmt.Sprintf("did not answer within %s", timeout))
+	assert.Contains(t, res.Reason, "fallback denies")
+	assert.GreaterOrEqual(t, took, timeout, "the fallback comes when the configured timeout ends, not before")
 
 	c := cfg
 	c.Fallback = citadel.FallbackRBAC
@@ -295,6 +303,73 @@ func TestOPASlowTimesOut(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.Authorized, "the RBAC fallback decides while OPA hangs")
 	assert.Equal(t, ports.SourceABAC, res.Source)
+	assert.Contains(t, res.Reason, fmt.Sprintf("did not answer within %s", timeout))
+}
+
+// waitStopped returns once every thread of process pid is stopped, so that no
+// thread of a SIGSTOPped server can still answer: the signal reaches threads
+// one by one, and a request sent at once may be served by one not yet
+// stopped. Where /proc/<pid>/task is missing (not Linux), it waits instead
+// until a probe of base's health endpoint goes unanswered for a second.
+func waitStopped(t *testing.T, pid int, base string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		for !probeHangs(base, time.Second) {
+			require.True(t, time.Now().Before(deadline), "OPA (pid %d) still answers 20 s after SIGSTOP", pid)
+		}
+		return
+	}
+	for {
+		running := runningThreads(t, pid)
+		if len(running) == 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "OPA (pid %d) threads not stopped 20 s after SIGSTOP: %v", pid, running)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// runningThreads lists the threads of pid, as "tid:state", whose state in
+// /proc/<pid>/task/<tid>/stat is not stopped (T, t) or dead (Z, X).
+func runningThreads(t *testing.T, pid int) []string {
+	t.Helper()
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	require.NoError(t, err)
+	require.NotEmpty(t, stats, "OPA (pid %d) has threads", pid)
+	var running []string
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // the thread exited
+		}
+		require.NoError(t, err)
+		// "tid (comm) state …": comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		require.True(t, i > 0 && i+2 < len(b), "unexpected %s: %q", path, b)
+		switch state := b[i+2]; state {
+		case 'T', 't', 'Z', 'X':
+		default:
+			running = append(running, filepath.Base(filepath.Dir(path))+":"+string(state))
+		}
+	}
+	return running
+}
+
+// probeHangs reports whether a GET of base's health endpoint goes unanswered
+// for wait.
+func probeHangs(base string, wait time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/health", nil)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err == nil {
+		_ = resp.Body.Close()
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded)
 }
 
 // --- a slow service ----------------------------------------------------------------

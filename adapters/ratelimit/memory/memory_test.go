@@ -224,5 +224,12 @@ func TestConcurrentAllowNeverExceedsLimit(t *testing.T) {
 }
 
 func TestContract(t *testing.T) {
-	ratelimittest.Run(t, func(t *testing.T) ports.RateLimiter { return memory.New() })
+	t.Run("fake clock", func(t *testing.T) {
+		ratelimittest.RunWithClock(t, func(t *testing.T, now func() time.Time) ports.RateLimiter {
+			return memory.New().WithClock(now)
+		})
+	})
+	t.Run("real clock", func(t *testing.T) {
+		ratelimittest.Run(t, func(t *testing.T) ports.RateLimiter { return memory.New() })
+	})
 }

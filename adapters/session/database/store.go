@@ -57,6 +57,17 @@ func WithCleanupInterval(d time.Duration) Option {
 	return func(s *Store) { s.interval = d }
 }
 
+// WithClock sets the clock the Store reads the time from (default time.Now):
+// which sessions are expired, for reads and for Cleanup. Created times come
+// from the repository. Tests use it to check expiry without waiting.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
 // New returns a Store keeping sessions through repo, which must know the
 // Session DocType (doctypes.Register) with its table migrated. purger (the
 // store behind repo, when it can) runs the cross-tenant Cleanup; nil turns

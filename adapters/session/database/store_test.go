@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,13 +23,14 @@ import (
 )
 
 // forEachDriver runs fn once per database as a subtest. PostgreSQL runs when
-// FM_TEST_POSTGRES_DSN is set (fmtest.Drivers) and skips, saying so, when not.
+// FM_TEST_POSTGRES_DSN is set and skips, saying so, when not (fails under
+// FM_REQUIRE_SERVERS).
 func forEachDriver(t *testing.T, fn func(t *testing.T, driver fmtest.Driver)) {
 	t.Helper()
 	for _, d := range []fmtest.Driver{fmtest.SQLite, fmtest.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
-			if !slices.Contains(fmtest.Drivers(), d) {
-				t.Skipf("%s is not set; PostgreSQL session store tests skipped", fmtest.EnvPostgresDSN)
+			if d == fmtest.Postgres {
+				fmtest.SkipUnlessServer(t, fmtest.EnvPostgresDSN, "PostgreSQL session store")
 			}
 			fn(t, d)
 		})
@@ -52,9 +54,9 @@ func open(t *testing.T, driver fmtest.Driver) (*db.Repository, *gorm.DB) {
 
 func TestStoreContract(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver fmtest.Driver) {
-		sessiontest.Run(t, func(t *testing.T) ports.SessionStore {
+		sessiontest.RunWithClock(t, func(t *testing.T, now func() time.Time) ports.SessionStore {
 			repo, _ := open(t, driver)
-			return database.New(repo, repo)
+			return database.New(repo, repo, database.WithClock(now))
 		})
 	})
 }
@@ -70,15 +72,44 @@ func put(t *testing.T, repo ports.Repository, tenant, id, user string, expires t
 // names returns the session names of tenant, expired or not.
 func names(t *testing.T, repo ports.Repository, tenant string) []string {
 	t.Helper()
-	res, err := repo.List(ports.WithTenantID(t.Context(), tenant), doctypes.SessionDocType, ports.Query{Limit: 1000})
+	out, err := listNames(t.Context(), repo, tenant)
 	require.NoError(t, err)
+	return out
+}
+
+// listNames is names for a goroutine that must not stop the test (a
+// condition of require.EventuallyWithT): it returns the error.
+func listNames(ctx context.Context, repo ports.Repository, tenant string) ([]string, error) {
+	res, err := repo.List(ports.WithTenantID(ctx, tenant), doctypes.SessionDocType, ports.Query{Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, it := range res.Items {
 		out = append(out, it.(*doctypes.Session).Name)
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
+
+// eventuallyNames waits until tenant's session names are want. Its
+// condition runs in a goroutine of its own, so it reports through
+// assert.CollectT, never t.
+func eventuallyNames(t *testing.T, repo ports.Repository, tenant string, want []string, msg string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got, err := listNames(t.Context(), repo, tenant)
+		if assert.NoError(c, err) {
+			assert.Equal(c, want, got)
+		}
+	}, 5*time.Second, 10*time.Millisecond, msg)
+}
+
+// offsetClock is the machine's clock plus an offset the test moves.
+type offsetClock struct{ offset atomic.Int64 }
+
+func (c *offsetClock) Now() time.Time       { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *offsetClock) Pass(d time.Duration) { c.offset.Add(int64(d)) }
 
 func TestCleanupDeletesOnlyExpiredRowsOfEveryTenant(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver fmtest.Driver) {
@@ -110,7 +141,8 @@ func TestCleanupDeletesOnlyExpiredRowsOfEveryTenant(t *testing.T) {
 
 func TestRunCleansUpUntilCancelled(t *testing.T) {
 	repo, _ := open(t, fmtest.SQLite)
-	st := database.New(repo, repo, database.WithLogger(fmtest.Logger(t)), database.WithCleanupInterval(20*time.Millisecond))
+	clk := &offsetClock{}
+	st := database.New(repo, repo, database.WithLogger(fmtest.Logger(t)), database.WithCleanupInterval(20*time.Millisecond), database.WithClock(clk.Now))
 	put(t, repo, "A", "old", "ann", time.Now().Add(-time.Hour))
 	put(t, repo, "A", "live", "ann", time.Now().Add(time.Hour))
 
@@ -120,12 +152,13 @@ func TestRunCleansUpUntilCancelled(t *testing.T) {
 		defer close(done)
 		st.Run(ctx)
 	}()
-	require.Eventually(t, func() bool { return slices.Equal(names(t, repo, "A"), []string{"live"}) },
-		5*time.Second, 10*time.Millisecond, "Run deletes the expired row")
+	eventuallyNames(t, repo, "A", []string{"live"}, "Run deletes the expired row")
 
-	put(t, repo, "B", "later", "bob", time.Now().Add(50*time.Millisecond))
-	require.Eventually(t, func() bool { return len(names(t, repo, "B")) == 0 },
-		5*time.Second, 10*time.Millisecond, "Run keeps cleaning at every interval")
+	// A session that expires only once the store's clock moves past it.
+	put(t, repo, "B", "later", "bob", time.Now().Add(time.Minute))
+	assert.Equal(t, []string{"later"}, names(t, repo, "B"))
+	clk.Pass(2 * time.Minute)
+	eventuallyNames(t, repo, "B", nil, "Run keeps cleaning at every interval")
 
 	cancel()
 	select {

@@ -76,6 +76,17 @@ func WithPrefix(prefix string) Option {
 	return func(s *Store) { s.prefix = prefix }
 }
 
+// WithClock sets the clock the Store reads the time from (default time.Now):
+// for the session TTLs it sets and for which sessions it treats as expired.
+// Tests use it to check expiry without waiting.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
 // New returns a Store keeping sessions in client (a single server, a
 // failover/Sentinel or a Cluster client).
 func New(client goredis.UniversalClient, opts ...Option) *Store {

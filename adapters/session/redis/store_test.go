@@ -80,9 +80,9 @@ func newStore(t *testing.T) (*redis.Store, *goredis.Client, string) {
 
 func TestStoreContract(t *testing.T) {
 	fmtest.SkipUnlessServer(t, EnvRedisURL, "Redis")
-	sessiontest.Run(t, func(t *testing.T) ports.SessionStore {
-		s, _, _ := newStore(t)
-		return s
+	sessiontest.RunWithClock(t, func(t *testing.T, now func() time.Time) ports.SessionStore {
+		c := client(t)
+		return redis.New(c, redis.WithPrefix(prefix(t, c)), redis.WithClock(now))
 	})
 }
 
@@ -102,12 +102,22 @@ func TestKeysAndTTLs(t *testing.T) {
 	idx := p + "sess_user:{acme}:ann"
 	assert.ElementsMatch(t, []string{key, idx}, scan(t, c, p), "one session key and one user index")
 
-	ttl, err := c.PTTL(ctx, key).Result()
+	// One transaction reads the session's TTL and both keys' absolute expiry
+	// times (PEXPIRETIME): comparing instants, not TTLs read one round trip
+	// apart, leaves nothing to the clock between two reads.
+	var keyTTL, keyAt, idxAt *goredis.DurationCmd
+	_, err := c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		keyTTL = p.PTTL(ctx, key)
+		keyAt = p.PExpireTime(ctx, key)
+		idxAt = p.PExpireTime(ctx, idx)
+		return nil
+	})
 	require.NoError(t, err)
+	ttl := keyTTL.Val()
 	assert.True(t, ttl > 9*time.Minute && ttl <= 10*time.Minute, "session TTL = ExpiresAt - now: %s", ttl)
-	idxTTL, err := c.PTTL(ctx, idx).Result()
-	require.NoError(t, err)
-	assert.True(t, idxTTL >= ttl && idxTTL <= ttl+2*time.Second, "index TTL covers the session: %s vs %s", idxTTL, ttl)
+	assert.True(t, idxAt.Val() >= keyAt.Val() && idxAt.Val() <= keyAt.Val()+2*time.Second,
+		"the index expires with or after the session, by at most EXPIRE's rounding to seconds: index at %s, session at %s",
+		time.UnixMilli(idxAt.Val().Milliseconds()), time.UnixMilli(keyAt.Val().Milliseconds()))
 
 	val, err := c.Get(ctx, key).Result()
 	require.NoError(t, err)
@@ -119,7 +129,7 @@ func TestKeysAndTTLs(t *testing.T) {
 
 	long := session("ann", 2*time.Hour)
 	require.NoError(t, s.Create(ctx, long))
-	idxTTL, err = c.PTTL(ctx, idx).Result()
+	idxTTL, err := c.PTTL(ctx, idx).Result()
 	require.NoError(t, err)
 	assert.True(t, idxTTL > 119*time.Minute, "a longer session extends the index: %s", idxTTL)
 

@@ -33,8 +33,10 @@ type claimSet struct {
 
 // validate checks the claims at now (Unix seconds) with leeway seconds of
 // clock skew, the way RFC 7519 describes: exp must be after now - leeway, nbf
-// and iat not after now + leeway.
-func (c *claimSet) validate(now, leeway int64, issuer, aud string) error {
+// and iat not after now + leeway. iat is required, and the lifetime the token
+// claims (exp - iat) may not exceed ttl + leeway seconds: a token signed with
+// a far exp (a leaked key's forgery, a misconfigured issuer) is refused.
+func (c *claimSet) validate(now, leeway, ttl int64, issuer, aud string) error {
 	switch {
 	case c.Subject == "":
 		return fmt.Errorf("%w: sub", errMissingClaim)
@@ -44,6 +46,8 @@ func (c *claimSet) validate(now, leeway int64, issuer, aud string) error {
 		return fmt.Errorf("%w: exp", errMissingClaim)
 	case !c.TokenVersion.set:
 		return fmt.Errorf("%w: %s", errMissingClaim, TokenVersionClaim)
+	case !c.IssuedAt.set:
+		return fmt.Errorf("%w: iat", errMissingClaim)
 	case c.Issuer != issuer:
 		return errIssuer
 	case !c.Audience.contains(aud):
@@ -52,8 +56,10 @@ func (c *claimSet) validate(now, leeway int64, issuer, aud string) error {
 		return errExpired
 	case c.NotBefore.set && now < c.NotBefore.sec-leeway:
 		return errNotYetValid
-	case c.IssuedAt.set && now < c.IssuedAt.sec-leeway:
+	case now < c.IssuedAt.sec-leeway:
 		return errIssuedLater
+	case c.Expires.sec-c.IssuedAt.sec > ttl+leeway:
+		return errTooLong
 	}
 	return nil
 }

@@ -86,6 +86,7 @@ var (
 	errExpired      = errors.New("token expired")
 	errNotYetValid  = errors.New(`"nbf" is in the future`)
 	errIssuedLater  = errors.New(`"iat" is in the future`)
+	errTooLong      = errors.New(`lifetime ("exp" - "iat") exceeds the configured ttl`)
 )
 
 // Service issues and verifies access tokens. It is safe for concurrent use;
@@ -324,8 +325,9 @@ func (s *Service) Issue(_ context.Context, u *ports.User) (*ports.Token, error) 
 // Verify checks raw and returns its claims. The "alg" header must be the
 // configured algorithm; with asymmetric keys, "kid" must name the current key
 // or a previous one. iss and aud must match (aud may be a string or an array);
-// exp, nbf and iat are checked with the configured leeway; sub, jti, exp and
-// tv are required. Every failure is core.ErrUnauthorized with the public
+// exp, nbf and iat are checked with the configured leeway; sub, jti, iat,
+// exp and tv are required, and exp - iat may not exceed the configured ttl
+// (plus leeway). Every failure is core.ErrUnauthorized with the public
 // message "invalid or expired token"; the wrapped cause is for logs.
 func (s *Service) Verify(_ context.Context, raw string) (*ports.Claims, error) {
 	if len(raw) > MaxTokenSize {
@@ -342,7 +344,7 @@ func (s *Service) Verify(_ context.Context, raw string) (*ports.Claims, error) {
 	if err := json.Unmarshal(payload, &cs); err != nil {
 		return nil, reject(fmt.Errorf("%w: %w", errClaimType, err))
 	}
-	if err := cs.validate(s.now().Unix(), int64(s.leeway/time.Second), s.issuer, s.audience); err != nil {
+	if err := cs.validate(s.now().Unix(), int64(s.leeway/time.Second), int64(s.ttl/time.Second), s.issuer, s.audience); err != nil {
 		return nil, reject(err)
 	}
 	return &ports.Claims{

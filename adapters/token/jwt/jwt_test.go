@@ -567,6 +567,29 @@ func TestVerifyTimeClaims(t *testing.T) {
 		_, err := s.Verify(ctx, handToken(t, hsHeader(), cl, sign))
 		require.NoError(t, err)
 	})
+	// A correctly signed token may not outlive the configured ttl (3600 s)
+	// plus leeway (30 s), however far its exp lies.
+	t.Run("lifetime beyond ttl rejected", func(t *testing.T) {
+		for _, exp := range []time.Time{t0.Add(time.Hour + 31*time.Second), t0.Add(30 * 24 * time.Hour), t0.AddDate(50, 0, 0)} {
+			cl := claimsAt(t0)
+			cl["exp"] = exp.Unix()
+			c, err := s.Verify(ctx, handToken(t, hsHeader(), cl, sign))
+			requireRejected(t, c, err, errTooLong)
+		}
+	})
+	t.Run("lifetime of ttl plus leeway accepted", func(t *testing.T) {
+		cl := claimsAt(t0)
+		cl["exp"] = t0.Add(time.Hour + 30*time.Second).Unix()
+		_, err := s.Verify(ctx, handToken(t, hsHeader(), cl, sign))
+		require.NoError(t, err)
+	})
+	t.Run("an old iat cannot stretch the lifetime", func(t *testing.T) {
+		cl := claimsAt(t0)
+		cl["iat"] = t0.Add(-24 * time.Hour).Unix()
+		cl["exp"] = t0.Add(time.Hour).Unix()
+		c, err := s.Verify(ctx, handToken(t, hsHeader(), cl, sign))
+		requireRejected(t, c, err, errTooLong)
+	})
 }
 
 // ------------------------------------------------------- iss, aud, claims
@@ -650,6 +673,8 @@ func TestVerifyRequiresClaims(t *testing.T) {
 		{"aud a number", func(m map[string]any) { m["aud"] = 1 }},
 		{"aud array of numbers", func(m map[string]any) { m["aud"] = []int{1} }},
 		{"aud empty array", func(m map[string]any) { m["aud"] = []string{} }},
+		{"iat missing", func(m map[string]any) { delete(m, "iat") }},
+		{"iat null", func(m map[string]any) { m["iat"] = nil }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -901,17 +926,17 @@ func TestNewErrors(t *testing.T) {
 		{"algorithm HS512", baseConfig("HS512"), testSecret, nil, "algorithm"},
 		{"algorithm empty", baseConfig(""), testSecret, nil, "algorithm"},
 		{"RS256 without key files", baseConfig("RS256"), nil, nil, "private_key_file"},
-		{"unreadable private key", with("RS256", func(c *config.JWT) { c.PrivateKeyFile = missing }), nil, fs.ErrNotExist, ""},
-		{"unreadable public key", with("RS256", func(c *config.JWT) { c.PublicKeyFile = missing }), nil, fs.ErrNotExist, ""},
+		{"unreadable private key", with("RS256", func(c *config.JWT) { c.PrivateKeyFile = missing }), nil, fs.ErrNotExist, "read key file: open " + missing},
+		{"unreadable public key", with("RS256", func(c *config.JWT) { c.PublicKeyFile = missing }), nil, fs.ErrNotExist, "read key file: open " + missing},
 		{"unreadable previous key", with("RS256", func(c *config.JWT) {
 			c.PrivateKeyFile = rsaKP.privFile
 			c.PreviousPublicKeyFiles = []string{missing}
 		}), nil, fs.ErrNotExist, "previous_public_key_files"},
 		{"not PEM", with("RS256", func(c *config.JWT) { c.PrivateKeyFile = garbage }), nil, errKeyFile, "no PEM block"},
-		{"malformed private DER", with("RS256", func(c *config.JWT) { c.PrivateKeyFile = badDER }), nil, errKeyFile, ""},
-		{"malformed public DER", with("EdDSA", func(c *config.JWT) { c.PublicKeyFile = badPubDER }), nil, errKeyFile, ""},
+		{"malformed private DER", with("RS256", func(c *config.JWT) { c.PrivateKeyFile = badDER }), nil, errKeyFile, badDER + ": unusable key file: asn1"},
+		{"malformed public DER", with("EdDSA", func(c *config.JWT) { c.PublicKeyFile = badPubDER }), nil, errKeyFile, badPubDER + ": unusable key file: asn1"},
 		{"certificate as key", with("RS256", func(c *config.JWT) { c.PublicKeyFile = cert }), nil, errKeyFile, "CERTIFICATE"},
-		{"public key as private key", with("RS256", func(c *config.JWT) { c.PrivateKeyFile = rsaKP.pubFile }), nil, errKeyFile, ""},
+		{"public key as private key", with("RS256", func(c *config.JWT) { c.PrivateKeyFile = rsaKP.pubFile }), nil, errKeyFile, `PEM type "PUBLIC KEY" is not a PKCS#8 "PRIVATE KEY"`},
 		{"RSA key with EdDSA", with("EdDSA", func(c *config.JWT) { c.PrivateKeyFile = rsaKP.privFile }), nil, errKeyFile, "Ed25519"},
 		{"Ed25519 key with RS256", with("RS256", func(c *config.JWT) { c.PrivateKeyFile = edKP.privFile }), nil, errKeyFile, "RSA"},
 		{"RSA public key with EdDSA", with("EdDSA", func(c *config.JWT) { c.PublicKeyFile = rsaKP.pubFile }), nil, errKeyFile, "Ed25519"},
@@ -931,6 +956,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			require.NotEmpty(t, tc.msg, "every case names the message it expects")
 			s, err := New(tc.cfg, tc.secret)
 			require.Error(t, err)
 			assert.Nil(t, s)
