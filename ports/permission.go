@@ -71,3 +71,44 @@ type PermissionEvaluator interface {
 type RowChecker interface {
 	NeedsRowCheck(doctype string) bool
 }
+
+// Grant is one rule as an evaluator explains it: a role may do Actions on a
+// DocType — on every document, or only on the principal's own (IfOwner), or
+// only where Conditions hold (ABAC; a value "$principal.<attr>" is the
+// principal's attribute).
+type Grant struct {
+	DocType    string   `json:"doctype"`
+	Role       string   `json:"role"`
+	Actions    []Action `json:"actions"`
+	IfOwner    bool     `json:"if_owner,omitempty"`
+	Conditions []Filter `json:"conditions,omitempty"`
+	// Source is SourceRBAC for a DocType's own rule, SourceCustom for a
+	// Custom Permission row.
+	Source DecisionSource `json:"source"`
+	// RuleID names the rule (the PolicyID of decisions it makes).
+	RuleID string `json:"rule_id"`
+}
+
+// Explanation is what a principal may do on one DocType, and why.
+type Explanation struct {
+	DocType string `json:"doctype"`
+	// Admin is set when an admin role bypasses the rules (every action).
+	Admin bool `json:"admin,omitempty"`
+	// Actions are the actions the principal may take on some document
+	// (conditionally when only conditional grants give them).
+	Actions []Action `json:"actions"`
+	// Grants are the rules that give them.
+	Grants []Grant `json:"grants"`
+}
+
+// PermissionExplainer is implemented by evaluators that can say what they
+// would allow — RBAC, from the same rules it enforces. A policy service
+// (citadel, cedar) cannot: it decides per request, and callers say so.
+type PermissionExplainer interface {
+	// RoleGrants lists what role grants on every DocType (the DocTypes' rules
+	// and the Custom Permission rows of the tenant in ctx), rules of
+	// ports.RoleAll included only when role is RoleAll.
+	RoleGrants(ctx context.Context, role string) ([]Grant, error)
+	// Explain says what principal may do on doctype in the tenant of ctx.
+	Explain(ctx context.Context, principal *UserContext, doctype string) (Explanation, error)
+}
