@@ -36,7 +36,11 @@ var builtinStrategies = map[string]Backend[ports.Authenticator]{
 		return auth.NewBasic(d.AuthService), nil
 	}),
 	"header": Factory(func(d Deps) (ports.Authenticator, error) {
-		return auth.NewHeader(d.Hydrator, d.Config.Auth.Headers.UserID), nil
+		var seen *auth.SeenUsers
+		if d.AuthService != nil {
+			seen = d.AuthService.Seen
+		}
+		return auth.NewHeader(d.Hydrator, d.Config.Auth.Headers.UserID).WithSeen(seen), nil
 	}),
 }
 

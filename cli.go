@@ -3,15 +3,18 @@ package frameworkm
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -23,6 +26,10 @@ import (
 //	server config check [-config FILE]                 validate the configuration, then exit
 //	server user create -email E -password P [-roles Admin,…] [-name N] [-tenant T]
 //	server user set-password -email E -password P [-tenant T]
+//	server user list [-role R] [-search S] [-tenant T]
+//	server user roles -email E [-add R,…] [-remove R,…] [-tenant T]
+//	server role create -name R [-description D] [-desk-access] [-tenant T]
+//	server role list [-tenant T]
 //
 // -password - reads the password from the first line of standard input.
 //
@@ -39,10 +46,18 @@ func Run(ctx context.Context, args []string, stdout io.Writer, opts ...Option) e
 	case "migrate":
 		return runMigrate(ctx, args, stdout, opts)
 	case "user":
-		if len(args) == 0 || (args[0] != "create" && args[0] != "set-password") {
-			return errors.New("usage: user create -email E -password P [-roles Admin,...] [-name N] [-tenant T] [-config FILE]\n       user set-password -email E -password P [-tenant T] [-config FILE]")
+		if len(args) == 0 || !slices.Contains([]string{"create", "set-password", "list", "roles"}, args[0]) {
+			return errors.New("usage: user create -email E -password P [-roles Admin,...] [-name N] [-tenant T] [-config FILE]\n" +
+				"       user set-password -email E -password P [-tenant T] [-config FILE]\n" +
+				"       user list [-role R] [-search S] [-tenant T] [-config FILE]\n" +
+				"       user roles -email E [-add R,...] [-remove R,...] [-tenant T] [-config FILE]")
 		}
 		return runUser(ctx, args[0], args[1:], stdout, opts)
+	case "role":
+		if len(args) == 0 || (args[0] != "create" && args[0] != "list") {
+			return errors.New("usage: role create -name R [-description D] [-desk-access] [-tenant T] [-config FILE]\n       role list [-tenant T] [-config FILE]")
+		}
+		return runRole(ctx, args[0], args[1:], stdout, opts)
 	case "config":
 		if len(args) == 0 || args[0] != "check" {
 			return errors.New("usage: config check [-config FILE]")
@@ -65,7 +80,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer, opts ...Option) e
 		fmt.Fprintln(stdout, "configuration OK")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, migrate, config check or user)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, migrate, config check, user or role)", cmd)
 }
 
 // sourceOption names the configuration file that was read, if any, for
@@ -138,6 +153,10 @@ func runUser(ctx context.Context, sub string, args []string, stdout io.Writer, o
 	roles := fs.String("roles", "", "comma-separated roles, e.g. Admin")
 	name := fs.String("name", "", "display name")
 	tenant := fs.String("tenant", "", "tenant (default [tenancy] default_tenant_id)")
+	add := fs.String("add", "", "roles to add (user roles), comma-separated")
+	remove := fs.String("remove", "", "roles to remove (user roles), comma-separated")
+	role := fs.String("role", "", "only users holding this role (user list)")
+	search := fs.String("search", "", "only users whose email or name contains this (user list)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -148,7 +167,16 @@ func runUser(ctx context.Context, sub string, args []string, stdout io.Writer, o
 		}
 		*password = strings.TrimRight(line, "\r\n")
 	}
-	cfg, err := LoadConfig(*cfgPath)
+	return withApp(ctx, *cfgPath, opts, func(app *App) error {
+		return app.RunUserCommand(ctx, sub, UserCommand{Email: *email, Password: *password, Roles: splitList(*roles), DisplayName: *name, Tenant: *tenant,
+			Add: splitList(*add), Remove: splitList(*remove), Role: *role, Search: *search}, stdout)
+	})
+}
+
+// withApp runs fn on an app built from the configuration at cfgPath, quietly
+// (no first-admin hint), and shuts it down after.
+func withApp(ctx context.Context, cfgPath string, opts []Option, fn func(app *App) error) error {
+	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -157,13 +185,59 @@ func runUser(ctx context.Context, sub string, args []string, stdout io.Writer, o
 		return err
 	}
 	defer app.Shutdown(context.WithoutCancel(ctx))
-	return app.RunUserCommand(ctx, sub, UserCommand{Email: *email, Password: *password, Roles: splitList(*roles), DisplayName: *name, Tenant: *tenant}, stdout)
+	return fn(app)
 }
 
-// UserCommand is what `user create` and `user set-password` take.
+func runRole(ctx context.Context, sub string, args []string, stdout io.Writer, opts []Option) error {
+	fs, cfgPath := commonFlags("role " + sub)
+	name := fs.String("name", "", "the role's name")
+	desc := fs.String("description", "", "what the role is for")
+	desk := fs.Bool("desk-access", false, "holders may use the desk (the admin user interface)")
+	tenant := fs.String("tenant", "", "tenant (default [tenancy] default_tenant_id)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return withApp(ctx, *cfgPath, opts, func(app *App) error { return app.runRole(ctx, sub, *tenant, *name, *desc, *desk, stdout) })
+}
+
+// runRole creates a custom role or lists the tenant's roles.
+func (app *App) runRole(ctx context.Context, sub, tenant, name, desc string, desk bool, stdout io.Writer) error {
+	sys := app.SystemContext(ctx, tenant)
+	switch sub {
+	case "create":
+		body, err := json.Marshal(map[string]any{"name": name, "description": desc, "desk_access": desk})
+		if err != nil {
+			return err
+		}
+		if _, err := app.Resources.Create(sys, doctypes.RoleDocType, body); err != nil {
+			return fmt.Errorf("role %q: %w", name, err)
+		}
+		fmt.Fprintf(stdout, "created role %s in tenant %s\n", name, ports.TenantIDFrom(sys))
+		return nil
+	default:
+		list, err := app.Roles.List(sys)
+		if err != nil {
+			return err
+		}
+		for _, r := range list {
+			state := ""
+			if r.Disabled {
+				state = " (disabled)"
+			}
+			fmt.Fprintf(stdout, "%s\t%s%s\n", r.Name, r.Source, state)
+		}
+		return nil
+	}
+}
+
+// UserCommand is what the `user` commands take.
 type UserCommand struct {
 	Email, Password, DisplayName, Tenant string
 	Roles                                []string
+	// Add and Remove are the roles `user roles` changes.
+	Add, Remove []string
+	// Role and Search narrow `user list`.
+	Role, Search string
 }
 
 // RunUserCommand creates a user ("create") or sets a password ("set-password")
@@ -178,6 +252,35 @@ func (a *App) RunUserCommand(ctx context.Context, sub string, uc UserCommand, st
 			return err
 		}
 		fmt.Fprintf(stdout, "created user %s (%s) in tenant %s with roles [%s]\n", u.ID, u.Email, ports.TenantIDFrom(sys), strings.Join(u.Roles, ", "))
+		return nil
+	case "list":
+		page, err := a.UserAdmin.List(sys, ports.UserFilter{Role: uc.Role, Search: uc.Search, Limit: ports.MaxUserPage})
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Users {
+			state := "enabled"
+			if !u.Enabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t[%s]\n", u.ID, u.Email, state, strings.Join(u.Roles, ", "))
+		}
+		fmt.Fprintf(stdout, "%d user(s) in tenant %s\n", page.Total, ports.TenantIDFrom(sys))
+		return nil
+	case "roles":
+		local, err := a.Users.Local()
+		if err != nil {
+			return err
+		}
+		u, err := local.FindByEmail(sys, uc.Email)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", uc.Email, err)
+		}
+		mu, err := a.UserAdmin.EditRoles(sys, u.ID, uc.Add, uc.Remove)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "roles of %s: [%s]\n", mu.Email, strings.Join(mu.Roles, ", "))
 		return nil
 	case "set-password":
 		local, err := a.Users.Local()

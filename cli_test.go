@@ -103,3 +103,44 @@ func TestNoUsersHintNamesTheConfigFile(t *testing.T) {
 	require.NoError(t, <-done)
 	assert.Contains(t, logs.String(), "user create -config "+path)
 }
+
+// The user and role commands: list users, change a user's roles (refusing
+// an unknown role by name), create a custom role and see it listed.
+func TestUserAndRoleCommands(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, "[app]\ndata_dir = \""+dir+"\"\n[auth.password]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n")
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := frameworkm.Run(context.Background(), append(args, "-config", path), &out)
+		return out.String(), err
+	}
+	_, err := run("user", "create", "-email", "ann@example.com", "-password", "correct horse battery", "-roles", "Admin")
+	require.NoError(t, err)
+	_, err = run("user", "create", "-email", "bob@example.com", "-password", "correct horse battery")
+	require.NoError(t, err)
+
+	out, err := run("user", "list")
+	require.NoError(t, err)
+	assert.Contains(t, out, "ann@example.com\tenabled\t[Admin]")
+	assert.Contains(t, out, "2 user(s) in tenant default")
+
+	_, err = run("user", "roles", "-email", "bob@example.com", "-add", "Helpdesk")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown role "Helpdesk"`)
+
+	out, err = run("role", "create", "-name", "Helpdesk", "-description", "first-line support")
+	require.NoError(t, err)
+	assert.Contains(t, out, "created role Helpdesk")
+	out, err = run("role", "list")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Helpdesk\tcustom")
+	assert.Contains(t, out, "Admin\tbuiltin")
+
+	out, err = run("user", "roles", "-email", "bob@example.com", "-add", "Helpdesk")
+	require.NoError(t, err)
+	assert.Contains(t, out, "roles of bob@example.com: [Helpdesk]")
+	out, err = run("user", "list", "-role", "Helpdesk")
+	require.NoError(t, err)
+	assert.Contains(t, out, "bob@example.com")
+	assert.NotContains(t, out, "ann@example.com")
+}

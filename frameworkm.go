@@ -33,6 +33,7 @@ import (
 	"github.com/framework-m/framework-m/core/errorlog"
 	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/core/resource"
+	"github.com/framework-m/framework-m/core/roles"
 	"github.com/framework-m/framework-m/core/settings"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -53,6 +54,9 @@ type App struct {
 	Repository ports.Repository
 	// Changes delivers committed document changes of every DocType.
 	Changes *events.Feed
+	// Roles knows each tenant's roles: built-in, named by DocType rules, and
+	// the tenant's Role rows; it checks assignments and drops disabled roles.
+	Roles *roles.Service
 	// Permissions authorizes document operations.
 	Permissions ports.PermissionEvaluator
 	// Tenants resolves each request's tenant.
@@ -71,6 +75,8 @@ type App struct {
 	AuthService *auth.Service
 	// Accounts serves the user's own account: preferences, export, erasure.
 	Accounts *auth.Accounts
+	// UserAdmin is user administration for admins (/api/v1/users, the CLI).
+	UserAdmin *auth.UserAdmin
 
 	store          *db.Repository
 	shared         *Shared
@@ -130,6 +136,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if cfg.Permissions.RestrictPermissionChanges {
 		app.Resources.RestrictToAdmins(cfg.Permissions.AdminRoles)
 	}
+	app.buildRoles()
 	app.Settings = settings.New(app.Resources, app.Changes, doctypes.SystemSettingsDocType, settings.DefaultTTL)
 	app.Errors = errorlog.New(app.Repository, doctypes.ErrorLogDocType, doctypes.NewErrorLog, cfg.Tenancy.DefaultTenantID)
 	limiter, err := app.buildRateLimiter(o, deps)
@@ -142,6 +149,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := app.buildAuthChain(o, deps); err != nil {
 		return nil, err
 	}
+	// Roles asserted by a gateway must exist and be enabled in the tenant.
+	app.Auth.WithCheck("header", app.Roles.CheckPrincipal)
+	explainer, _ := app.Permissions.(ports.PermissionExplainer) // nil: decided by a policy service
 	app.web = web.New(web.Deps{
 		Config:         cfg,
 		Logger:         log,
@@ -154,12 +164,27 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Routes:         o.routes,
 		AuthService:    app.AuthService,
 		Accounts:       app.Accounts,
+		Users:          app.UserAdmin,
 		GatewayHeaders: append(deps.Hydrator.IdentityHeaders(), cfg.Tenancy.TenantHeader, cfg.Tenancy.AttributesHeader),
 		Tenants:        app.Tenants,
 		RateLimiter:    limiter,
+		Roles:          app.Roles,
+		Explainer:      explainer,
 	})
 	ok = true
 	return app, nil
+}
+
+// buildRoles makes the tenant's roles the ones that exist: role assignments
+// are checked, disabled roles grant nothing, roles in use cannot be deleted.
+func (a *App) buildRoles() {
+	cfg := a.Config
+	a.Roles = roles.New(a.Repository, a.Registry, a.Changes, roles.Options{
+		RoleDocType: doctypes.RoleDocType, UserDocType: doctypes.LocalUserDocType,
+		PermissionDocType: doctypes.CustomPermissionDocType, AdminRoles: cfg.Permissions.AdminRoles,
+		TTL: time.Duration(cfg.Permissions.CustomCacheSeconds) * time.Second, Logger: a.Logger,
+	})
+	a.Roles.Install(a.Resources)
 }
 
 // buildStore registers the DocTypes, opens and migrates the database, and

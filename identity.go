@@ -104,7 +104,13 @@ func (a *App) buildIdentity(o *options, d *Deps, limiter ports.RateLimiter) erro
 		svc.Throttle = auth.NewThrottle(limiter, th.AttemptsPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
 	}
 	policy := auth.PasswordPolicy{MinLength: cfg.Auth.Password.MinLength, MaxLength: cfg.Auth.Password.MaxLength}
-	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys).WithThrottle(svc.Throttle)
+	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys).WithThrottle(svc.Throttle).WithRoleCheck(a.Roles.Check)
+	if !mode.HasLocalUsers() {
+		// Users seen through gateway headers, recorded in batches.
+		svc.Seen = auth.NewSeenUsers(federated.NewDirectory(d.Repository), a.Logger)
+		a.adopt(svc.Seen)
+	}
+	a.UserAdmin = auth.NewUserAdmin(svc, cfg.Permissions.AdminRoles)
 	a.AuthService, a.Users = svc, svc.Users
 	a.Accounts = &auth.Accounts{
 		Auth: svc, Resources: a.Resources, Deletion: pii.DeletionMode(cfg.Auth.Deletion.Mode),

@@ -16,5 +16,6 @@ func Register(reg *doctype.Registry) error {
 	add(doctype.Register[SystemSettings](reg, SystemSettingsMeta))
 	add(doctype.Register[Session](reg, SessionMeta))
 	add(doctype.Register[CustomPermission](reg, CustomPermissionMeta))
+	add(doctype.Register[Role](reg, RoleMeta))
 	return errors.Join(errs...)
 }

@@ -26,13 +26,20 @@ type LocalUser struct {
 	TokenVersion int64 `json:"-"`
 	// LastLoginAt is when the user last logged in with a password.
 	LastLoginAt *time.Time `json:"last_login_at"`
+	// PasswordChangeRequired is set by an admin's password reset (POST
+	// /api/v1/users/{id}/reset-password) and cleared when the user sets a new
+	// password. Like the hash it is the framework's: never accepted from
+	// clients, shown by /api/v1/users (and to the user at login and /auth/me).
+	PasswordChangeRequired bool `json:"-" gorm:"not null;default:false"`
 }
 
 // LocalUserDocType is LocalUser's DocType name.
 const LocalUserDocType = "Local User"
 
 // LocalUserMeta describes LocalUser: emails unique per tenant; admins only
-// (users see themselves through /api/v1/auth/me).
+// (users see themselves through /api/v1/auth/me). Admins manage users through
+// /api/v1/users, where the rules of user administration apply (last admin,
+// own admin role, sessions ended on disable).
 var LocalUserMeta = doctype.Meta{
 	Name:        LocalUserDocType,
 	Description: "Users of local (indie) identity.",
@@ -164,9 +171,37 @@ var UserPreferencesMeta = doctype.Meta{
 	ReadOnly: []string{"user_id"},
 }
 
-// RegisterIdentity adds the identity DocTypes to reg: API keys, revoked
-// tokens, social accounts and user preferences always, and the Local User
-// table when localUsers (every auth mode but federated).
+// FederatedUser is a user of federated identity as the gateway last
+// described them, recorded from authenticated requests in batches (at most
+// one write per user per flush): the read-only user list of federated mode.
+// Named by the gateway's user id.
+type FederatedUser struct {
+	doctype.Base
+	UserID      string             `json:"user_id" gorm:"size:140"`
+	Email       string             `json:"email" gorm:"size:254"`
+	DisplayName string             `json:"display_name"`
+	Roles       doctype.StringList `json:"roles"`
+	LastSeenAt  time.Time          `json:"last_seen_at"`
+}
+
+// FederatedUserDocType is FederatedUser's DocType name.
+const FederatedUserDocType = "Federated User"
+
+// FederatedUserMeta describes FederatedUser: written by the framework only,
+// read by admins (GET /api/v1/users).
+var FederatedUserMeta = doctype.Meta{
+	Name:        FederatedUserDocType,
+	Description: "Users seen through gateway headers (federated mode), with their last seen time.",
+	Naming:      "field:user_id",
+	Immutable:   true,
+	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read}},
+	Indexes:     [][]string{{"email"}, {"last_seen_at"}},
+}
+
+// RegisterIdentity adds the identity DocTypes to reg: user preferences
+// always; the Local User table, API keys, revoked tokens and social accounts
+// when localUsers (every auth mode but federated), else the Federated User
+// table.
 func RegisterIdentity(reg *doctype.Registry, localUsers bool) error {
 	var errs []error
 	add := func(_ *doctype.DocType, err error) { errs = append(errs, err) }
@@ -175,6 +210,8 @@ func RegisterIdentity(reg *doctype.Registry, localUsers bool) error {
 		add(doctype.Register[APIKey](reg, APIKeyMeta))
 		add(doctype.Register[RevokedToken](reg, RevokedTokenMeta))
 		add(doctype.Register[SocialAccount](reg, SocialAccountMeta))
+	} else {
+		add(doctype.Register[FederatedUser](reg, FederatedUserMeta))
 	}
 	add(doctype.Register[UserPreferences](reg, UserPreferencesMeta))
 	return errors.Join(errs...)

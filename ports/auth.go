@@ -54,6 +54,10 @@ type UserContext struct {
 	// credential (token issue, session start, the password itself); zero when
 	// unknown.
 	AuthenticatedAt time.Time `json:"-"`
+	// PasswordChangeRequired is set while the user logs in with a temporary
+	// password an admin set: the web adapter then refuses every route but
+	// changing the password, /auth/me and logging out.
+	PasswordChangeRequired bool `json:"password_change_required,omitempty"`
 }
 
 // ScopeAllows reports whether the credential's scopes permit action on
@@ -151,6 +155,16 @@ func (u *UserContext) AllRoles() []string {
 
 // IsSystemUser reports whether the principal is the framework itself.
 func (u *UserContext) IsSystemUser() bool { return u.HasRole(RoleSystem) }
+
+// HasAnyRole reports whether the user has one of roles (see HasRole).
+func (u *UserContext) HasAnyRole(roles []string) bool {
+	for _, r := range roles {
+		if u.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
 
 // IsAdmin reports whether the principal has the Admin role.
 func (u *UserContext) IsAdmin() bool { return u.HasRole(RoleAdmin) }

@@ -2,6 +2,8 @@ package ports
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,6 +19,14 @@ type User struct {
 	// TokenVersion grows when every older token of the user must stop working
 	// (password change, log out everywhere).
 	TokenVersion int64 `json:"-"`
+	// PasswordChangeRequired is set when an admin reset the password to a
+	// temporary one: the user may log in with it but must choose a new
+	// password before doing anything else. Setting a password clears it.
+	PasswordChangeRequired bool `json:"password_change_required,omitempty"`
+	// LastLoginAt is when the user last logged in with a password (local users).
+	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
+	// LastSeenAt is when a gateway last vouched for the user (federated users).
+	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
 }
 
 // Context returns the UserContext of u authenticated by method.
@@ -24,6 +34,7 @@ func (u *User) Context(method string) *UserContext {
 	return &UserContext{
 		ID: u.ID, Email: u.Email, DisplayName: u.DisplayName, TenantID: u.TenantID,
 		Roles: u.Roles, Attributes: u.Attributes, Method: method,
+		PasswordChangeRequired: u.PasswordChangeRequired,
 	}
 }
 
@@ -131,4 +142,98 @@ type TokenRevocations interface {
 	Revoke(ctx context.Context, id, userID string, exp time.Time) error
 	// IsRevoked reports whether token id was revoked.
 	IsRevoked(ctx context.Context, id string) (bool, error)
+}
+
+// MaxUserPage caps UserFilter.Limit.
+const MaxUserPage = 1000
+
+// DefaultUserPage is UserFilter.Limit when it is 0.
+const DefaultUserPage = 20
+
+// UserFilter selects a page of the users of the tenant in ctx, ordered by
+// email (then id). Every condition set must hold.
+type UserFilter struct {
+	// Role keeps users holding exactly this role (case-sensitive).
+	Role string
+	// Enabled keeps active (true) or disabled (false) users; nil keeps both.
+	Enabled *bool
+	// Search keeps users whose email or display name contains it, ignoring
+	// case (Unicode simple folding; a repository that narrows with SQL LIKE
+	// may miss non-ASCII case variants on SQLite).
+	Search string
+	// Limit is the page size, 1 to MaxUserPage (0: DefaultUserPage).
+	Limit int
+	// Offset skips that many matching users.
+	Offset int
+}
+
+// Matches reports whether u passes f's conditions (not its paging): the
+// exact rule every UserDirectory and SeenUserStore applies.
+func (f UserFilter) Matches(u *User) bool {
+	if u == nil {
+		return false
+	}
+	if f.Enabled != nil && u.IsActive != *f.Enabled {
+		return false
+	}
+	if f.Role != "" && !slices.Contains(u.Roles, f.Role) {
+		return false
+	}
+	if f.Search != "" {
+		needle := strings.ToLower(f.Search)
+		if !strings.Contains(strings.ToLower(u.Email), needle) && !strings.Contains(strings.ToLower(u.DisplayName), needle) {
+			return false
+		}
+	}
+	return true
+}
+
+// UserPage is one page of users and the number of all that match.
+type UserPage struct {
+	Users []*User
+	// Total counts every matching user, ignoring Limit and Offset.
+	Total int64
+}
+
+// UserChanges is a partial change of a user; nil fields stay as they are.
+type UserChanges struct {
+	DisplayName *string
+	IsActive    *bool
+	// Roles replaces the user's roles when not nil.
+	Roles []string
+}
+
+// UserLister reads the users of the tenant in ctx, never their password
+// hashes: another tenant's user is core.ErrNotFound.
+type UserLister interface {
+	// ListUsers returns the page of users f selects and how many match in
+	// all, applying exactly f.Matches.
+	ListUsers(ctx context.Context, f UserFilter) (*UserPage, error)
+	// GetUser returns user id, or core.ErrNotFound.
+	GetUser(ctx context.Context, id string) (*User, error)
+}
+
+// UserDirectory is implemented by local identities whose users an
+// administrator manages (ports.LocalIdentity providers that keep a user
+// table). Every method works in the tenant of ctx.
+type UserDirectory interface {
+	UserLister
+	// UpdateUser applies ch to user id and returns the user as stored.
+	UpdateUser(ctx context.Context, id string, ch UserChanges) (*User, error)
+	// SetTemporaryPassword replaces id's password with password (hashed),
+	// marks it PasswordChangeRequired and bumps the token version. SetPassword
+	// clears the mark.
+	SetTemporaryPassword(ctx context.Context, id, password string) error
+}
+
+// SeenUserStore keeps the users of federated identity a gateway has vouched
+// for, as it last described them, with LastSeenAt: a read-only directory of
+// users the app never stores otherwise (they are all enabled). Every method
+// works in the tenant of ctx.
+type SeenUserStore interface {
+	UserLister
+	// RecordSeen stores users (ID, Email, DisplayName, Roles, LastSeenAt),
+	// creating or updating each with at most one write; a LastSeenAt older than
+	// the stored one does not move it back.
+	RecordSeen(ctx context.Context, users []User) error
 }

@@ -120,6 +120,10 @@ func (h authHandler) readLogin(c echo.Context) (loginBody, error) {
 type tokenResponse struct {
 	*ports.Token
 	CSRFToken string `json:"csrf_token,omitempty"`
+	// PasswordChangeRequired says the password was a temporary one: the
+	// token works only to change it (POST /auth/password), read /auth/me and
+	// log out.
+	PasswordChangeRequired bool `json:"password_change_required,omitempty"`
 }
 
 func (h authHandler) login(c echo.Context) error {
@@ -133,7 +137,7 @@ func (h authHandler) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := tokenResponse{Token: res.Token}
+	out := tokenResponse{Token: res.Token, PasswordChangeRequired: res.User.PasswordChangeRequired}
 	if res.Session != nil {
 		h.cookies.set(c, res.Session.Secret, res.Session.CSRFToken, res.Session.Session.ExpiresAt)
 		out.CSRFToken = res.Session.CSRFToken

@@ -201,6 +201,7 @@ func TestRepeatedGatewayHeadersRefused(t *testing.T) {
 func TestCustomPermissionValueShapes(t *testing.T) {
 	app := newApp(t)
 	admin := app.As(fmtest.Admin())
+	addRoles(t, app, "Reader")
 	for _, cond := range []map[string]any{
 		{"field": "title", "op": "in", "value": "a,b"},
 		{"field": "title", "op": "=", "value": []string{"a", "b"}},

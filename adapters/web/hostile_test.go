@@ -231,6 +231,9 @@ func TestUserPreferencesCreateErrorsAgree(t *testing.T) {
 // roles and attributes — unless restrict_permission_changes is off.
 func TestPermissionChangesNeedAnAdmin(t *testing.T) {
 	grant := func(t *testing.T, app *fmtest.App, doctype string) {
+		if doctype == "Custom Permission" {
+			addRoles(t, app, "Helpdesk")
+		}
 		app.As(fmtest.Admin()).Post("/api/v1/resource/Custom%20Permission", map[string]any{
 			"document_type": doctype, "role": "Helpdesk", "actions": []string{"read", "write", "create", "delete"},
 		}).RequireStatus(t, http.StatusCreated)

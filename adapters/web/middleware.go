@@ -105,7 +105,9 @@ func recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 // address, user agent: ports.RequestInfo, which change events carry) in the
 // request context. No credential leaves the request anonymous (protected
 // routes then answer 401); an invalid one is a 401 right away; a principal of
-// another tenant is a 403.
+// another tenant is a 403; a principal who must change a temporary password
+// is a 403 password_change_required everywhere but the routes that do that
+// (passwordChangeExempt).
 func authenticate(tenants ports.TenantResolver, chain *auth.Chain, log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -145,9 +147,37 @@ func authenticate(tenants ports.TenantResolver, chain *auth.Chain, log *slog.Log
 				ctx = ports.WithUser(ctx, u)
 			}
 			c.SetRequest(req.WithContext(ctx))
+			if u != nil && u.PasswordChangeRequired && !passwordChangeExempt(req) {
+				return refuseUntilPasswordChange(c)
+			}
 			return next(c)
 		}
 	}
+}
+
+// passwordChangeExempt reports whether a principal logged in with a
+// temporary password may use req's route: changing the password, reading
+// /auth/me and logging out.
+func passwordChangeExempt(req *http.Request) bool {
+	switch req.URL.Path {
+	case APIPrefix + "/auth/password", APIPrefix + "/auth/logout":
+		return req.Method == http.MethodPost
+	case APIPrefix + "/auth/me":
+		return req.Method == http.MethodGet || req.Method == http.MethodHead
+	}
+	return false
+}
+
+// refuseUntilPasswordChange answers 403 with code password_change_required
+// to a principal whose password an admin reset, until they change it.
+func refuseUntilPasswordChange(c echo.Context) error {
+	if c.Request().Method == http.MethodHead {
+		return c.NoContent(http.StatusForbidden)
+	}
+	return c.JSON(http.StatusForbidden, ErrorBody{RequestID: requestID(c), Error: ErrorDetail{
+		Code:    "password_change_required",
+		Message: "your password was reset: choose a new one with POST " + APIPrefix + "/auth/password first",
+	}})
 }
 
 // credentialHeaders may each carry one credential only.

@@ -125,6 +125,7 @@ func TestCustomPermissionsApplyAtOnce(t *testing.T) {
 	clerk.Get("/api/v1/resource/Invoice").RequireStatus(t, http.StatusForbidden)
 
 	admin := app.As(fmtest.Admin())
+	addRoles(t, app, "Clerk")
 	e := admin.Post("/api/v1/resource/Custom%20Permission", map[string]any{"document_type": "Invoice", "role": "Clerk", "actions": []string{"fly"}}).RequireStatus(t, http.StatusBadRequest).Err(t)
 	assert.Contains(t, e.Error.Fields, "actions")
 	admin.Post("/api/v1/resource/Custom%20Permission", map[string]any{"document_type": "Invoice", "role": "System", "actions": []string{"read"}}).RequireStatus(t, http.StatusBadRequest)

@@ -28,6 +28,7 @@ func TestFederatedGatewayHeaders(t *testing.T) {
 		return c
 	}
 	app := authApp(t, fmtest.SQLite, federated("127.0.0.1/32"))
+	addRoles(t, app, "Auditor")
 	st, u := me(t, gw(app))
 	require.Equal(t, http.StatusOK, st)
 	assert.Equal(t, "kc-42", u.ID)

@@ -22,6 +22,7 @@ import (
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/resource"
+	"github.com/framework-m/framework-m/core/roles"
 	"github.com/framework-m/framework-m/core/settings"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -58,6 +59,13 @@ type Deps struct {
 	Tenants ports.TenantResolver
 	// RateLimiter counts API requests ([rate_limit]); nil disables limiting.
 	RateLimiter ports.RateLimiter
+	// Roles knows the tenant's roles (nil: no /roles routes).
+	Roles *roles.Service
+	// Explainer says what a role grants; nil when the permission backend
+	// cannot (a policy service): /roles/{role}/permissions then says so.
+	Explainer ports.PermissionExplainer
+	// Users serves user administration for admins (nil: no /users routes).
+	Users *auth.UserAdmin
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -136,6 +144,8 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindAccount(api, d.Accounts, d.Registry, cookies, d.Logger, maxBody)
 	bindSettings(api, d.Settings, maxBody)
 	bindResource(api, d.Resources, maxBody)
+	bindUsers(api, d.Users, maxBody)
+	bindRoles(api, d.Roles, d.Explainer, d.Config.Permissions.AdminRoles, d.Users)
 	for _, add := range d.Routes {
 		add(api)
 	}

@@ -164,3 +164,12 @@ func TestGracefulShutdownDrainsRequests(t *testing.T) {
 	assert.Error(t, err, "the listener is closed after shutdown")
 	require.Error(t, app.Start(context.Background()), "a shut-down app cannot restart")
 }
+
+// addRoles creates custom Role rows, as an admin would before assigning them:
+// roles must exist in the tenant to be assigned or asserted by a gateway.
+func addRoles(t *testing.T, app *fmtest.App, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		app.As(fmtest.Admin()).Post("/api/v1/resource/Role", map[string]any{"name": n}).RequireStatus(t, http.StatusCreated)
+	}
+}

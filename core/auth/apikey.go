@@ -43,6 +43,10 @@ func (s *Service) APIKeyUser(ctx context.Context, key string) (*ports.UserContex
 		return nil, err
 	}
 	uc.Scopes = rec.Scopes
+	// An API key is a credential of its own, not the password: a temporary
+	// password waiting to be changed does not stop it (as a password change
+	// leaves keys working).
+	uc.PasswordChangeRequired = false
 	return uc, nil
 }
 

@@ -168,21 +168,7 @@ func (k *APIKeys) Flush(ctx context.Context) error {
 
 // Run flushes last-use times every FlushInterval until ctx is done, then once more.
 func (k *APIKeys) Run(ctx context.Context) {
-	t := time.NewTicker(k.FlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := k.Flush(context.WithoutCancel(ctx)); err != nil {
-				k.log.Error("flush api key use", "err", err)
-			}
-			return
-		case <-t.C:
-			if err := k.Flush(ctx); err != nil {
-				k.log.Error("flush api key use", "err", err)
-			}
-		}
-	}
+	flushEvery(ctx, k.FlushInterval, k.Flush, k.log, "api key use")
 }
 
 // List returns userID's keys (never their secrets).

@@ -16,6 +16,23 @@ import (
 // falls through to a weaker strategy.
 type Chain struct {
 	strategies []ports.Authenticator
+	// checks holds the principal checks per strategy name (see WithCheck).
+	checks map[string][]PrincipalCheck
+}
+
+// PrincipalCheck vets the principal a strategy produced, e.g. that the roles
+// a gateway sent exist. Its error refuses the request and is returned as is.
+type PrincipalCheck func(ctx context.Context, u *ports.UserContext) error
+
+// WithCheck adds check for the principals of the strategy named strategy
+// (its Name), run after that strategy authenticates a request; checks run in
+// the order added. It returns c. Call it before serving.
+func (c *Chain) WithCheck(strategy string, check PrincipalCheck) *Chain {
+	if c.checks == nil {
+		c.checks = map[string][]PrincipalCheck{}
+	}
+	c.checks[strategy] = append(c.checks[strategy], check)
+	return c
 }
 
 // NewChain returns a chain of strategies in priority order.
@@ -43,6 +60,11 @@ func (c *Chain) Authenticate(ctx context.Context, h http.Header) (*ports.UserCon
 		}
 		if u.Method == "" {
 			u.Method = s.Name()
+		}
+		for _, check := range c.checks[s.Name()] {
+			if err := check(ctx, u); err != nil {
+				return nil, err
+			}
 		}
 		return u, nil
 	}

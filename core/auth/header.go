@@ -14,6 +14,7 @@ import (
 type Header struct {
 	hydrator ports.HeaderHydrator
 	userID   string
+	seen     *SeenUsers
 }
 
 // NewHeader returns the strategy; userIDHeader marks a request as carrying an identity.
@@ -24,12 +25,24 @@ func NewHeader(h ports.HeaderHydrator, userIDHeader string) *Header {
 // Name is "header".
 func (s *Header) Name() string { return "header" }
 
+// WithSeen makes every successful authentication noted in seen (nil: none),
+// which writes them in batches: the federated user list with last seen times.
+func (s *Header) WithSeen(seen *SeenUsers) *Header {
+	s.seen = seen
+	return s
+}
+
 // Supports reports whether the user id header is present.
 func (s *Header) Supports(h http.Header) bool { return h.Get(s.userID) != "" }
 
 // Authenticate builds the principal from the headers.
-func (s *Header) Authenticate(_ context.Context, h http.Header) (*ports.UserContext, error) {
-	return s.hydrator.HydrateFromHeaders(h)
+func (s *Header) Authenticate(ctx context.Context, h http.Header) (*ports.UserContext, error) {
+	u, err := s.hydrator.HydrateFromHeaders(h)
+	if err != nil {
+		return nil, err
+	}
+	s.seen.Note(ctx, u)
+	return u, nil
 }
 
 var _ ports.Authenticator = (*Header)(nil)

@@ -24,6 +24,9 @@ type Service struct {
 	// BasicCache remembers correct basic-auth credentials for a minute; nil
 	// checks the password on every request.
 	BasicCache *VerifiedCache
+	// Seen records the users gateway headers authenticate (federated mode;
+	// nil: none), for the read-only user list of UserAdmin.
+	Seen *SeenUsers
 }
 
 var errBadLogin = core.Public(core.ErrUnauthorized, "invalid email or password")
@@ -53,7 +56,10 @@ type LoginResult struct {
 }
 
 // Login checks a password (throttled per address and per account) and issues a
-// token, and a new session when asked. Every failure is the same 401.
+// token, and a new session when asked. Every failure is the same 401. A
+// temporary password (LoginResult.User.PasswordChangeRequired) logs in too:
+// the principal it makes may only change the password, read /auth/me and log
+// out until then.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	if !s.Users.Mode().HasPasswords() {
 		return nil, core.Publicf(core.ErrNotSupported, "auth mode %q has no password login", s.Users.Mode())

@@ -20,6 +20,53 @@ type UserManager struct {
 	sessions *Sessions
 	keys     *APIKeys
 	throttle *Throttle
+	// checkRoles vets roles given to a user (see WithRoleCheck).
+	checkRoles func(ctx context.Context, roles []string) error
+}
+
+// WithRoleCheck makes Create, and UserAdmin's role changes, call check with
+// the roles a user is given (on a change, the ones added) before anything is
+// stored: the tenant's Roles (unknown or disabled ones refused). A
+// *core.ValidationError from check is the caller's 400.
+func (m *UserManager) WithRoleCheck(check func(ctx context.Context, roles []string) error) *UserManager {
+	m.checkRoles = check
+	return m
+}
+
+// CheckRoles vets roles given to a user: never empty, never System, at most
+// MaxUserRoles of at most 140 characters, then the role check (WithRoleCheck).
+func (m *UserManager) CheckRoles(ctx context.Context, roles []string) error {
+	if err := validateRoles(roles).Err(); err != nil {
+		return err
+	}
+	if m.checkRoles == nil || len(roles) == 0 {
+		return nil
+	}
+	if err := m.checkRoles(ctx, roles); err != nil {
+		return fmt.Errorf("check roles: %w", err)
+	}
+	return nil
+}
+
+// MaxUserRoles caps how many roles one user holds.
+const MaxUserRoles = 100
+
+// validateRoles lists what is wrong with roles as a user's roles.
+func validateRoles(roles []string) *core.ValidationError {
+	verr := &core.ValidationError{}
+	if len(roles) > MaxUserRoles {
+		verr.Add("roles", fmt.Sprintf("a user holds at most %d roles", MaxUserRoles))
+		return verr
+	}
+	for _, r := range roles {
+		switch {
+		case r == "" || r == ports.RoleSystem:
+			verr.Add("roles", fmt.Sprintf("%q cannot be given to a user", r))
+		case len(r) > 140:
+			verr.Add("roles", "a role name has at most 140 characters")
+		}
+	}
+	return verr
 }
 
 // WithThrottle makes ChangePassword count password checks like login.
@@ -48,6 +95,17 @@ func (m *UserManager) Local() (ports.LocalIdentity, error) {
 		return nil, core.Publicf(core.ErrNotSupported, "auth mode %q keeps no local users", m.mode)
 	}
 	return m.local, nil
+}
+
+// Directory returns the administered user directory, or core.ErrNotSupported
+// when the identity provider keeps none (federated mode, a provider of the
+// app's own without ports.UserDirectory).
+func (m *UserManager) Directory() (ports.UserDirectory, error) {
+	dir, ok := m.provider.(ports.UserDirectory)
+	if !ok || m.local == nil {
+		return nil, core.Publicf(core.ErrNotSupported, "auth mode %q keeps no user directory to administer", m.mode)
+	}
+	return dir, nil
 }
 
 // Get returns user id of the tenant in ctx.
@@ -87,19 +145,19 @@ func (m *UserManager) Create(ctx context.Context, nu ports.NewUser) (*ports.User
 	if len(nu.DisplayName) > 140 {
 		verr.Add("display_name", "must be at most 140 characters")
 	}
-	for _, r := range nu.Roles {
-		if r == "" || r == ports.RoleSystem {
-			verr.Add("roles", fmt.Sprintf("%q cannot be given to a user", r))
-		}
-	}
+	verr.Fields = append(verr.Fields, validateRoles(nu.Roles).Fields...)
 	if err := verr.Err(); err != nil {
+		return nil, err
+	}
+	if err := m.CheckRoles(ctx, nu.Roles); err != nil {
 		return nil, err
 	}
 	return local.CreateUser(ctx, nu)
 }
 
 // ChangePassword replaces id's password after checking the current one. Every
-// token issued before stops working and every session ends.
+// token issued before stops working and every session ends; a temporary
+// password's PasswordChangeRequired is cleared.
 func (m *UserManager) ChangePassword(ctx context.Context, id, current, next string) error {
 	local, err := m.Local()
 	if err != nil {
@@ -148,7 +206,8 @@ func (m *UserManager) VerifyCurrentPassword(ctx context.Context, id, email, pass
 	return nil
 }
 
-// SetPassword sets id's password without the current one (admin tools, CLI).
+// SetPassword sets id's password without the current one (admin tools, CLI);
+// like every new password it clears PasswordChangeRequired.
 func (m *UserManager) SetPassword(ctx context.Context, id, password string) error {
 	local, err := m.Local()
 	if err != nil {

@@ -34,6 +34,10 @@ type Service struct {
 	log  *slog.Logger
 	// adminRoles, when set, alone may write AdminOnly documents and AdminFields.
 	adminRoles []string
+	// guards check writes per DocType (see Guard).
+	guards map[string][]WriteGuard
+	// roleFilter drops roles that grant nothing (see FilterRoles); nil keeps all.
+	roleFilter RoleFilter
 }
 
 // New returns a Service over repo that authorizes through perm. For its
@@ -80,10 +84,11 @@ func (s *Service) Can(ctx context.Context, dt *doctype.DocType, action ports.Act
 			"doctype", dt.Name, "action", action, "reason", "credential scopes "+strings.Join(u.Scopes, ","))
 		return false, nil
 	}
+	eu := s.effective(ctx, u)
 	req := ports.PolicyRequest{
 		PrincipalID:         u.ID,
-		PrincipalAttributes: u.Attributes,
-		Roles:               u.AllRoles(),
+		PrincipalAttributes: eu.Attributes,
+		Roles:               eu.AllRoles(),
 		TenantID:            ports.TenantIDFrom(ctx),
 		DocType:             dt.Name,
 		Action:              action,
@@ -222,7 +227,7 @@ func (s *Service) List(ctx context.Context, doctypeName string, p ListParams) (p
 	if err := s.authorize(ctx, dt, ports.ActionRead, nil); err != nil {
 		return ports.ListResult{}, err
 	}
-	rls, err := s.perm.PermittedFilters(ctx, u, dt.Name, ports.ActionRead)
+	rls, err := s.perm.PermittedFilters(ctx, s.effective(ctx, u), dt.Name, ports.ActionRead)
 	if errors.Is(err, core.ErrForbidden) {
 		return ports.ListResult{Items: []any{}, Total: 0}, nil
 	}
@@ -391,7 +396,10 @@ func (s *Service) Insert(ctx context.Context, doctypeName string, doc any) error
 	if err := s.authorize(ctx, dt, ports.ActionCreate, doc); err != nil {
 		return err
 	}
-	if err := s.guardWrite(u, dt, ports.ActionCreate, doc); err != nil {
+	if err := s.guardWrite(s.effective(ctx, u), dt, ports.ActionCreate, doc); err != nil {
+		return err
+	}
+	if err := s.runGuards(ctx, dt, ports.ActionCreate, nil, doc); err != nil {
 		return err
 	}
 	return s.repo.Create(ctx, dt.Name, doc)
@@ -470,8 +478,9 @@ func (s *Service) updateOnce(ctx context.Context, dt *doctype.DocType, name stri
 	}
 	b, _ := doctype.BaseOf(doc)
 	current := b.Version
-	u := ports.UserFrom(ctx)
+	u := s.effective(ctx, ports.UserFrom(ctx))
 	guardedBefore := s.adminFieldValues(u, dt, doc)
+	before := s.snapshot(dt, doc)
 	version, hasVersion, err := dt.ApplyPatch(doc, patch)
 	if err != nil {
 		return nil, ifMatch != nil, err
@@ -503,6 +512,9 @@ func (s *Service) updateOnce(ctx context.Context, dt *doctype.DocType, name stri
 		return nil, pinned, err
 	}
 	if err := s.guardUpdate(u, dt, guardedBefore, doc); err != nil {
+		return nil, pinned, err
+	}
+	if err := s.runGuards(ctx, dt, ports.ActionWrite, before, doc); err != nil {
 		return nil, pinned, err
 	}
 	if err := s.repo.Update(ctx, dt.Name, doc); err != nil {
@@ -548,7 +560,10 @@ func (s *Service) Delete(ctx context.Context, doctypeName, name string) error {
 	if err := s.authorize(ctx, dt, ports.ActionDelete, doc); err != nil {
 		return err
 	}
-	if err := s.guardWrite(ports.UserFrom(ctx), dt, ports.ActionDelete, doc); err != nil {
+	if err := s.guardWrite(s.effective(ctx, ports.UserFrom(ctx)), dt, ports.ActionDelete, doc); err != nil {
+		return err
+	}
+	if err := s.runGuards(ctx, dt, ports.ActionDelete, doc, nil); err != nil {
 		return err
 	}
 	return s.repo.Delete(ctx, dt.Name, name)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/cleanup"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/doctypes"
@@ -46,6 +47,7 @@ func toUser(d *doctypes.LocalUser) *ports.User {
 		ID: d.Name, Email: d.Email, DisplayName: d.DisplayName, TenantID: d.TenantID,
 		Roles: slices.Clone([]string(d.Roles)), Attributes: maps.Clone(map[string]any(d.Attributes)),
 		IsActive: d.IsActive, TokenVersion: d.TokenVersion,
+		PasswordChangeRequired: d.PasswordChangeRequired, LastLoginAt: d.LastLoginAt,
 	}
 }
 
@@ -222,16 +224,57 @@ func (p *Provider) VerifyPassword(ctx context.Context, id, password string) erro
 	return nil
 }
 
-// SetPassword replaces id's password and invalidates every older token.
+// SetPassword replaces id's password, clears PasswordChangeRequired and
+// invalidates every older token.
 func (p *Provider) SetPassword(ctx context.Context, id, password string) error {
+	return p.setPassword(ctx, id, password, false)
+}
+
+// SetTemporaryPassword replaces id's password with one the user must change
+// at next login, and invalidates every older token.
+func (p *Provider) SetTemporaryPassword(ctx context.Context, id, password string) error {
+	return p.setPassword(ctx, id, password, true)
+}
+
+func (p *Provider) setPassword(ctx context.Context, id, password string, temporary bool) error {
 	hash, err := p.hasher.Hash(ctx, password)
 	if err != nil {
 		return err
 	}
 	return p.update(ctx, id, func(d *doctypes.LocalUser) {
 		d.PasswordHash = hash
+		d.PasswordChangeRequired = temporary
 		d.TokenVersion++
 	})
+}
+
+// userFields are the Local User fields a ports.UserFilter reads.
+var userFields = auth.UserFields{Email: "email", DisplayName: "display_name", Roles: "roles", Active: "is_active"}
+
+// ListUsers returns the page of the tenant's users f selects.
+func (p *Provider) ListUsers(ctx context.Context, f ports.UserFilter) (*ports.UserPage, error) {
+	return auth.ListUsers(ctx, p.repo, userDT, userFields, f, func(d any) *ports.User { return toUser(d.(*doctypes.LocalUser)) })
+}
+
+// UpdateUser applies ch to user id.
+func (p *Provider) UpdateUser(ctx context.Context, id string, ch ports.UserChanges) (*ports.User, error) {
+	var out *doctypes.LocalUser
+	err := p.update(ctx, id, func(d *doctypes.LocalUser) {
+		if ch.DisplayName != nil {
+			d.DisplayName = *ch.DisplayName
+		}
+		if ch.IsActive != nil {
+			d.IsActive = *ch.IsActive
+		}
+		if ch.Roles != nil {
+			d.Roles = doctype.StringList(slices.Clone(ch.Roles))
+		}
+		out = d
+	})
+	if err != nil {
+		return nil, err
+	}
+	return toUser(out), nil
 }
 
 // BumpTokenVersion invalidates every token issued to id so far.
@@ -267,6 +310,7 @@ func (p *Provider) DeleteUser(ctx context.Context, id string, anonymize bool) er
 		d.Roles = doctype.StringList{}
 		d.Attributes = doctype.JSONMap{}
 		d.LastLoginAt = nil
+		d.PasswordChangeRequired = false
 		d.TokenVersion++
 	})
 }
@@ -280,7 +324,10 @@ func (p *Provider) CountUsers(ctx context.Context) (int64, error) {
 	return res.Total, nil
 }
 
-var _ ports.LocalIdentity = (*Provider)(nil)
+var (
+	_ ports.LocalIdentity = (*Provider)(nil)
+	_ ports.UserDirectory = (*Provider)(nil)
+)
 
 // Revocations is a ports.TokenRevocations on the Revoked Token DocType.
 type Revocations struct {
