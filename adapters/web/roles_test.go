@@ -73,14 +73,15 @@ func TestRolesRoutesAreForAdmins(t *testing.T) {
 	admin := app.As(fmtest.Admin())
 	admin.Get("/api/v1/roles").RequireStatus(t, http.StatusOK)
 	assert.Equal(t, http.StatusNotFound, admin.Get(rolePath("No Such Role")).Status)
-	// A disabled admin role makes no admin.
+	// A configured admin role cannot be disabled (a disabled one would still
+	// pass admin checks that read raw roles): its holders stay admins.
 	cfg := fmtest.Config(t, fmtest.SQLite)
 	cfg.Permissions.AdminRoles = []string{ports.RoleAdmin, roles.SystemManager}
 	app = rolesApp(t, cfg, true)
 	boss := app.As(fmtest.User("boss", roles.SystemManager))
 	boss.Get("/api/v1/roles").RequireStatus(t, http.StatusOK)
-	app.As(fmtest.Admin()).Post("/api/v1/resource/Role", map[string]any{"name": roles.SystemManager, "disabled": true}).RequireStatus(t, http.StatusCreated)
-	assert.Equal(t, http.StatusForbidden, boss.Get("/api/v1/roles").Status)
+	app.As(fmtest.Admin()).Post("/api/v1/resource/Role", map[string]any{"name": roles.SystemManager, "disabled": true}).RequireStatus(t, http.StatusBadRequest)
+	assert.Equal(t, http.StatusOK, boss.Get("/api/v1/roles").Status)
 }
 
 func TestListRoles(t *testing.T) {
@@ -281,4 +282,20 @@ func TestUserPermissionsExplained(t *testing.T) {
 	res := policy.As(fmtest.Admin()).Get("/api/v1/users/"+bob.ID+"/permissions?doctype=Invoice").RequireStatus(t, http.StatusOK).Data(t)
 	assert.Equal(t, "policy service", res["decided_by"])
 	assert.Nil(t, res["explanation"])
+}
+
+// A configured admin role cannot be disabled: a disabled admin role would
+// still pass the admin checks that read a principal's roles, and could leave
+// a tenant without a working admin.
+func TestAdminRolesCannotBeDisabled(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Permissions.AdminRoles = []string{"Admin", "System Manager"}
+	app := rolesApp(t, cfg, true)
+	admin := app.As(fmtest.Admin())
+	res := admin.Post("/api/v1/resource/Role", map[string]any{"name": "System Manager", "disabled": true})
+	assert.Equal(t, http.StatusBadRequest, res.Status)
+	assert.Contains(t, res.Err(t).Error.Fields["disabled"], "cannot be disabled")
+	admin.Post("/api/v1/resource/Role", map[string]any{"name": "System Manager", "description": "kept enabled"}).RequireStatus(t, http.StatusCreated)
+	admin.Patch("/api/v1/resource/Role/System%20Manager", map[string]any{"disabled": true}).RequireStatus(t, http.StatusBadRequest)
+	app.As(fmtest.User("bob", "System Manager")).Get("/api/v1/users").RequireStatus(t, http.StatusOK)
 }

@@ -99,7 +99,7 @@ func (s *Service) GuardRole(ctx context.Context, action ports.Action, before, af
 		}
 		return nil
 	}
-	if slices.Contains(fixed, name) && s.flag(after, "disabled") {
+	if s.isFixed(name) && s.flag(after, "disabled") {
 		return core.Invalidf("disabled", "role %q cannot be disabled", name)
 	}
 	return nil

@@ -110,8 +110,15 @@ type row struct {
 	deskAccess  bool
 }
 
-// fixed roles can never be disabled.
+// fixed roles can never be disabled, and neither can the configured admin
+// roles: a disabled admin role would still pass every admin check that reads
+// a principal's roles, and would leave a tenant without a working admin.
 var fixed = []string{ports.RoleAdmin, ports.RoleAll, ports.RoleSystem}
+
+// isFixed reports whether role can never be disabled.
+func (s *Service) isFixed(role string) bool {
+	return slices.Contains(fixed, role) || slices.Contains(s.opts.AdminRoles, role)
+}
 
 // New returns a Service reading rows through repo (as the system principal)
 // and the DocTypes of reg. With feed, every change of a Role row invalidates
@@ -199,7 +206,7 @@ func (s *Service) load(ctx context.Context) (*tenantRoles, error) {
 		}
 		r := row{description: str(dt, doc, "description"), disabled: flag(dt, doc, "disabled"), deskAccess: flag(dt, doc, "desk_access")}
 		t.rows[b.Name] = r
-		if r.disabled && !slices.Contains(fixed, b.Name) {
+		if r.disabled && !s.isFixed(b.Name) {
 			t.disabled[b.Name] = true
 		}
 		return nil
@@ -357,7 +364,7 @@ func (s *Service) check(ctx context.Context, field string, roles []string) error
 // rows are cached it reads nothing; when they cannot be read it logs and
 // keeps roles (the request's own reads fail then too).
 func (s *Service) Active(ctx context.Context, roles []string) []string {
-	if !slices.ContainsFunc(roles, func(r string) bool { return !slices.Contains(fixed, r) }) {
+	if !slices.ContainsFunc(roles, func(r string) bool { return !s.isFixed(r) }) {
 		return roles
 	}
 	t, err := s.rows(ctx)
