@@ -146,6 +146,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := app.buildIdentity(o, &deps, limiter); err != nil {
 		return nil, err
 	}
+	app.guardUserRecords()
 	if err := app.buildAuthChain(o, deps); err != nil {
 		return nil, err
 	}
@@ -185,6 +186,30 @@ func (a *App) buildRoles() {
 		TTL: time.Duration(cfg.Permissions.CustomCacheSeconds) * time.Second, Logger: a.Logger,
 	})
 	a.Roles.Install(a.Resources)
+}
+
+// guardUserRecords keeps the users API's rules — never the last enabled
+// admin, never your own admin role — for Local User rows written through the
+// generic resource API too.
+func (a *App) guardUserRecords() {
+	if a.UserAdmin == nil {
+		return
+	}
+	a.Resources.Guard(doctypes.LocalUserDocType, func(ctx context.Context, action ports.Action, before, after any) error {
+		old, ok := before.(*doctypes.LocalUser)
+		if !ok { // a create demotes nobody
+			return nil
+		}
+		prev := &ports.User{ID: old.Name, Email: old.Email, Roles: old.Roles, IsActive: old.IsActive}
+		if action == ports.ActionDelete {
+			return a.UserAdmin.GuardRecord(ctx, prev, nil, false)
+		}
+		next, ok := after.(*doctypes.LocalUser)
+		if !ok {
+			return nil
+		}
+		return a.UserAdmin.GuardRecord(ctx, prev, next.Roles, next.IsActive)
+	})
 }
 
 // buildStore registers the DocTypes, opens and migrates the database, and

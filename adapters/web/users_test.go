@@ -405,3 +405,25 @@ func TestUsersFederatedView(t *testing.T) {
 		assert.Equal(t, http.StatusMethodNotAllowed, res.Status, "%s %s: %s", r.method, r.path, res.Body)
 	}
 }
+
+// The generic resource API keeps the users API's rules: the last enabled
+// admin cannot be demoted, disabled or deleted there either.
+func TestLastAdminKeptThroughTheResourceAPI(t *testing.T) {
+	app := newApp(t)
+	ann := app.CreateUser(t, "ann@example.com", "correct horse battery", "Admin")
+	c := app.Bearer(app.Login(t, "ann@example.com", "correct horse battery"))
+	path := "/api/v1/resource/Local%20User/" + ann.ID
+	for _, body := range []map[string]any{{"roles": []string{}}, {"is_active": false}} {
+		res := c.Patch(path, body)
+		assert.Equal(t, http.StatusConflict, res.Status, "%v", body)
+	}
+	c.Delete(path).RequireStatus(t, http.StatusConflict)
+	c.Patch(path, map[string]any{"display_name": "Ann"}).RequireStatus(t, http.StatusOK)
+	got := app.As(fmtest.Admin()).Get(path).RequireStatus(t, http.StatusOK).Data(t)
+	assert.Equal(t, []any{"Admin"}, got["roles"])
+	assert.Equal(t, true, got["is_active"])
+
+	// With a second admin, the system (an operator's fmtest admin here) may demote ann.
+	app.CreateUser(t, "bob@example.com", "correct horse battery", "Admin")
+	app.As(fmtest.Admin()).Patch(path, map[string]any{"roles": []string{}}).RequireStatus(t, http.StatusOK)
+}

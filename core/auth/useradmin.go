@@ -506,3 +506,17 @@ func dedupe(roles []string) []string {
 	}
 	return out
 }
+
+// GuardRecord applies the last-admin and own-admin-role rules to a change of
+// user id's record made outside this service (the generic resource API):
+// the record ends with roles and active (a delete: no roles, inactive). The
+// system principal is not refused its own changes, but the last admin is
+// kept all the same.
+func (a *UserAdmin) GuardRecord(ctx context.Context, before *ports.User, roles []string, active bool) error {
+	actor := ports.UserFrom(ctx)
+	if actor == nil {
+		actor = &ports.SystemUser
+	}
+	demotes := a.isAdmin(before.Roles, before.IsActive) && !a.isAdmin(roles, active)
+	return a.checkAdminLoss(ctx, actor, before, roles, active, demotes)
+}
