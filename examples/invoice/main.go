@@ -15,17 +15,16 @@ import (
 	"syscall"
 
 	frameworkm "github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/examples/invoice/billing"
 )
 
 // appOptions is everything this app adds to the framework.
-func appOptions() []frameworkm.Option {
-	return []frameworkm.Option{frameworkm.WithDocType[Invoice](InvoiceMeta)}
-}
+func appOptions() []frameworkm.Option { return billing.Options() }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := append(appOptions(), paidLog(slog.Default()))
+	opts := append(appOptions(), billing.PaidLog(slog.Default()))
 	if err := frameworkm.Run(ctx, os.Args[1:], os.Stdout, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

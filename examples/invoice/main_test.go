@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	frameworkm "github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/examples/invoice/billing"
 	"github.com/framework-m/framework-m/fmtest"
 )
 
@@ -368,7 +369,7 @@ func TestExampleServerServes(t *testing.T) {
 func TestPaidInvoicesAreLogged(t *testing.T) {
 	var buf fmtest.LogBuffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	app := fmtest.New(t, fmtest.SQLite, append(appOptions(), paidLog(log))...)
+	app := fmtest.New(t, fmtest.SQLite, append(appOptions(), billing.PaidLog(log))...)
 	c := app.As(manager)
 	c.Header.Set("X-Request-ID", "pay-1")
 	name := c.Post(invoices, map[string]any{"customer": "ACME", "amount": "99.90", "currency": "EUR"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)

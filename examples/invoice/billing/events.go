@@ -1,4 +1,4 @@
-package main
+package billing
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"github.com/framework-m/framework-m/ports"
 )
 
-// paidLog logs every invoice that becomes Paid, with who marked it and from
+// PaidLog logs every invoice that becomes Paid, with who marked it and from
 // which request: a subscriber to the committed changes of the Invoice
 // DocType (it runs after the commit, never for a rolled-back write).
-func paidLog(log *slog.Logger) frameworkm.Option {
+func PaidLog(log *slog.Logger) frameworkm.Option {
 	return frameworkm.WithChangeHandler(InvoiceMeta.Name, func(ctx context.Context, ev ports.ChangeEvent) {
 		after, ok := ev.After.(*Invoice)
 		if !ok || after.Status != StatusPaid {
