@@ -31,6 +31,10 @@ func (r *Repository) Migrate(ctx context.Context) error {
 			return r.migrate(tx)
 		})
 	}
+	if err := r.slot.acquire(ctx); err != nil {
+		return err
+	}
+	defer r.slot.release()
 	return r.migrate(r.db.WithContext(ctx))
 }
 

@@ -44,54 +44,78 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 	if log == nil {
 		log = slog.Default()
 	}
-	gcfg := &gorm.Config{
-		Logger:                 &slogLogger{log: log, slow: 500 * time.Millisecond},
-		TranslateError:         true,
-		SkipDefaultTransaction: true,
-		PrepareStmt:            false,
-		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	gcfg := func() *gorm.Config { // gorm.Open keeps and fills the one it gets
+		return &gorm.Config{
+			Logger:                 &slogLogger{log: log, slow: 500 * time.Millisecond},
+			TranslateError:         true,
+			SkipDefaultTransaction: true,
+			PrepareStmt:            false,
+			NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		}
 	}
 	var (
 		dial   gorm.Dialector
 		memory bool
+		dsn    string
 	)
 	switch cfg.Driver {
 	case "sqlite", "":
-		dsn, mem, err := sqliteDSN(cfg.DSN, dataDir)
+		d, mem, err := sqliteDSN(cfg.DSN, dataDir)
 		if err != nil {
 			return nil, err
 		}
-		memory = mem
+		memory, dsn = mem, d
 		dial = sqliteDialector{sqlite.Dialector{DSN: dsn}}
 	case "postgres":
 		dial = postgres.Open(cfg.DSN)
 	default:
 		return nil, fmt.Errorf("database.driver: unknown driver %q", cfg.Driver)
 	}
-	gdb, err := gorm.Open(dial, gcfg)
+	gdb, err := connect(ctx, cfg.Driver, dial, gcfg())
 	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", cfg.Driver, err)
+		return nil, err
 	}
-	sqlDB, err := gdb.DB()
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", cfg.Driver, err)
-	}
+	sqlDB, _ := gdb.DB()
 	switch {
+	case cfg.Driver == "postgres":
+		if cfg.MaxOpenConns > 0 {
+			sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+		}
+		if cfg.MaxIdleConns > 0 {
+			sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
+		}
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	case memory:
-		// Every connection to :memory: is a new empty database: keep one.
+		// Every connection to :memory: is a new empty database: keep one,
+		// which reads and writes; writes still queue fairly for it.
 		sqlDB.SetMaxOpenConns(1)
-	case cfg.MaxOpenConns > 0:
-		sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+		sqlDB.SetConnMaxIdleTime(0)
+		err = gdb.Use(&split{slot: make(writeSlot, 1)})
+	default:
+		// One writer, and a pool of read-only connections beside it.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		sqlDB.SetConnMaxIdleTime(writerIdle)
+		var read *gorm.DB
+		read, err = connect(ctx, cfg.Driver, sqliteDialector{sqlite.Dialector{DSN: withParam(dsn, "_query_only=1")}}, gcfg())
+		if err == nil {
+			readers := cfg.MaxOpenConns
+			if readers <= 0 {
+				readers = 10
+			}
+			rdb, _ := read.DB()
+			rdb.SetMaxOpenConns(readers)
+			rdb.SetMaxIdleConns(readers)
+			rdb.SetConnMaxIdleTime(5 * time.Minute)
+			err = gdb.Use(&split{read: read, slot: make(writeSlot, 1)})
+			if err != nil {
+				_ = rdb.Close()
+			}
+		}
 	}
-	if cfg.MaxIdleConns > 0 && !memory {
-		sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
-	}
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
+	if err != nil {
 		_ = sqlDB.Close()
-		return nil, fmt.Errorf("connect to %s database: %w", cfg.Driver, err)
+		return nil, fmt.Errorf("open %s database: %w", cfg.Driver, err)
 	}
 	if path := sqliteFile(cfg.DSN, dataDir); path != "" && (cfg.Driver == "sqlite" || cfg.Driver == "") {
 		// The database holds password and key hashes: owner only.
@@ -100,6 +124,25 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 				log.Warn("could not restrict the database file's permissions", "file", p, "err", err)
 			}
 		}
+	}
+	return gdb, nil
+}
+
+// connect opens a GORM handle on dial and checks the database answers.
+func connect(ctx context.Context, driver string, dial gorm.Dialector, gcfg *gorm.Config) (*gorm.DB, error) {
+	gdb, err := gorm.Open(dial, gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", driver, err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", driver, err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", driver, err)
 	}
 	return gdb, nil
 }
@@ -139,6 +182,14 @@ func sqliteDSN(dsn, dataDir string) (string, bool, error) {
 	return dsn, memory, nil
 }
 
+// withParam adds one query parameter to dsn.
+func withParam(dsn, param string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + param
+	}
+	return dsn + "?" + param
+}
+
 // sqliteDialector is GORM's SQLite dialect with one change: doctype.Decimal
 // columns are TEXT, because SQLite's NUMERIC affinity turns "12.50" into the
 // float 12.5 and rounds beyond 15 digits. The repository compares and sorts
@@ -162,13 +213,20 @@ func (d sqliteDialector) Migrator(db *gorm.DB) gorm.Migrator {
 	}}}
 }
 
-// Close closes the database's connection pool.
+// Close closes the database's connections (an SQLite database's reader
+// pool too).
 func Close(gdb *gorm.DB) error {
+	var errs []error
+	if sp := splitOf(gdb); sp != nil && sp.read != nil {
+		if rdb, err := sp.read.DB(); err == nil {
+			errs = append(errs, rdb.Close())
+		}
+	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
 		return err
 	}
-	return sqlDB.Close()
+	return errors.Join(append(errs, sqlDB.Close())...)
 }
 
 // slogLogger sends GORM's log to slog: failed statements at debug (callers

@@ -27,9 +27,13 @@ type table struct {
 	times   [][]int           // index paths of time.Time and *time.Time fields
 }
 
-// Repository is the GORM implementation of ports.Repository.
+// Repository is the GORM implementation of ports.Repository. On SQLite it
+// reads through the read-only pool and writes through the one write
+// connection, queueing writers fairly (see writer.go).
 type Repository struct {
-	db       *gorm.DB
+	db       *gorm.DB // writes, transactions (and reads where there is no reader pool)
+	read     *gorm.DB // reads outside transactions
+	slot     writeSlot
 	reg      *doctype.Registry
 	postgres bool
 
@@ -39,13 +43,27 @@ type Repository struct {
 
 // New returns a Repository over gdb for the DocTypes in reg.
 func New(gdb *gorm.DB, reg *doctype.Registry) *Repository {
-	return &Repository{db: gdb, reg: reg, postgres: gdb.Name() == "postgres", tables: map[string]*table{}}
+	r := &Repository{db: gdb, read: gdb, reg: reg, postgres: gdb.Name() == "postgres", tables: map[string]*table{}}
+	if sp := splitOf(gdb); sp != nil {
+		r.slot = sp.slot
+		if sp.read != nil {
+			r.read = sp.read
+		}
+	}
+	return r
 }
 
-// DB returns the underlying GORM handle, joined to the transaction in ctx if any.
-// Use it for queries the Repository port does not express; remember to scope
-// them to the tenant yourself.
-func (r *Repository) DB(ctx context.Context) *gorm.DB { return r.conn(ctx) }
+// DB returns the underlying GORM handle (on SQLite its write connection),
+// joined to the transaction in ctx if any. Use it for queries the Repository
+// port does not express; remember to scope them to the tenant yourself. On
+// SQLite, inside InTx use the handle of that transaction's context: the one
+// write connection is the transaction's until it ends.
+func (r *Repository) DB(ctx context.Context) *gorm.DB {
+	if tx := txOf(ctx); tx != nil {
+		return tx
+	}
+	return r.db.WithContext(ctx)
+}
 
 type (
 	txKey    struct{}
@@ -60,11 +78,12 @@ func txOf(ctx context.Context) *gorm.DB {
 	return tx
 }
 
+// conn is the handle reads use: the transaction in ctx, or the reader pool.
 func (r *Repository) conn(ctx context.Context) *gorm.DB {
 	if tx := txOf(ctx); tx != nil {
 		return tx
 	}
-	return r.db.WithContext(ctx)
+	return r.read.WithContext(ctx)
 }
 
 // AfterCommit runs fn when the transaction in ctx commits, or now.
@@ -90,11 +109,16 @@ func (r *Repository) InTx(ctx context.Context, fn func(ctx context.Context) erro
 	parent := txOf(ctx)
 	if parent != nil {
 		conn = parent
+	} else if err := r.slot.acquire(ctx); err != nil {
+		return err
 	}
 	hooks := &hookList{}
 	err := conn.Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(context.WithValue(ctx, txKey{}, tx), hooksKey{}, hooks))
 	})
+	if parent == nil {
+		r.slot.release()
+	}
 	if err != nil {
 		return err
 	}
@@ -118,16 +142,25 @@ func (r *Repository) write(ctx context.Context, fn func(conn *gorm.DB) error) er
 	if tx := txOf(ctx); tx != nil {
 		return tx.Transaction(fn)
 	}
+	if err := r.slot.acquire(ctx); err != nil {
+		return err
+	}
+	defer r.slot.release()
 	return fn(r.db.WithContext(ctx))
 }
 
-// Ping checks the database answers.
+// Ping checks the database answers (on SQLite, through both handles).
 func (r *Repository) Ping(ctx context.Context) error {
-	sqlDB, err := r.db.DB()
-	if err != nil {
-		return err
+	for _, h := range []*gorm.DB{r.db, r.read} {
+		sqlDB, err := h.DB()
+		if err != nil {
+			return err
+		}
+		if err := sqlDB.PingContext(ctx); err != nil {
+			return err
+		}
 	}
-	return sqlDB.PingContext(ctx)
+	return nil
 }
 
 func (r *Repository) table(name string) (*table, error) {

@@ -41,7 +41,7 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 	}
 	named := b.Name != "" || t.dt.IsSingle
 	return r.InTx(ctx, func(ctx context.Context) error {
-		conn := r.conn(ctx)
+		conn := txOf(ctx)
 		switch {
 		case t.dt.IsSingle:
 			b.Name = t.dt.Name
@@ -211,11 +211,16 @@ func (r *Repository) PurgeBefore(ctx context.Context, doctypeName, field string,
 	if !ok {
 		return 0, fmt.Errorf("purge %s: unknown field %q", doctypeName, field)
 	}
-	res := r.conn(ctx).Table(tb.dt.Table).Where(clause.Lt{Column: col(c), Value: t.UTC().Truncate(time.Microsecond)}).Delete(tb.dt.NewZero())
-	if res.Error != nil {
-		return 0, fmt.Errorf("purge %s: %w", doctypeName, res.Error)
+	var n int64
+	err = r.write(ctx, func(conn *gorm.DB) error {
+		res := conn.Table(tb.dt.Table).Where(clause.Lt{Column: col(c), Value: t.UTC().Truncate(time.Microsecond)}).Delete(tb.dt.NewZero())
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge %s: %w", doctypeName, err)
 	}
-	return res.RowsAffected, nil
+	return n, nil
 }
 
 var _ ports.Purger = (*Repository)(nil)
