@@ -69,6 +69,7 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 	}
 	sel(o.permissions, "permissions.backend", cfg.Permissions.Backend, o.permissions.unknown)
 	sel(o.limiters, "rate_limit.backend", cfg.RateLimit.Backend, o.limiters.unknown)
+	sel(o.hubs, "hub.backend", hubName(cfg), o.hubs.unknown)
 	if mode, err := auth.ParseMode(cfg.Auth.Mode); err == nil {
 		if mode.HasLocalUsers() {
 			sel(o.sessions, "auth.session.backend", cfg.Auth.Session.Backend, o.sessions.unknown)
@@ -77,7 +78,7 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 		sel(o.identities, "auth.identity_backend", identityName(mode, cfg.Auth.IdentityBackend), o.identities.unknown)
 	}
 	// The Redis server is needed by the built-in Redis backends only.
-	if selected["auth.session.redis"] || (cfg.RateLimit.Enabled && selected["rate_limit.redis"]) {
+	if selected["auth.session.redis"] || (cfg.RateLimit.Enabled && selected["rate_limit.redis"]) || selected["hub.redis"] {
 		if p := config.CheckRedisURL(cfg.Redis.URL); p != nil {
 			add(*p)
 		}

@@ -77,6 +77,9 @@ type App struct {
 	Accounts *auth.Accounts
 	// UserAdmin is user administration for admins (/api/v1/users, the CLI).
 	UserAdmin *auth.UserAdmin
+	// Hub links this instance to the others sharing its database ([hub];
+	// nil for one instance).
+	Hub ports.Hub
 
 	store          *db.Repository
 	shared         *Shared
@@ -126,6 +129,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	}
 	deps := Deps{Config: cfg, Logger: log, Registry: app.Registry, Repository: app.Repository, Purger: app.store,
 		Changes: app.Changes, Shared: app.shared, Hydrator: federated.New(cfg.Auth.Headers)}
+	if err := app.buildHub(o, deps); err != nil {
+		return nil, err
+	}
 	if err := app.buildPermissions(o, deps); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/framework-m/framework-m/adapters/identity/local"
 	"github.com/framework-m/framework-m/adapters/token/jwt"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/core/pii"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -93,18 +94,26 @@ func (a *App) buildIdentity(o *options, d *Deps, limiter ports.RateLimiter) erro
 		revocations := local.NewRevocations(d.Repository).WithPurge(d.Purger, cleanup, a.Logger)
 		svc.Revocations = revocations
 		a.adopt(revocations)
-		svc.APIKeys = auth.NewAPIKeys(local.NewAPIKeyStore(d.Repository), a.Logger)
+		// What every request asks is answered from memory, kept exact by the
+		// change notices of this instance and, through the hub, the others.
+		svc.Revoked = events.NewCache[bool](a.Changes, doctypes.RevokedTokenDocType, 0)
+		svc.APIKeys = auth.NewAPIKeys(local.NewAPIKeyStore(d.Repository), a.Logger).
+			WithCache(events.NewCache[*ports.APIKey](a.Changes, doctypes.APIKeyDocType, 0))
 		a.adopt(svc.APIKeys)
 		store, err := a.buildSessionStore(o, *d)
 		if err != nil {
 			return err
 		}
-		svc.Sessions = auth.NewSessions(store, time.Duration(cfg.Auth.Session.TTLSeconds)*time.Second)
+		svc.Sessions = auth.NewSessions(store, time.Duration(cfg.Auth.Session.TTLSeconds)*time.Second).
+			WithCache(events.NewCache[*ports.Session](a.Changes, doctypes.SessionDocType, 0))
 		th := cfg.Auth.Throttle
 		svc.Throttle = auth.NewThrottle(limiter, th.AttemptsPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
 	}
 	policy := auth.PasswordPolicy{MinLength: cfg.Auth.Password.MinLength, MaxLength: cfg.Auth.Password.MaxLength}
 	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys).WithThrottle(svc.Throttle).WithRoleCheck(a.Roles.Check)
+	if mode.HasLocalUsers() {
+		svc.Users.WithCache(events.NewCache[*ports.User](a.Changes, doctypes.LocalUserDocType, 0))
+	}
 	if !mode.HasLocalUsers() {
 		// Users seen through gateway headers, recorded in batches.
 		svc.Seen = auth.NewSeenUsers(federated.NewDirectory(d.Repository), a.Logger)

@@ -36,6 +36,7 @@ type options struct {
 	limiters    *registry[ports.RateLimiter]
 	identities  *registry[ports.IdentityProvider]
 	tokens      *registry[ports.TokenService]
+	hubs        *registry[ports.Hub]
 }
 
 // newOptions returns the built-in backends of every port, then applies opts.
@@ -48,6 +49,7 @@ func newOptions(opts []Option) *options {
 		limiters:    newRegistry("rate limiter", "rate_limit", builtinRateLimiters),
 		identities:  newRegistry("identity provider", "auth.identity", builtinIdentityProviders),
 		tokens:      newRegistry("token service", "auth.tokens", builtinTokenServices),
+		hubs:        newRegistry("hub", "hub", builtinHubs),
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -57,7 +59,7 @@ func newOptions(opts []Option) *options {
 
 // sectionRegistries lists every registry whose backends may have a section.
 func (o *options) sectionRegistries() []sectionRegistry {
-	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens}
+	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs}
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).

@@ -1,7 +1,6 @@
 package frameworkm
 
 import (
-	"context"
 	"time"
 
 	"github.com/framework-m/framework-m/adapters/permission/cedar"
@@ -50,9 +49,7 @@ func (a *App) buildPermissions(o *options, d Deps) error {
 		return err
 	}
 	if inv, ok := p.(interface{ Invalidate(tenant string) }); ok {
-		d.Changes.Subscribe(doctypes.CustomPermissionDocType, func(_ context.Context, ev ports.ChangeEvent) {
-			inv.Invalidate(ev.TenantID)
-		})
+		d.Changes.Watch(doctypes.CustomPermissionDocType, func(n ports.ChangeNotice) { inv.Invalidate(n.TenantID) })
 	}
 	a.Permissions = p
 	a.adopt(p)

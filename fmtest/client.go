@@ -76,6 +76,27 @@ func (c *Client) UseCSRF() *Client {
 	return c
 }
 
+// On returns a copy of c that sends its requests, credentials and cookies
+// to another instance, a: what a load balancer does with one client's
+// requests.
+func (c *Client) On(a *App) *Client {
+	o := *c
+	o.base = a.URL
+	o.Header = c.Header.Clone()
+	if c.HTTP.Jar != nil {
+		jar, _ := cookiejar.New(nil)
+		from, _ := url.Parse(c.base)
+		to, _ := url.Parse(a.URL)
+		jar.SetCookies(to, c.HTTP.Jar.Cookies(from))
+		hc := *a.Server.Client()
+		hc.Jar = jar
+		o.HTTP = &hc
+	} else {
+		o.HTTP = a.Server.Client()
+	}
+	return &o
+}
+
 // Anonymous returns a client that sends no credential.
 func (a *App) Anonymous() *Client { return a.As(nil) }
 

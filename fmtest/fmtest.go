@@ -98,6 +98,9 @@ func Config(t testing.TB, driver Driver) config.Config {
 	case Postgres:
 		cfg.Database.Driver = "postgres"
 		cfg.Database.DSN = PostgresSchema(t)
+		// The hub's channel of this test's instances only: tests running at
+		// once on one server do not hear each other's changes.
+		cfg.SetSection("hub.postgres", map[string]any{"channel_prefix": "fmt_" + randomHex(6) + "_"})
 	default:
 		t.Fatalf("fmtest: unknown driver %q", driver)
 	}

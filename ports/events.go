@@ -60,10 +60,34 @@ type ChangeHandler func(ctx context.Context, ev ChangeEvent)
 // AllDocTypes subscribes a ChangeHandler to the changes of every DocType.
 const AllDocTypes = "*"
 
+// ChangeNotice says that documents changed, not how: what the instances
+// sharing one database tell each other (through the Hub) so that what they
+// cache stays exact.
+type ChangeNotice struct {
+	// DocType is the DocType (or the name of another kind of record a cache
+	// holds, such as sessions kept outside the database).
+	DocType string `json:"doctype"`
+	// TenantID is the tenant of the changed records; "" means every tenant.
+	TenantID string `json:"tenant_id,omitempty"`
+	// Name is the changed record; "" means every record of DocType in TenantID.
+	Name string `json:"name,omitempty"`
+	// Action is what happened to Name, when known ("" otherwise).
+	Action Action `json:"action,omitempty"`
+}
+
+// NoticeHandler receives the ChangeNotices of one DocType. It must be quick:
+// it runs on the writer's goroutine for this instance's changes, and on the
+// hub's for others'.
+type NoticeHandler func(n ChangeNotice)
+
 // ChangeFeed lets code subscribe to committed document changes.
 type ChangeFeed interface {
 	// Subscribe registers h for changes of doctype (AllDocTypes for every
 	// DocType). Handlers of one DocType run in the order they subscribed, before
 	// those subscribed to all.
 	Subscribe(doctype string, h ChangeHandler)
+	// Watch registers h for the ChangeNotices of doctype: this instance's
+	// committed changes and announced ones, and, through the Hub, those of
+	// every instance sharing the database. What a cache needs to stay exact.
+	Watch(doctype string, h NoticeHandler)
 }

@@ -281,3 +281,30 @@ func sqliteFile(dsn, dataDir string) string {
 	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
 	return path
 }
+
+// OnStatement calls fn after every statement run through gdb (on SQLite, its
+// reader pool's too), with the statement's SQL: a way for tests to count
+// queries. Register it before use; name tells registrations apart.
+func OnStatement(gdb *gorm.DB, name string, fn func(ctx context.Context, sql string)) error {
+	handles := []*gorm.DB{gdb}
+	if sp := splitOf(gdb); sp != nil && sp.read != nil {
+		handles = append(handles, sp.read)
+	}
+	cb := func(tx *gorm.DB) { fn(tx.Statement.Context, tx.Statement.SQL.String()) }
+	for _, h := range handles {
+		c := h.Callback()
+		for _, err := range []error{
+			c.Query().After("gorm:query").Register(name, cb),
+			c.Row().After("gorm:row").Register(name, cb),
+			c.Raw().After("gorm:raw").Register(name, cb),
+			c.Create().After("gorm:create").Register(name, cb),
+			c.Update().After("gorm:update").Register(name, cb),
+			c.Delete().After("gorm:delete").Register(name, cb),
+		} {
+			if err != nil {
+				return fmt.Errorf("register %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -33,6 +34,24 @@ type APIKeys struct {
 
 	mu   sync.Mutex
 	used map[string]map[string]time.Time // tenant → key id → last use
+
+	cache *events.Cache[*ports.APIKey]
+}
+
+// WithCache makes Verify read keys from c instead of the store on every
+// request; APIKeys announces through c every key it revokes, so that c (and
+// the other instances' caches) forget it, wherever the store keeps keys.
+func (k *APIKeys) WithCache(c *events.Cache[*ports.APIKey]) *APIKeys {
+	k.cache = c
+	return k
+}
+
+// revoked tells the cache (here and elsewhere) that key id ("" for all of
+// the tenant's) was revoked.
+func (k *APIKeys) revoked(ctx context.Context, id string) {
+	if k.cache != nil {
+		k.cache.Changed(ctx, id)
+	}
 }
 
 // NewAPIKeys returns an API key service over store.
@@ -121,7 +140,15 @@ func (k *APIKeys) Verify(ctx context.Context, key string) (*ports.APIKey, error)
 	if !ok {
 		return nil, errBadKey
 	}
-	rec, err := k.store.GetKey(ctx, id)
+	var (
+		rec *ports.APIKey
+		err error
+	)
+	if k.cache != nil {
+		rec, err = k.cache.Get(ctx, id, func(ctx context.Context) (*ports.APIKey, error) { return k.store.GetKey(ctx, id) })
+	} else {
+		rec, err = k.store.GetKey(ctx, id)
+	}
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, errBadKey
 	}
@@ -188,7 +215,9 @@ func (k *APIKeys) Revoke(ctx context.Context, userID, id string) error {
 		// Another user's key answers exactly like a key that does not exist.
 		return errKeyNotFound
 	}
-	if err := k.store.DeleteKey(ctx, id); err != nil {
+	err = k.store.DeleteKey(ctx, id)
+	k.revoked(ctx, id)
+	if err != nil {
 		if errors.Is(err, core.ErrNotFound) {
 			return errKeyNotFound
 		}
@@ -204,6 +233,7 @@ var errKeyNotFound = core.Public(core.ErrNotFound, "API key not found")
 // RevokeAll deletes every API key of userID and returns how many.
 func (k *APIKeys) RevokeAll(ctx context.Context, userID string) (int, error) {
 	n, err := k.store.DeleteKeysForUser(ctx, userID)
+	k.revoked(ctx, "")
 	if err != nil {
 		return 0, fmt.Errorf("revoke api keys: %w", err)
 	}

@@ -57,7 +57,7 @@ func (s *Service) BearerUser(ctx context.Context, raw string) (*ports.UserContex
 		return nil, core.Public(core.ErrUnauthorized, "token of another tenant")
 	}
 	if s.Revocations != nil {
-		revoked, err := s.Revocations.IsRevoked(ctx, c.ID)
+		revoked, err := s.isRevoked(ctx, c.ID)
 		if err != nil {
 			return nil, fmt.Errorf("check revocation: %w", err)
 		}
@@ -74,6 +74,15 @@ func (s *Service) BearerUser(ctx context.Context, raw string) (*ports.UserContex
 	}
 	uc.TokenID, uc.TokenExpiresAt, uc.AuthenticatedAt = c.ID, c.ExpiresAt, c.IssuedAt
 	return uc, nil
+}
+
+// isRevoked asks the revocations whether token id was revoked, through the
+// cache when there is one.
+func (s *Service) isRevoked(ctx context.Context, id string) (bool, error) {
+	if s.Revoked == nil {
+		return s.Revocations.IsRevoked(ctx, id)
+	}
+	return s.Revoked.Get(ctx, id, func(ctx context.Context) (bool, error) { return s.Revocations.IsRevoked(ctx, id) })
 }
 
 var _ ports.Authenticator = (*Bearer)(nil)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -17,10 +18,13 @@ type Service struct {
 	Users       *UserManager
 	Tokens      ports.TokenService
 	Revocations ports.TokenRevocations
-	Sessions    *Sessions
-	APIKeys     *APIKeys
-	Throttle    *Throttle
-	Log         *slog.Logger
+	// Revoked, when set, remembers what Revocations answered per token id,
+	// kept exact by the change notices of the revocation records.
+	Revoked  *events.Cache[bool]
+	Sessions *Sessions
+	APIKeys  *APIKeys
+	Throttle *Throttle
+	Log      *slog.Logger
 	// BasicCache remembers correct basic-auth credentials for a minute; nil
 	// checks the password on every request.
 	BasicCache *VerifiedCache

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -17,6 +18,37 @@ type Sessions struct {
 	store ports.SessionStore
 	ttl   time.Duration
 	now   func() time.Time
+	cache *events.Cache[*ports.Session]
+}
+
+// WithCache makes Resolve answer from c instead of asking the store on every
+// request; Sessions announces through c every session it ends, so that c
+// (and the other instances' caches) forget them, wherever the store keeps
+// them.
+func (s *Sessions) WithCache(c *events.Cache[*ports.Session]) *Sessions {
+	s.cache = c
+	return s
+}
+
+// get reads session id, through the cache when there is one.
+func (s *Sessions) get(ctx context.Context, id string) (*ports.Session, error) {
+	if s.cache == nil {
+		return s.store.Get(ctx, id)
+	}
+	sess, err := s.cache.Get(ctx, id, func(ctx context.Context) (*ports.Session, error) { return s.store.Get(ctx, id) })
+	if err != nil {
+		return nil, err
+	}
+	c := *sess
+	return &c, nil
+}
+
+// ended tells the cache (here and elsewhere) that session id ("" for all of
+// the tenant's) ended.
+func (s *Sessions) ended(ctx context.Context, id string) {
+	if s.cache != nil {
+		s.cache.Changed(ctx, id)
+	}
 }
 
 // NewSessions returns a session manager over store; sessions last ttl.
@@ -70,7 +102,7 @@ func (s *Sessions) Resolve(ctx context.Context, secret string) (*ports.Session, 
 	if len(secret) < 20 || len(secret) > 128 {
 		return nil, core.Public(core.ErrUnauthorized, "invalid or expired session")
 	}
-	sess, err := s.store.Get(ctx, HashSecret(secret))
+	sess, err := s.get(ctx, HashSecret(secret))
 	if errors.Is(err, core.ErrNotFound) {
 		return nil, core.Public(core.ErrUnauthorized, "invalid or expired session")
 	}
@@ -86,6 +118,7 @@ func (s *Sessions) Resolve(ctx context.Context, secret string) (*ports.Session, 
 // End deletes the session with handle id.
 func (s *Sessions) End(ctx context.Context, id string) error {
 	err := s.store.Delete(ctx, id)
+	s.ended(ctx, id)
 	if errors.Is(err, core.ErrNotFound) {
 		return nil
 	}
@@ -106,12 +139,16 @@ func (s *Sessions) Revoke(ctx context.Context, userID, id string) error {
 	if sess.UserID != userID {
 		return core.Public(core.ErrNotFound, "session not found")
 	}
-	return s.store.Delete(ctx, id)
+	err = s.store.Delete(ctx, id)
+	s.ended(ctx, id)
+	return err
 }
 
 // RevokeAll ends every session of userID.
 func (s *Sessions) RevokeAll(ctx context.Context, userID string) (int, error) {
-	return s.store.DeleteAllForUser(ctx, userID)
+	n, err := s.store.DeleteAllForUser(ctx, userID)
+	s.ended(ctx, "")
+	return n, err
 }
 
 // CheckCSRF reports whether token is the CSRF token of the session whose CSRF

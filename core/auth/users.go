@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -22,6 +23,15 @@ type UserManager struct {
 	throttle *Throttle
 	// checkRoles vets roles given to a user (see WithRoleCheck).
 	checkRoles func(ctx context.Context, roles []string) error
+	// cache holds users Get read (see WithCache).
+	cache *events.Cache[*ports.User]
+}
+
+// WithCache makes Get answer from c, which the change notices of the users'
+// DocType keep exact, instead of asking the provider on every request.
+func (m *UserManager) WithCache(c *events.Cache[*ports.User]) *UserManager {
+	m.cache = c
+	return m
 }
 
 // WithRoleCheck makes Create, and UserAdmin's role changes, call check with
@@ -109,8 +119,18 @@ func (m *UserManager) Directory() (ports.UserDirectory, error) {
 }
 
 // Get returns user id of the tenant in ctx.
+// The caller may change the fields of the returned User, not the contents
+// of its Roles or Attributes.
 func (m *UserManager) Get(ctx context.Context, id string) (*ports.User, error) {
-	return m.provider.GetUser(ctx, id)
+	if m.cache == nil {
+		return m.provider.GetUser(ctx, id)
+	}
+	u, err := m.cache.Get(ctx, id, func(ctx context.Context) (*ports.User, error) { return m.provider.GetUser(ctx, id) })
+	if err != nil {
+		return nil, err
+	}
+	c := *u
+	return &c, nil
 }
 
 // Authenticate checks credentials and issues a token.
@@ -240,7 +260,7 @@ func (m *UserManager) endSessions(ctx context.Context, id string) error {
 	if m.sessions == nil {
 		return nil
 	}
-	if _, err := m.sessions.store.DeleteAllForUser(ctx, id); err != nil {
+	if _, err := m.sessions.RevokeAll(ctx, id); err != nil {
 		return fmt.Errorf("end sessions of %s: %w", id, err)
 	}
 	return nil

@@ -17,6 +17,7 @@ type Config struct {
 	CORS        CORS        `toml:"cors"`
 	RateLimit   RateLimit   `toml:"rate_limit"`
 	Redis       Redis       `toml:"redis"`
+	Hub         Hub         `toml:"hub"`
 
 	// Sections holds the adapters' own settings by dotted TOML table
 	// ("permissions.citadel", "rate_limit.redis", or a third party's
@@ -214,6 +215,17 @@ type BootstrapAdmin struct {
 	Password string `toml:"password"`
 }
 
+// Hub links the instances sharing one database, so that what each caches in
+// memory (users, sessions, API keys, revoked tokens, permissions, settings)
+// stays exact when another changes it.
+type Hub struct {
+	// Backend names the hub: "auto" (postgres when the database is
+	// PostgreSQL, else local), "local" (one instance: no hub), "redis"
+	// (pub/sub on [redis] url), "postgres" (LISTEN/NOTIFY on the database),
+	// or a registered third-party one; its own settings are [hub.<backend>].
+	Backend string `toml:"backend"`
+}
+
 // Redis is the shared Redis server of the adapters that use one.
 type Redis struct {
 	// URL such as redis://:password@127.0.0.1:6379/0.
@@ -341,6 +353,7 @@ func Default() Config {
 		},
 		RateLimit: RateLimit{Enabled: true, Backend: "memory", Requests: 50, WindowSeconds: 60, RequestsPerIP: 300},
 		Redis:     Redis{URL: "redis://127.0.0.1:6379/0"},
+		Hub:       Hub{Backend: "auto"},
 		Sections:  map[string]any{},
 	}
 }

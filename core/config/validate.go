@@ -127,6 +127,9 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.RateLimit.Backend) == "" {
 		bad("rate_limit.backend", "must not be empty")
 	}
+	if strings.TrimSpace(c.Hub.Backend) == "" {
+		bad("hub.backend", "must not be empty")
+	}
 	if c.RateLimit.Requests < 1 {
 		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
 	}

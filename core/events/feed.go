@@ -22,6 +22,8 @@ type Feed struct {
 	// routes is what writers read: an immutable snapshot rebuilt on every
 	// Subscribe.
 	routes atomic.Pointer[routes]
+	// n keeps caches exact: Watch, Announce and the hub (notices.go).
+	n notices
 }
 
 // routes maps a DocType to the handlers its changes run: its own, then those

@@ -148,15 +148,19 @@ func New(repo ports.Repository, reg *doctype.Registry, feed ports.ChangeFeed, op
 		s.builtin[i].Source = SourceBuiltin
 	}
 	if feed != nil {
-		feed.Subscribe(opts.RoleDocType, func(_ context.Context, ev ports.ChangeEvent) { s.Invalidate(ev.TenantID) })
+		feed.Watch(opts.RoleDocType, func(n ports.ChangeNotice) { s.Invalidate(n.TenantID) })
 	}
 	return s
 }
 
-// Invalidate drops the cached Role rows of tenant.
+// Invalidate drops the cached Role rows of tenant ("" for every tenant).
 func (s *Service) Invalidate(tenant string) {
 	s.mu.Lock()
-	delete(s.cache, tenant)
+	if tenant == "" {
+		clear(s.cache)
+	} else {
+		delete(s.cache, tenant)
+	}
 	s.gen[tenant]++
 	s.mu.Unlock()
 }
@@ -171,7 +175,7 @@ func (s *Service) rows(ctx context.Context) (*tenantRoles, error) {
 	tenant := ports.TenantIDFrom(ctx)
 	s.mu.Lock()
 	t, ok := s.cache[tenant]
-	gen := s.gen[tenant]
+	gen := s.gen[tenant] + s.gen[""] // "" counts invalidations of every tenant
 	s.mu.Unlock()
 	if ok && (s.opts.TTL <= 0 || s.now().Sub(t.at) < s.opts.TTL) {
 		return t, nil
@@ -185,7 +189,7 @@ func (s *Service) rows(ctx context.Context) (*tenantRoles, error) {
 		return nil, fmt.Errorf("roles of tenant %q: %w", tenant, err)
 	}
 	s.mu.Lock()
-	if s.gen[tenant] == gen { // no change arrived while loading
+	if s.gen[tenant]+s.gen[""] == gen { // no change arrived while loading
 		s.cache[tenant] = fresh
 	}
 	s.mu.Unlock()

@@ -60,12 +60,13 @@ func New(res *resource.Service, changes ports.ChangeFeed, doctypeName string, tt
 		ttl = DefaultTTL
 	}
 	s := &Service{res: res, doctype: doctypeName, ttl: ttl, now: time.Now, cache: map[string]*Snapshot{}, gen: map[string]uint64{}}
-	changes.Subscribe(doctypeName, func(_ context.Context, ev ports.ChangeEvent) {
-		// A create cannot outdate a snapshot: one is only cached for a stored
-		// document, and its removal invalidated it. Creates happen on a
-		// tenant's first read, whose result is worth keeping.
-		if ev.Action != ports.ActionCreate {
-			s.Invalidate(ev.TenantID)
+	// Every instance's changes, through the hub when there are several. A
+	// create cannot outdate a snapshot: one is only cached for a stored
+	// document, and its removal invalidated it. Creates happen on a tenant's
+	// first read, whose result is worth keeping.
+	changes.Watch(doctypeName, func(n ports.ChangeNotice) {
+		if n.Action != ports.ActionCreate {
+			s.Invalidate(n.TenantID)
 		}
 	})
 	return s
@@ -77,7 +78,7 @@ func (s *Service) Get(ctx context.Context) (*Snapshot, error) {
 	tenant := ports.TenantIDFrom(ctx)
 	s.mu.RLock()
 	snap, ok := s.cache[tenant]
-	gen := s.gen[tenant]
+	gen := s.gen[tenant] + s.gen[""] // "" counts invalidations of every tenant
 	s.mu.RUnlock()
 	if ok && s.now().Sub(snap.loaded) < s.ttl {
 		return snap, nil
@@ -92,7 +93,7 @@ func (s *Service) Get(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	if s.gen[tenant] == gen {
+	if s.gen[tenant]+s.gen[""] == gen {
 		s.cache[tenant] = snap
 	}
 	s.mu.Unlock()
@@ -151,10 +152,14 @@ func (s *Service) Update(ctx context.Context, patch []byte, ifMatch *int64) (*Sn
 	return s.snapshot(doc)
 }
 
-// Invalidate drops the cached settings of tenant.
+// Invalidate drops the cached settings of tenant ("" for every tenant).
 func (s *Service) Invalidate(tenant string) {
 	s.mu.Lock()
-	delete(s.cache, tenant)
+	if tenant == "" {
+		clear(s.cache)
+	} else {
+		delete(s.cache, tenant)
+	}
 	s.gen[tenant]++
 	s.mu.Unlock()
 }

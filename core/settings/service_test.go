@@ -133,28 +133,28 @@ func TestWriteAroundTheServiceInvalidates(t *testing.T) {
 	assert.Same(t, other, again, "another tenant's entry stays cached")
 }
 
-// feed captures the handlers subscribed to it.
-type feed map[string][]ports.ChangeHandler
+// feed captures the notice handlers watching it.
+type feed map[string][]ports.NoticeHandler
 
-func (f feed) Subscribe(doctype string, h ports.ChangeHandler) { f[doctype] = append(f[doctype], h) }
+func (f feed) Subscribe(string, ports.ChangeHandler)       {}
+func (f feed) Watch(doctype string, h ports.NoticeHandler) { f[doctype] = append(f[doctype], h) }
 
-// The tenant invalidated is the event's, whatever context the handler runs in.
-func TestInvalidatesTheEventsTenant(t *testing.T) {
+// A notice invalidates its tenant only, and one without a tenant every tenant
+// (what another instance's hub sends after reconnecting).
+func TestInvalidatesTheNoticesTenant(t *testing.T) {
 	changes := feed{}
 	s := New(nil, changes, doctypes.SystemSettingsDocType, time.Minute)
 	require.Len(t, changes[doctypes.SystemSettingsDocType], 1)
-	for _, tc := range []struct {
-		action ports.Action
-		gen    uint64
-	}{
-		{ports.ActionCreate, 0},
-		{ports.ActionWrite, 1},
-		{ports.ActionDelete, 2},
-	} {
-		changes[doctypes.SystemSettingsDocType][0](admin("elsewhere"), ports.ChangeEvent{
-			DocType: doctypes.SystemSettingsDocType, Action: tc.action, TenantID: "acme",
-		})
-		assert.Equal(t, tc.gen, s.gen["acme"], "after %s", tc.action)
-		assert.Zero(t, s.gen["elsewhere"])
-	}
+	notify := changes[doctypes.SystemSettingsDocType][0]
+	s.cache["acme"], s.cache["elsewhere"] = &Snapshot{}, &Snapshot{}
+
+	notify(ports.ChangeNotice{DocType: doctypes.SystemSettingsDocType, TenantID: "acme", Name: doctypes.SystemSettingsDocType})
+	assert.Equal(t, uint64(1), s.gen["acme"])
+	assert.Zero(t, s.gen["elsewhere"])
+	assert.NotContains(t, s.cache, "acme")
+	assert.Contains(t, s.cache, "elsewhere", "another tenant's entry stays")
+
+	notify(ports.ChangeNotice{DocType: doctypes.SystemSettingsDocType})
+	assert.Empty(t, s.cache, "everything is dropped")
+	assert.Equal(t, uint64(1), s.gen[""], "loads of every tenant that raced it are not kept")
 }

@@ -43,7 +43,7 @@ func NewCustom(repo ports.Repository, reg *doctype.Registry, ttl time.Duration, 
 func (c *Custom) Rules(ctx context.Context, tenant, doctypeName string) ([]doctype.Rule, error) {
 	c.mu.Lock()
 	e, ok := c.cache[tenant]
-	gen := c.gen[tenant]
+	gen := c.gen[tenant] + c.gen[""] // "" counts invalidations of every tenant
 	c.mu.Unlock()
 	if ok && c.now().Sub(e.at) < c.ttl {
 		return e.rules[doctypeName], nil
@@ -53,7 +53,7 @@ func (c *Custom) Rules(ctx context.Context, tenant, doctypeName string) ([]docty
 		return nil, err
 	}
 	c.mu.Lock()
-	if c.gen[tenant] == gen {
+	if c.gen[tenant]+c.gen[""] == gen {
 		c.cache[tenant] = e
 	}
 	c.mu.Unlock()
@@ -94,10 +94,14 @@ func (c *Custom) load(ctx context.Context, tenant string) (*customEntry, error) 
 	}
 }
 
-// Invalidate drops tenant's cached rules.
+// Invalidate drops tenant's cached rules ("" for every tenant's).
 func (c *Custom) Invalidate(tenant string) {
 	c.mu.Lock()
-	delete(c.cache, tenant)
+	if tenant == "" {
+		clear(c.cache)
+	} else {
+		delete(c.cache, tenant)
+	}
 	c.gen[tenant]++
 	c.mu.Unlock()
 }
