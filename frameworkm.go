@@ -233,6 +233,7 @@ func (a *App) buildStore(o *options) error {
 	}
 	a.DB = gdb
 	a.store = db.New(gdb, reg)
+	a.adopt(a.store) // Run: SQLite's WAL checkpoints, off the write path
 	if a.Config.Database.AutoMigrate {
 		if err := a.store.Migrate(ctx); err != nil {
 			return err

@@ -92,13 +92,24 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 		sqlDB.SetConnMaxIdleTime(0)
 		err = gdb.Use(&split{slot: make(writeSlot, 1)})
 	default:
-		// One writer, and a pool of read-only connections beside it.
+		// One writer, kept open (Run sets a pragma on it), and a pool of
+		// read-only connections beside it.
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
-		sqlDB.SetConnMaxIdleTime(writerIdle)
-		var read *gorm.DB
+		sqlDB.SetConnMaxIdleTime(0)
+		var read, ckpt *gorm.DB
 		read, err = connect(ctx, cfg.Driver, sqliteDialector{sqlite.Dialector{DSN: withParam(dsn, "_query_only=1")}}, gcfg())
 		if err == nil {
+			// The checkpointer's own connection (see Repository.Run).
+			if ckpt, err = connect(ctx, cfg.Driver, sqliteDialector{sqlite.Dialector{DSN: dsn}}, gcfg()); err != nil {
+				if rdb, e := read.DB(); e == nil {
+					_ = rdb.Close()
+				}
+				break
+			}
+			cdb, _ := ckpt.DB()
+			cdb.SetMaxOpenConns(1)
+			cdb.SetConnMaxIdleTime(0)
 			readers := cfg.MaxOpenConns
 			if readers <= 0 {
 				readers = 10
@@ -107,9 +118,10 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 			rdb.SetMaxOpenConns(readers)
 			rdb.SetMaxIdleConns(readers)
 			rdb.SetConnMaxIdleTime(5 * time.Minute)
-			err = gdb.Use(&split{read: read, slot: make(writeSlot, 1)})
+			err = gdb.Use(&split{read: read, checkpoint: ckpt, slot: make(writeSlot, 1), log: log})
 			if err != nil {
 				_ = rdb.Close()
+				_ = cdb.Close()
 			}
 		}
 	}
@@ -217,9 +229,14 @@ func (d sqliteDialector) Migrator(db *gorm.DB) gorm.Migrator {
 // pool too).
 func Close(gdb *gorm.DB) error {
 	var errs []error
-	if sp := splitOf(gdb); sp != nil && sp.read != nil {
-		if rdb, err := sp.read.DB(); err == nil {
-			errs = append(errs, rdb.Close())
+	if sp := splitOf(gdb); sp != nil {
+		for _, h := range []*gorm.DB{sp.read, sp.checkpoint} {
+			if h == nil {
+				continue
+			}
+			if hdb, err := h.DB(); err == nil {
+				errs = append(errs, hdb.Close())
+			}
 		}
 	}
 	sqlDB, err := gdb.DB()
