@@ -42,6 +42,16 @@ func authApp(b *testing.B, driver fmtest.Driver, extraKeys int, production bool)
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { app.Shutdown(context.Background()) })
+	// Started, as a server is: on PostgreSQL the caches answer once the hub
+	// (LISTEN/NOTIFY) is subscribed.
+	if err := app.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !app.Changes.Synced(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the hub did not subscribe")
+		}
+	}
 	ctx := ports.WithClientIP(app.SystemContext(context.Background(), ""), "127.0.0.1")
 	if _, err := app.Users.Create(ctx, ports.NewUser{Email: benchEmail, Password: benchPass}); err != nil {
 		b.Fatal(err)

@@ -101,19 +101,23 @@ func newLoadApp(b *testing.B, driver fmtest.Driver) *loadApp {
 			b.Fatal(err)
 		}
 	}
-	err = app.Repository.InTx(ctx, func(ctx context.Context) error {
-		for i := range LoadInvoices {
-			inv := &billing.Invoice{Customer: fmt.Sprintf("C-%d", i%500), Amount: doctype.MustDecimal(fmt.Sprintf("%d.50", i%1000))}
-			inv.Defaults()
-			if err := app.Repository.Create(ctx, billing.InvoiceMeta.Name, inv); err != nil {
-				return err
+	// In batches: PostgreSQL keeps every version of the series row a
+	// transaction updates, so one transaction of 10,000 would be quadratic.
+	for start := 0; start < LoadInvoices; start += 250 {
+		err = app.Repository.InTx(ctx, func(ctx context.Context) error {
+			for i := start; i < min(start+250, LoadInvoices); i++ {
+				inv := &billing.Invoice{Customer: fmt.Sprintf("C-%d", i%500), Amount: doctype.MustDecimal(fmt.Sprintf("%d.50", i%1000))}
+				inv.Defaults()
+				if err := app.Repository.Create(ctx, billing.InvoiceMeta.Name, inv); err != nil {
+					return err
+				}
+				la.names = append(la.names, inv.Name)
 			}
-			la.names = append(la.names, inv.Name)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -161,10 +165,9 @@ type loadOp struct {
 	do   func(la *loadApp, i int) int
 }
 
+// loadOps are the benchmarked requests, creates last: every read runs against
+// the same LoadInvoices rows, whatever the create throughput.
 var loadOps = []loadOp{
-	{"create", http.StatusCreated, func(la *loadApp, i int) int {
-		return la.do(http.MethodPost, "/api/v1/resource/Invoice", fmt.Sprintf(`{"customer":"L-%d","amount":"%d.25"}`, i%500, i%1000), la.token, nil)
-	}},
 	{"get", http.StatusOK, func(la *loadApp, i int) int {
 		return la.do(http.MethodGet, "/api/v1/resource/Invoice/"+la.names[rand.IntN(len(la.names))], "", la.token, nil)
 	}},
@@ -180,6 +183,9 @@ var loadOps = []loadOp{
 	}},
 	{"login", http.StatusOK, func(la *loadApp, i int) int {
 		return la.do(http.MethodPost, "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, loadEmailOf(i), loadPass), "", nil)
+	}},
+	{"create", http.StatusCreated, func(la *loadApp, i int) int {
+		return la.do(http.MethodPost, "/api/v1/resource/Invoice", fmt.Sprintf(`{"customer":"L-%d","amount":"%d.25"}`, i%500, i%1000), la.token, nil)
 	}},
 }
 

@@ -96,8 +96,9 @@ func (r *Repository) migrateDocType(gdb *gorm.DB, dt *doctype.DocType) error {
 		if err != nil {
 			return err
 		}
-		// name last: equality on the fields, then the default tie-break order.
-		indexes = append(indexes, index{cols: append(c, "name")})
+		// Equality on the fields, then the default order: a filtered list
+		// newest first is one index range, neither a scan nor a sort.
+		indexes = append(indexes, index{cols: append(c, "modified_at", "name")})
 	}
 	for _, ix := range indexes {
 		kind := "INDEX"

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,4 +207,56 @@ func TestInstancesShareNotices(t *testing.T) {
 	feeds[0].Announce(tctx, ports.ChangeNotice{DocType: "Thing", TenantID: "a", Name: "y"})
 	require.NoError(t, feeds[0].Close())
 	assert.Equal(t, before+1, h.sent.Load())
+}
+
+// gatedHub holds every Publish until open is closed.
+type gatedHub struct {
+	*hub
+	open chan struct{}
+}
+
+func (g gatedHub) Publish(ctx context.Context, topic string, payload []byte) error {
+	<-g.open
+	return g.hub.Publish(ctx, topic, payload)
+}
+
+// TestAStuckHubNeverStallsWriters: when notices back up (the hub is down or
+// slow), announcing does not wait for it, and once it catches up the other
+// instances are told that everything changed.
+func TestAStuckHubNeverStallsWriters(t *testing.T) {
+	h := &hub{up: true}
+	g := gatedHub{hub: h, open: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	writer, other := &events.Feed{}, &events.Feed{}
+	writer.UseHub(g, nil)
+	other.UseHub(h, nil)
+	var everything atomic.Int64
+	writer.Watch("Thing", func(ports.ChangeNotice) {})
+	other.Watch("Thing", func(n ports.ChangeNotice) {
+		if n.TenantID == "" && n.Name == "" {
+			everything.Add(1)
+		}
+	})
+	go other.Run(ctx)
+	require.Eventually(t, other.Synced, 5*time.Second, time.Millisecond)
+	everything.Store(0) // the flush of connecting
+
+	tctx := inTenant("a")
+	done := make(chan struct{})
+	go func() {
+		for i := range 10_000 {
+			writer.Announce(tctx, ports.ChangeNotice{DocType: "Thing", TenantID: "a", Name: fmt.Sprint(i)})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("announcing waited for the stuck hub")
+	}
+	close(g.open)
+	require.Eventually(t, func() bool { return everything.Load() >= 1 }, 5*time.Second, time.Millisecond,
+		"the other instance is told everything changed once the hub catches up")
+	require.NoError(t, writer.Close())
 }

@@ -43,6 +43,9 @@ type notices struct {
 	pubOnce sync.Once
 	pubDone chan struct{}
 	closed  atomic.Bool
+	// overflow: notices were dropped from a full queue; "everything changed"
+	// goes out once the queue drains.
+	overflow atomic.Bool
 }
 
 // UseHub links the feed to the other instances through hub: Watch handlers
@@ -126,13 +129,10 @@ func (f *Feed) Announce(ctx context.Context, n ports.ChangeNotice) {
 	select {
 	case f.n.queue <- n:
 	default:
-		// The hub is far behind: tell the others everything changed, once it
-		// catches up.
-		f.n.log.WarnContext(ctx, "change notices are backing up; the hub is slow or down", "doctype", n.DocType)
-		select {
-		case f.n.queue <- ports.ChangeNotice{DocType: n.DocType}:
-		case <-time.After(time.Second):
-			f.n.log.ErrorContext(ctx, "a change notice was dropped: the other instances' caches may be stale until their hub reconnects", "doctype", n.DocType)
+		// The hub is far behind: writers do not wait for it. Once it catches
+		// up, the others are told that everything changed.
+		if !f.n.overflow.Swap(true) {
+			f.n.log.WarnContext(ctx, "change notices are backing up; the hub is slow or down", "doctype", n.DocType)
 		}
 	}
 }
@@ -159,23 +159,38 @@ func (f *Feed) publishLoop() {
 	defer close(f.n.pubDone)
 	backoff := 50 * time.Millisecond
 	for n := range f.n.queue {
-		payload, _ := json.Marshal(wireNotice{Origin: f.n.origin, ChangeNotice: n})
-		for attempt := 0; ; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := f.n.hub.Publish(ctx, NoticeTopic, payload)
-			cancel()
-			if err == nil {
-				backoff = 50 * time.Millisecond
-				break
+		f.publish(n, &backoff)
+		if len(f.n.queue) == 0 && f.n.overflow.Swap(false) {
+			if w := f.n.watchers.Load(); w != nil {
+				for dt := range *w {
+					f.publish(ports.ChangeNotice{DocType: dt}, &backoff)
+				}
 			}
-			if f.n.closed.Load() && attempt >= 2 {
-				f.n.log.Error("could not tell the other instances of a change", "doctype", n.DocType, "err", err)
-				break
-			}
-			f.n.log.Warn("publishing a change notice failed; retrying", "doctype", n.DocType, "err", err)
-			time.Sleep(backoff)
-			backoff = min(2*backoff, 2*time.Second)
 		}
+	}
+}
+
+// publish sends n to the hub, retrying with a growing pause while it refuses
+// (others' caches depend on it), giving up only after Close.
+func (f *Feed) publish(n ports.ChangeNotice, backoff *time.Duration) {
+	payload, _ := json.Marshal(wireNotice{Origin: f.n.origin, ChangeNotice: n})
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := f.n.hub.Publish(ctx, NoticeTopic, payload)
+		cancel()
+		if err == nil {
+			*backoff = 50 * time.Millisecond
+			return
+		}
+		if f.n.closed.Load() && attempt >= 2 {
+			f.n.log.Error("could not tell the other instances of a change", "doctype", n.DocType, "err", err)
+			return
+		}
+		if attempt == 0 {
+			f.n.log.Warn("publishing a change notice failed; retrying", "doctype", n.DocType, "err", err)
+		}
+		time.Sleep(*backoff)
+		*backoff = min(2**backoff, 2*time.Second)
 	}
 }
 

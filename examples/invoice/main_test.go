@@ -291,33 +291,41 @@ func TestInvoicePermissions(t *testing.T) {
 	})
 }
 
-func TestConcurrentCreatesGetDistinctNames(t *testing.T) {
+// TestConcurrentCreatesKeepTheSeriesGapless: 32 clients creating at once
+// (the load benchmark's concurrency) all succeed, and the invoices are
+// numbered 1…n without a gap or a repeat.
+func TestConcurrentCreatesKeepTheSeriesGapless(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
 		c := app.As(manager)
-		const n = 20
+		const clients, each = 32, 10
 		var wg sync.WaitGroup
 		// The goroutines only send; the test's goroutine checks (t.Fatal and
 		// require stop only the goroutine that runs the test).
-		responses := make(chan *fmtest.Response, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				responses <- c.Post(invoices, map[string]any{"customer": fmt.Sprint("C", i), "amount": "1"})
-			}()
+		responses := make(chan *fmtest.Response, clients*each)
+		for i := range clients {
+			wg.Go(func() {
+				for j := range each {
+					responses <- c.Post(invoices, map[string]any{"customer": fmt.Sprint("C", i, "-", j), "amount": "1"})
+				}
+			})
 		}
 		wg.Wait()
 		close(responses)
-		seen := map[string]bool{}
+		numbers := map[int]bool{}
 		for res := range responses {
 			if !assert.Equal(t, http.StatusCreated, res.Status, "%s", res.Body) {
 				continue
 			}
 			name := res.Data(t)["name"].(string)
-			assert.False(t, seen[name], "duplicate name %s", name)
-			seen[name] = true
+			var year, n int
+			_, err := fmt.Sscanf(name, "INV-%d-%d", &year, &n)
+			require.NoError(t, err, name)
+			assert.False(t, numbers[n], "duplicate name %s", name)
+			numbers[n] = true
 		}
-		assert.Len(t, seen, n)
+		for n := 1; n <= clients*each; n++ {
+			assert.True(t, numbers[n], "invoice number %d is missing", n)
+		}
 	})
 }
 
