@@ -193,6 +193,10 @@ func (m *UserManager) ChangePassword(ctx context.Context, id, current, next stri
 	if err := m.VerifyCurrentPassword(ctx, u.ID, u.Email, current); err != nil {
 		return err
 	}
+	// Checked once the current password is proven, so it tells nothing new.
+	if next == current {
+		return core.Invalid("new_password", "must differ from the current password")
+	}
 	if err := m.policy.Check(next, u.Email); err != nil {
 		return err
 	}

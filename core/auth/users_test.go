@@ -156,6 +156,13 @@ func TestChangePassword(t *testing.T) {
 		assert.Equal(t, 2, e.store.count("default", u.ID))
 	})
 
+	t.Run("new password equal to the current one", func(t *testing.T) {
+		err := e.users.ChangePassword(ctx, u.ID, annPassword, annPassword)
+		assert.Contains(t, fieldsOf(t, err), "new_password")
+		assert.Equal(t, v0, tokenVersion(u.ID), "nothing changed")
+		assert.Equal(t, 2, e.store.count("default", u.ID), "no session ended")
+	})
+
 	t.Run("success", func(t *testing.T) {
 		old := e.login(t, ctx, annEmail, false)
 		require.NoError(t, e.users.ChangePassword(ctx, u.ID, annPassword, next))
