@@ -107,7 +107,8 @@ func (a *App) buildIdentity(o *options, d *Deps, limiter ports.RateLimiter) erro
 		svc.Sessions = auth.NewSessions(store, time.Duration(cfg.Auth.Session.TTLSeconds)*time.Second).
 			WithCache(events.NewCache[*ports.Session](a.Changes, doctypes.SessionDocType, 0))
 		th := cfg.Auth.Throttle
-		svc.Throttle = auth.NewThrottle(limiter, th.AttemptsPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second)
+		svc.Throttle = auth.NewThrottle(limiter, th.AttemptsPerIP, th.FailuresPerAccount, time.Duration(th.WindowSeconds)*time.Second).
+			FailOpen(th.OnError == "open", a.Logger)
 	}
 	policy := auth.PasswordPolicy{MinLength: cfg.Auth.Password.MinLength, MaxLength: cfg.Auth.Password.MaxLength}
 	svc.Users = auth.NewUserManager(provider, mode, policy, svc.Sessions, svc.APIKeys).WithThrottle(svc.Throttle).WithRoleCheck(a.Roles.Check)

@@ -138,6 +138,37 @@ func (e *RateLimitError) Error() string { return e.Message }
 // Is makes errors.Is(err, ErrTooMany) true.
 func (e *RateLimitError) Is(target error) bool { return target == ErrTooMany }
 
+// UnavailableError is a dependency a request needs that did not answer (a
+// session store, the login throttle's limiter, the database): the client
+// should retry after RetryAfter. It matches ErrUnavailable and wraps Err,
+// which only logs see.
+type UnavailableError struct {
+	// What names the dependency for the client ("the session store").
+	What       string
+	RetryAfter time.Duration
+	Err        error
+}
+
+// Unavailable returns an UnavailableError for what, caused by err, with a
+// RetryAfter of a few seconds.
+func Unavailable(what string, err error) *UnavailableError {
+	return &UnavailableError{What: what, RetryAfter: 5 * time.Second, Err: err}
+}
+
+// Error says what is unavailable and why.
+func (e *UnavailableError) Error() string {
+	if e.Err == nil {
+		return e.What + " is unavailable"
+	}
+	return e.What + " is unavailable: " + e.Err.Error()
+}
+
+// Unwrap makes errors.Is(err, ErrUnavailable) true, and reaches the cause.
+func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
+// Public is the client's message.
+func (e *UnavailableError) Public() string { return e.What + " is unavailable; try again shortly" }
+
 // NotSupportedError refuses an operation a resource does not offer, saying
 // which ones it does (the HTTP Allow header). It matches ErrNotSupported.
 type NotSupportedError struct {

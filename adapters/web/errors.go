@@ -11,6 +11,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -115,6 +117,10 @@ func classify(err error) (mapped, bool) {
 			if errors.As(err, &rl) {
 				m.message = rl.Message
 			}
+			var ue *core.UnavailableError
+			if errors.As(err, &ue) {
+				m.message = ue.Public()
+			}
 			return m, true
 		}
 	}
@@ -124,6 +130,9 @@ func classify(err error) (mapped, bool) {
 // errorHandler writes every error in the JSON error shape and records the
 // unexpected ones.
 type errorHandler struct {
+	// quiet rate-limits the lines logged about unavailable dependencies.
+	quiet quietLog
+
 	log *slog.Logger
 	// registry marshals the current document of a version conflict.
 	registry *doctype.Registry
@@ -178,6 +187,15 @@ func (h *errorHandler) handle(err error, c echo.Context) {
 	if errors.As(err, &rl) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 	}
+	if m.status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		retry := time.Second
+		var ue *core.UnavailableError
+		if errors.As(err, &ue) && ue.RetryAfter > 0 {
+			retry = ue.RetryAfter
+		}
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+		h.unavailable(c, err)
+	}
 	if !known {
 		body.Error.Message = "internal error; quote request id " + rid + " when reporting it"
 		h.record(c, err)
@@ -190,6 +208,46 @@ func (h *errorHandler) handle(err error, c echo.Context) {
 	if err != nil {
 		h.log.ErrorContext(req.Context(), "write error response", "err", err, "request_id", rid)
 	}
+}
+
+// unavailable logs why a dependency made a request answer 503 — at most one
+// line per dependency every quietInterval, counting those left out — and
+// never stores it: while a dependency is down, every request would.
+func (h *errorHandler) unavailable(c echo.Context, err error) {
+	var ue *core.UnavailableError
+	if !errors.As(err, &ue) {
+		return // maintenance mode and the like: the access log has it
+	}
+	if n, ok := h.quiet.allow(ue.What, time.Now()); ok {
+		h.log.WarnContext(c.Request().Context(), "a dependency is unavailable; answering 503", "dependency", ue.What, "err", ue.Err, "suppressed", n)
+	}
+}
+
+// quietInterval is how often one unavailable dependency is logged.
+const quietInterval = 10 * time.Second
+
+// quietLog decides which of many identical log lines to write.
+type quietLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	skip map[string]int
+}
+
+// allow reports whether a line about key may be written at now, and how many
+// were left out since the last one.
+func (q *quietLog) allow(key string, now time.Time) (int, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.last == nil {
+		q.last, q.skip = map[string]time.Time{}, map[string]int{}
+	}
+	if t, ok := q.last[key]; ok && now.Sub(t) < quietInterval {
+		q.skip[key]++
+		return 0, false
+	}
+	n := q.skip[key]
+	q.last[key], q.skip[key] = now, 0
+	return n, true
 }
 
 // record logs an unexpected error and stores it as an ErrorLog.

@@ -36,6 +36,8 @@ type rateLimits struct {
 	limiter ports.RateLimiter
 	cfg     config.RateLimit
 	log     *slog.Logger
+	// quiet keeps a down limiter from logging on every request.
+	quiet *quietLog
 }
 
 // enabled reports whether requests are counted at all.
@@ -51,7 +53,9 @@ func (l rateLimits) allow(c echo.Context, key string, limit int) (ports.RateDeci
 	ctx := c.Request().Context()
 	d, err := l.limiter.Allow(ctx, key, limit, l.window())
 	if err != nil {
-		l.log.ErrorContext(ctx, "rate limiter failed; request let through", "err", err, "request_id", requestID(c))
+		if n, ok := l.quiet.allow("rate limiter", time.Now()); ok {
+			l.log.WarnContext(ctx, "rate limiter failed; requests let through", "err", err, "request_id", requestID(c), "suppressed", n)
+		}
 		return d, false
 	}
 	return d, true

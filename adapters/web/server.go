@@ -165,7 +165,7 @@ func (s *Server) apiMiddleware(base []echo.MiddlewareFunc) []echo.MiddlewareFunc
 	if cors := corsMiddleware(d.Config.CORS); cors != nil {
 		mws = append(mws, cors)
 	}
-	limits := rateLimits{limiter: d.RateLimiter, cfg: d.Config.RateLimit, log: d.Logger}
+	limits := rateLimits{limiter: d.RateLimiter, cfg: d.Config.RateLimit, log: d.Logger, quiet: &quietLog{}}
 	return append(mws,
 		s.gateway.drop,
 		limits.perAddress,

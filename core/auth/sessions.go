@@ -92,7 +92,11 @@ func (s *Sessions) Start(ctx context.Context, u *ports.User, ip, userAgent strin
 		TokenVersion: u.TokenVersion,
 	}
 	if err := s.store.Create(ctx, sess); err != nil {
-		return nil, fmt.Errorf("start session: %w", err)
+		var ve *core.ValidationError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("start session: %w", err)
+		}
+		return nil, core.Unavailable("the session store", err)
 	}
 	return &Started{Secret: secret, CSRFToken: csrf, Session: sess}, nil
 }
@@ -107,7 +111,7 @@ func (s *Sessions) Resolve(ctx context.Context, secret string) (*ports.Session, 
 		return nil, core.Public(core.ErrUnauthorized, "invalid or expired session")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("resolve session: %w", err)
+		return nil, core.Unavailable("the session store", err)
 	}
 	if !sess.ExpiresAt.After(s.now()) {
 		return nil, core.Public(core.ErrUnauthorized, "invalid or expired session")

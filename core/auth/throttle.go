@@ -4,9 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/framework-m/framework-m/core"
@@ -24,6 +25,35 @@ type Throttle struct {
 	perIP      int
 	perAccount int
 	window     time.Duration
+	// failOpen lets checks through when the limiter fails (see FailOpen).
+	failOpen bool
+	log      *slog.Logger
+	lastLog  atomic.Int64 // unix nanoseconds of the last "limiter down" line
+}
+
+// FailOpen makes Check let password checks through, unthrottled, when the
+// limiter cannot answer ([auth.throttle] on_error = "open"), logging it at
+// most every ten seconds; by default they are refused with a 503
+// (*core.UnavailableError).
+func (t *Throttle) FailOpen(open bool, log *slog.Logger) *Throttle {
+	t.failOpen, t.log = open, log
+	return t
+}
+
+// limiterDown is Check's answer when the limiter failed with err.
+func (t *Throttle) limiterDown(ctx context.Context, err error) error {
+	if !t.failOpen {
+		return core.Unavailable("the login throttle", err)
+	}
+	now := time.Now().UnixNano()
+	if last := t.lastLog.Load(); now-last > int64(10*time.Second) && t.lastLog.CompareAndSwap(last, now) {
+		log := t.log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "the login throttle's limiter failed; password checks go through unthrottled ([auth.throttle] on_error = open)", "err", err)
+	}
+	return nil
 }
 
 // NewThrottle returns a throttle allowing perIP password checks per address
@@ -66,14 +96,14 @@ func (t *Throttle) Check(ctx context.Context, ip, email string) error {
 	}
 	d, err := t.limiter.Allow(ctx, ipKey(ip), t.perIP, t.window)
 	if err != nil {
-		return fmt.Errorf("throttle: %w", err)
+		return t.limiterDown(ctx, err)
 	}
 	if !d.Allowed {
 		return tooMany(d, "login attempts from this address")
 	}
 	d, err = t.limiter.Allow(ctx, accountKey(ctx, email), t.perAccount, t.window)
 	if err != nil {
-		return fmt.Errorf("throttle: %w", err)
+		return t.limiterDown(ctx, err)
 	}
 	if !d.Allowed {
 		return tooMany(d, "failed logins for this account")

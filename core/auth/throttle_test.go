@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/framework-m/framework-m/adapters/ratelimit/memory"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -191,6 +193,19 @@ func TestThrottleLimiterFailureIsAnError(t *testing.T) {
 	err := th.Check(tctx("default"), "192.0.2.1", "a@example.com")
 	require.Error(t, err, "a broken limiter does not let guesses through")
 	assert.NotErrorIs(t, err, core.ErrTooMany)
+	assert.ErrorIs(t, err, core.ErrUnavailable, "a 503, not a 500")
+	var ue *core.UnavailableError
+	require.ErrorAs(t, err, &ue)
+	assert.Positive(t, ue.RetryAfter)
+}
+
+func TestThrottleFailsOpenWhenConfigured(t *testing.T) {
+	var logs fmtest.LogBuffer
+	th := auth.NewThrottle(brokenLimiter{}, 10, 10, time.Minute).FailOpen(true, slog.New(slog.NewTextHandler(&logs, nil)))
+	for range 5 {
+		assert.NoError(t, th.Check(tctx("default"), "192.0.2.1", "a@example.com"), "on_error = open lets checks through")
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "unthrottled"), "logged once, not per check: %s", logs.String())
 }
 
 func TestThrottledLoginDoesNoPasswordWork(t *testing.T) {

@@ -190,6 +190,10 @@ type Throttle struct {
 	// FailuresPerAccount caps consecutive failed logins of one account per window.
 	FailuresPerAccount int `toml:"failures_per_account"`
 	WindowSeconds      int `toml:"window_seconds"`
+	// OnError is what a password check does when the limiter cannot answer
+	// (its Redis is down): "closed" refuses it (503 with Retry-After),
+	// "open" lets it through unthrottled.
+	OnError string `toml:"on_error"`
 }
 
 // Headers names the gateway headers of federated identity.
@@ -326,7 +330,7 @@ func Default() Config {
 				Argon2Parallelism:   1,
 				MaxConcurrentHashes: 4,
 			},
-			Throttle: Throttle{AttemptsPerIP: 100, FailuresPerAccount: 5, WindowSeconds: 300},
+			Throttle: Throttle{AttemptsPerIP: 100, FailuresPerAccount: 5, WindowSeconds: 300, OnError: "closed"},
 			Headers: Headers{
 				UserID:      "X-User-ID",
 				Email:       "X-Email",

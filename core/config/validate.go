@@ -266,6 +266,9 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 	if th.WindowSeconds < 1 {
 		bad("auth.throttle.window_seconds", "must be at least 1")
 	}
+	if th.OnError != "open" && th.OnError != "closed" {
+		bad("auth.throttle.on_error", "must be open or closed, not %q", th.OnError)
+	}
 
 	for key, v := range map[string]string{"user_id": a.Headers.UserID, "email": a.Headers.Email, "display_name": a.Headers.DisplayName, "roles": a.Headers.Roles, "attributes": a.Headers.Attributes} {
 		if !headerName.MatchString(v) {

@@ -1,0 +1,148 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/adapters/ratelimit/memory"
+	sessdb "github.com/framework-m/framework-m/adapters/session/database"
+	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/doctypes"
+	"github.com/framework-m/framework-m/fmtest"
+	"github.com/framework-m/framework-m/ports"
+)
+
+var errRedisDown = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+
+// outage is a switch standing for a Redis server that went down.
+type outage struct{ down atomic.Bool }
+
+// flakyStore is the database session store, failing while the outage lasts.
+type flakyStore struct {
+	ports.SessionStore
+	o *outage
+}
+
+func (s flakyStore) Create(ctx context.Context, sess *ports.Session) error {
+	if s.o.down.Load() {
+		return errRedisDown
+	}
+	return s.SessionStore.Create(ctx, sess)
+}
+
+func (s flakyStore) Get(ctx context.Context, id string) (*ports.Session, error) {
+	if s.o.down.Load() {
+		return nil, errRedisDown
+	}
+	return s.SessionStore.Get(ctx, id)
+}
+
+// flakyLimiter is the memory limiter, failing while the outage lasts.
+type flakyLimiter struct {
+	*memory.Limiter
+	o *outage
+}
+
+func (l flakyLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (ports.RateDecision, error) {
+	if l.o.down.Load() {
+		return ports.RateDecision{}, errRedisDown
+	}
+	return l.Limiter.Allow(ctx, key, limit, window)
+}
+
+// outageApp is a test app whose sessions and limits live in a "Redis" o
+// switches off.
+func outageApp(t *testing.T, o *outage, logs *fmtest.LogBuffer, mutate func(*config.Config)) *fmtest.App {
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Auth.Session.Backend = "flaky"
+	cfg.RateLimit.Backend = "flaky"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	return fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[Note](noteMeta),
+		frameworkm.WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
+		frameworkm.WithSessionBackend("flaky", frameworkm.Factory(func(d frameworkm.Deps) (ports.SessionStore, error) {
+			return flakyStore{SessionStore: sessdb.New(d.Repository, d.Purger), o: o}, nil
+		})),
+		frameworkm.WithRateLimiterBackend("flaky", frameworkm.Factory(func(frameworkm.Deps) (ports.RateLimiter, error) {
+			return flakyLimiter{Limiter: memory.New(), o: o}, nil
+		})))
+}
+
+// errorLogs counts the Error Log rows.
+func errorLogs(t *testing.T, app *fmtest.App) int {
+	t.Helper()
+	res, err := app.Repository.List(app.SystemContext(context.Background(), ""), doctypes.ErrorLogDocType, ports.Query{Limit: 1})
+	require.NoError(t, err)
+	return int(res.Total)
+}
+
+// TestRedisOutage: with the Redis of sessions and limits down, bearer tokens
+// and API keys still work; logins and sessions the instance has not seen
+// answer 503 with Retry-After (never 500, never an Error Log row); everything
+// works again as soon as it is back.
+func TestRedisOutage(t *testing.T) {
+	o := &outage{}
+	var logs fmtest.LogBuffer
+	app := outageApp(t, o, &logs, nil)
+	app.CreateUser(t, annEmail, annPass, "Writer")
+	c := credentialed(t, app) // bearer, API key, session
+	for _, cl := range c {
+		st, _ := me(t, cl) // used once: in memory
+		require.Equal(t, http.StatusOK, st)
+	}
+	unseen := app.Browser().UseCSRF()
+	unseen.Post("/api/v1/auth/login?session=true", loginBody(annEmail, annPass)).RequireStatus(t, http.StatusOK)
+
+	o.down.Store(true)
+	for _, kind := range []string{"bearer", "api_key", "session_cookie"} {
+		st, _ := me(t, c[kind])
+		assert.Equal(t, http.StatusOK, st, "%s: needs nothing from Redis (a session this instance served is in memory)", kind)
+	}
+	for name, res := range map[string]*fmtest.Response{
+		"login":          app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)),
+		"unseen session": unseen.Get("/api/v1/auth/me"),
+	} {
+		assert.Equal(t, http.StatusServiceUnavailable, res.Status, "%s: %s", name, res.Body)
+		retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
+		assert.NoError(t, err, "%s: Retry-After", name)
+		assert.Positive(t, retry, name)
+		assert.Equal(t, "unavailable", res.Err(t).Error.Code, name)
+		assert.NotContains(t, string(res.Body), "connection refused", "%s: the cause stays in the log", name)
+	}
+	assert.Zero(t, errorLogs(t, app), "an outage is not an application error")
+	for range 20 {
+		app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)).RequireStatus(t, http.StatusServiceUnavailable)
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "dependency=\"the login throttle\""), "one line per dependency, not per request:\n%s", logs.String())
+	assert.Equal(t, 1, strings.Count(logs.String(), "rate limiter failed"), "the API limit's failure is logged once too")
+	assert.NotContains(t, logs.String(), "level=ERROR")
+
+	o.down.Store(false)
+	app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)).RequireStatus(t, http.StatusOK)
+	st, _ := me(t, unseen)
+	assert.Equal(t, http.StatusOK, st, "sessions are back with Redis")
+}
+
+// TestRedisOutageThrottleOpen: with [auth.throttle] on_error = "open", logins
+// go on, unthrottled, while the limiter is down.
+func TestRedisOutageThrottleOpen(t *testing.T) {
+	o := &outage{}
+	var logs fmtest.LogBuffer
+	app := outageApp(t, o, &logs, func(cfg *config.Config) { cfg.Auth.Throttle.OnError = "open" })
+	app.CreateUser(t, annEmail, annPass, "Writer")
+	o.down.Store(true)
+	app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)).RequireStatus(t, http.StatusOK)
+	app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, "wrong password")).RequireStatus(t, http.StatusUnauthorized)
+}
