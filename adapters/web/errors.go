@@ -11,13 +11,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -131,7 +131,7 @@ func classify(err error) (mapped, bool) {
 // unexpected ones.
 type errorHandler struct {
 	// quiet rate-limits the lines logged about unavailable dependencies.
-	quiet quietLog
+	quiet quietlog.Limiter
 
 	log *slog.Logger
 	// registry marshals the current document of a version conflict.
@@ -211,43 +211,16 @@ func (h *errorHandler) handle(err error, c echo.Context) {
 }
 
 // unavailable logs why a dependency made a request answer 503 — at most one
-// line per dependency every quietInterval, counting those left out — and
+// line per dependency every ten seconds, counting those left out — and
 // never stores it: while a dependency is down, every request would.
 func (h *errorHandler) unavailable(c echo.Context, err error) {
 	var ue *core.UnavailableError
 	if !errors.As(err, &ue) {
 		return // maintenance mode and the like: the access log has it
 	}
-	if n, ok := h.quiet.allow(ue.What, time.Now()); ok {
+	if n, ok := h.quiet.Allow(ue.What, time.Now()); ok {
 		h.log.WarnContext(c.Request().Context(), "a dependency is unavailable; answering 503", "dependency", ue.What, "err", ue.Err, "suppressed", n)
 	}
-}
-
-// quietInterval is how often one unavailable dependency is logged.
-const quietInterval = 10 * time.Second
-
-// quietLog decides which of many identical log lines to write.
-type quietLog struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-	skip map[string]int
-}
-
-// allow reports whether a line about key may be written at now, and how many
-// were left out since the last one.
-func (q *quietLog) allow(key string, now time.Time) (int, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.last == nil {
-		q.last, q.skip = map[string]time.Time{}, map[string]int{}
-	}
-	if t, ok := q.last[key]; ok && now.Sub(t) < quietInterval {
-		q.skip[key]++
-		return 0, false
-	}
-	n := q.skip[key]
-	q.last[key], q.skip[key] = now, 0
-	return n, true
 }
 
 // record logs an unexpected error and stores it as an ErrorLog.

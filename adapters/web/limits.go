@@ -11,6 +11,7 @@ import (
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -37,7 +38,7 @@ type rateLimits struct {
 	cfg     config.RateLimit
 	log     *slog.Logger
 	// quiet keeps a down limiter from logging on every request.
-	quiet *quietLog
+	quiet *quietlog.Limiter
 }
 
 // enabled reports whether requests are counted at all.
@@ -53,7 +54,7 @@ func (l rateLimits) allow(c echo.Context, key string, limit int) (ports.RateDeci
 	ctx := c.Request().Context()
 	d, err := l.limiter.Allow(ctx, key, limit, l.window())
 	if err != nil {
-		if n, ok := l.quiet.allow("rate limiter", time.Now()); ok {
+		if n, ok := l.quiet.Allow("rate limiter", time.Now()); ok {
 			l.log.WarnContext(ctx, "rate limiter failed; requests let through", "err", err, "request_id", requestID(c), "suppressed", n)
 		}
 		return d, false

@@ -21,6 +21,7 @@ import (
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/core/roles"
 	"github.com/framework-m/framework-m/core/settings"
@@ -165,7 +166,7 @@ func (s *Server) apiMiddleware(base []echo.MiddlewareFunc) []echo.MiddlewareFunc
 	if cors := corsMiddleware(d.Config.CORS); cors != nil {
 		mws = append(mws, cors)
 	}
-	limits := rateLimits{limiter: d.RateLimiter, cfg: d.Config.RateLimit, log: d.Logger, quiet: &quietLog{}}
+	limits := rateLimits{limiter: d.RateLimiter, cfg: d.Config.RateLimit, log: d.Logger, quiet: &quietlog.Limiter{}}
 	return append(mws,
 		s.gateway.drop,
 		limits.perAddress,

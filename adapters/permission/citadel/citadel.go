@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -186,7 +187,7 @@ type Adapter struct {
 	fallback        ports.PermissionEvaluator
 	client          *http.Client
 	log             *slog.Logger
-	warnings        logLimiter
+	warnings        quietlog.Limiter
 	failing         atomic.Bool
 }
 
@@ -225,8 +226,7 @@ func New(cfg Config, opts ...Option) (*Adapter, error) {
 	if a.client == nil {
 		a.client = defaultClient()
 	}
-	a.warnings.last = make(map[string]time.Time)
-	a.warnings.suppressed = make(map[string]int)
+	a.warnings.Interval = LogInterval
 	return a, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/framework-m/framework-m/core"
@@ -45,7 +44,7 @@ func (a *Adapter) fallbackFilters(ctx context.Context, u *ports.UserContext, doc
 // warn logs f, at most once per LogInterval per kind of failure.
 func (a *Adapter) warn(ctx context.Context, f *failure) {
 	a.failing.Store(true)
-	ok, suppressed := a.warnings.allow(f.kind, time.Now())
+	suppressed, ok := a.warnings.Allow(f.kind, time.Now())
 	if !ok {
 		return
 	}
@@ -63,26 +62,6 @@ func (a *Adapter) warn(ctx context.Context, f *failure) {
 		slog.String("fallback", fallback),
 		slog.Int("suppressed", suppressed),
 	)
-}
-
-// logLimiter lets one message per kind through per LogInterval and counts
-// the ones it holds back.
-type logLimiter struct {
-	mu         sync.Mutex
-	last       map[string]time.Time
-	suppressed map[string]int
-}
-
-func (l *logLimiter) allow(kind string, now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if last, ok := l.last[kind]; ok && now.Sub(last) < LogInterval {
-		l.suppressed[kind]++
-		return false, 0
-	}
-	n := l.suppressed[kind]
-	l.last[kind], l.suppressed[kind] = now, 0
-	return true, n
 }
 
 var _ ports.PermissionEvaluator = (*Adapter)(nil)
