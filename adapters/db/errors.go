@@ -1,8 +1,13 @@
 package db
 
 import (
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
@@ -15,10 +20,15 @@ import (
 var errBadValue = &core.ValidationError{Message: "a value does not fit the database (too long, out of range or malformed)"}
 
 // translate turns database errors caused by client input into a validation
-// error, so they answer 400 rather than 500. Other errors pass unchanged.
+// error, so they answer 400 rather than 500, and a database that cannot be
+// reached into a *core.UnavailableError (503 with Retry-After). Other errors
+// pass unchanged.
 func translate(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, core.ErrUnavailable) {
+		return err
+	}
+	if unreachable(err) {
+		return core.Unavailable("the database", err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -39,4 +49,29 @@ func translate(err error) error {
 		return errBadValue
 	}
 	return err
+}
+
+// unreachable reports whether err says the database could not be reached or
+// went away (rather than refusing a statement).
+func unreachable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// 08: connection exception; 57P01-03: shut down, crashed, starting
+		// up; 53300: too many connections.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") || pe.Code == "53300"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var se sqlite3.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &se):
+		// Another process holds SQLite's write lock past the busy timeout.
+		return se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked
+	}
+	return pgconn.Timeout(err)
 }

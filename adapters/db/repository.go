@@ -120,7 +120,7 @@ func (r *Repository) InTx(ctx context.Context, fn func(ctx context.Context) erro
 		r.slot.release()
 	}
 	if err != nil {
-		return err
+		return translate(err)
 	}
 	if parent != nil { // a savepoint: its hooks wait for the outer commit
 		if outer, ok := ctx.Value(hooksKey{}).(*hookList); ok && outer != nil {

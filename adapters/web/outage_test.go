@@ -3,10 +3,14 @@ package web_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,4 +149,103 @@ func TestRedisOutageThrottleOpen(t *testing.T) {
 	o.down.Store(true)
 	app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)).RequireStatus(t, http.StatusOK)
 	app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, "wrong password")).RequireStatus(t, http.StatusUnauthorized)
+}
+
+// cuttable forwards TCP connections to target until cut: then it drops every
+// open connection and refuses new ones, as a database that went down does,
+// until restored.
+type cuttable struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+}
+
+func newCuttable(t *testing.T, target string) *cuttable {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c := &cuttable{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { ln.Close(); c.cut() })
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if c.down.Load() {
+				in.Close()
+				continue
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			c.track(in, out)
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+	return c
+}
+
+func (c *cuttable) track(conns ...net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cn := range conns {
+		c.conns[cn] = true
+	}
+}
+
+// cut drops every connection and refuses new ones.
+func (c *cuttable) cut() {
+	c.down.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for cn := range c.conns {
+		cn.Close()
+	}
+	c.conns = map[net.Conn]bool{}
+}
+
+// TestDatabaseOutage: while PostgreSQL cannot be reached every request that
+// needs it answers 503 with Retry-After (never 500), the outage is logged a
+// few times, not per request, and never stored as an Error Log; when the
+// database is back, the app recovers by itself.
+func TestDatabaseOutage(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.Postgres)
+	u, err := url.Parse(cfg.Database.DSN)
+	require.NoError(t, err)
+	proxy := newCuttable(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	cfg.Database.DSN = u.String()
+	var logs fmtest.LogBuffer
+	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[Note](noteMeta),
+		frameworkm.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	app.CreateUser(t, annEmail, annPass, "Writer")
+	c := app.Bearer(app.Login(t, annEmail, annPass))
+	doc := c.Post("/api/v1/resource/Note", map[string]any{"title": "before the outage"}).RequireStatus(t, http.StatusCreated).Data(t)
+	path := "/api/v1/resource/Note/" + doc["name"].(string)
+
+	proxy.cut()
+	for i := range 30 {
+		var res *fmtest.Response
+		if i%2 == 0 {
+			res = c.Get(path)
+		} else {
+			res = c.Post("/api/v1/resource/Note", map[string]any{"title": "during the outage"})
+		}
+		require.Equal(t, http.StatusServiceUnavailable, res.Status, "request %d: %s", i, res.Body)
+		assert.NotEmpty(t, res.Header.Get("Retry-After"))
+		assert.Contains(t, string(res.Body), "the database is unavailable")
+	}
+	assert.LessOrEqual(t, strings.Count(logs.String(), "level=ERROR"), 3, "a few lines, not one per request:\n%s", logs.String())
+
+	proxy.down.Store(false)
+	require.Eventually(t, func() bool { return c.Get(path).Status == http.StatusOK }, 10*time.Second, 50*time.Millisecond, "recovers by itself")
+	assert.Zero(t, errorLogs(t, app), "the outage is not stored as Error Log")
+	_, total := c.Get("/api/v1/resource/Note").List(t)
+	assert.Equal(t, 1, total, "nothing written by the refused creates")
 }
