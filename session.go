@@ -30,7 +30,7 @@ var builtinSessionStores = map[string]Backend[ports.SessionStore]{
 // sharedRedis opens [redis] url once for every adapter that needs it.
 func sharedRedis(d Deps) (*goredis.Client, error) {
 	return SharedClient(d.Shared, "redis", func() (*goredis.Client, error) {
-		return redisclient.Open(context.Background(), d.Config.Redis.URL)
+		return redisclient.Open(context.Background(), d.Config.Redis.URL, time.Duration(d.Config.Redis.TimeoutMS)*time.Millisecond)
 	})
 }
 

@@ -3,15 +3,19 @@ package web_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,4 +252,63 @@ func TestDatabaseOutage(t *testing.T) {
 	assert.Zero(t, errorLogs(t, app), "the outage is not stored as Error Log")
 	_, total := c.Get("/api/v1/resource/Note").List(t)
 	assert.Equal(t, 1, total, "nothing written by the refused creates")
+}
+
+// privateRedis starts a redis-server of the test's own (FM_TEST_REDIS_BIN),
+// to be frozen and stopped, and returns its URL and process.
+func privateRedis(t *testing.T) (string, *os.Process) {
+	t.Helper()
+	bin := fmtest.SkipUnlessServer(t, "FM_TEST_REDIS_BIN", "a redis-server binary")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond, "redis-server listens")
+	return "redis://" + addr + "/0", cmd.Process
+}
+
+// TestFrozenRedis: a Redis that accepts connections and never answers
+// (SIGSTOP) costs a request at most one short wait: bearer requests (whose
+// rate limit lives in that Redis) answer within a second, logins answer 503
+// within a second, and all is well again soon after it thaws.
+func TestFrozenRedis(t *testing.T) {
+	redisURL, proc := privateRedis(t)
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Redis.URL = redisURL
+	cfg.RateLimit.Backend = "redis"
+	cfg.Auth.Session.Backend = "redis"
+	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[Note](noteMeta))
+	app.CreateUser(t, annEmail, annPass, "Writer")
+	c := app.Bearer(app.Login(t, annEmail, annPass))
+
+	require.NoError(t, proc.Signal(syscall.SIGSTOP))
+	for i := range 5 {
+		start := time.Now()
+		st, _ := me(t, c)
+		assert.Equal(t, http.StatusOK, st, "bearer request %d: the rate limit lets it through", i)
+		assert.Less(t, time.Since(start), time.Second, "bearer request %d", i)
+	}
+	start := time.Now()
+	res := app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass))
+	assert.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Body)
+	assert.Less(t, time.Since(start), time.Second, "login")
+
+	require.NoError(t, proc.Signal(syscall.SIGCONT))
+	require.Eventually(t, func() bool {
+		return app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)).Status == http.StatusOK
+	}, 5*time.Second, 50*time.Millisecond, "logins are back once Redis answers")
 }

@@ -234,6 +234,10 @@ type Hub struct {
 type Redis struct {
 	// URL such as redis://:password@127.0.0.1:6379/0.
 	URL string `toml:"url"`
+	// TimeoutMS bounds every Redis call (connecting, reading, writing, and
+	// waiting for a pooled connection). After a call fails for want of an
+	// answer, calls fail at once for a second instead of each waiting.
+	TimeoutMS int `toml:"timeout_ms"`
 }
 
 // Tenancy configures tenants.
@@ -356,7 +360,7 @@ func Default() Config {
 			MaxAgeSeconds:  600,
 		},
 		RateLimit: RateLimit{Enabled: true, Backend: "memory", Requests: 50, WindowSeconds: 60, RequestsPerIP: 300},
-		Redis:     Redis{URL: "redis://127.0.0.1:6379/0"},
+		Redis:     Redis{URL: "redis://127.0.0.1:6379/0", TimeoutMS: 250},
 		Hub:       Hub{Backend: "auto"},
 		Sections:  map[string]any{},
 	}

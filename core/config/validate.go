@@ -127,6 +127,9 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.RateLimit.Backend) == "" {
 		bad("rate_limit.backend", "must not be empty")
 	}
+	if c.Redis.TimeoutMS < 10 || c.Redis.TimeoutMS > 60_000 {
+		bad("redis.timeout_ms", "must be between 10 and 60000, not %d", c.Redis.TimeoutMS)
+	}
 	if strings.TrimSpace(c.Hub.Backend) == "" {
 		bad("hub.backend", "must not be empty")
 	}

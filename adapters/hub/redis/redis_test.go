@@ -34,7 +34,7 @@ func open(t *testing.T, url, name string) *goredis.Client {
 		t.Cleanup(func() { client.Close() })
 		return client
 	}
-	client, err := redisclient.Open(context.Background(), url)
+	client, err := redisclient.Open(context.Background(), url, 0)
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close() })
 	return client

@@ -29,7 +29,7 @@ const EnvRedisURL = "FM_TEST_REDIS_URL"
 func client(t *testing.T) *goredis.Client {
 	t.Helper()
 	url := fmtest.SkipUnlessServer(t, EnvRedisURL, "Redis")
-	c, err := redisclient.Open(t.Context(), url)
+	c, err := redisclient.Open(t.Context(), url, 0)
 	require.NoError(t, err, "connect to %s", EnvRedisURL)
 	t.Cleanup(func() { assert.NoError(t, c.Close()) })
 	return c
@@ -219,14 +219,14 @@ func TestKeysAreEscaped(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
-	_, err := redisclient.Open(t.Context(), "http://user:s3cret@localhost:6379")
+	_, err := redisclient.Open(t.Context(), "http://user:s3cret@localhost:6379", 0)
 	require.Error(t, err, "not a redis URL")
 	assert.NotContains(t, err.Error(), "s3cret")
-	_, err = redisclient.Open(t.Context(), "redis://user:s3cret@local host:6379/0")
+	_, err = redisclient.Open(t.Context(), "redis://user:s3cret@local host:6379/0", 0)
 	require.Error(t, err, "unparsable URL")
 	assert.NotContains(t, err.Error(), "s3cret", "the password never shows in errors")
 
-	_, err = redisclient.Open(t.Context(), "redis://127.0.0.1:1/0?max_retries=-1")
+	_, err = redisclient.Open(t.Context(), "redis://127.0.0.1:1/0?max_retries=-1", 0)
 	assert.Error(t, err, "nothing listens on port 1")
 
 	c := client(t)
