@@ -275,6 +275,13 @@ type Shared struct {
 	closers []io.Closer
 }
 
+// client returns the client kept under key, or nil.
+func (s *Shared) client(key string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clients[key]
+}
+
 // SharedClient returns the client kept under key, opening it with open the
 // first time. Clients that are io.Closers are closed when the App shuts down.
 func SharedClient[T any](s *Shared, key string, open func() (T, error)) (T, error) {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	goredis "github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"github.com/framework-m/framework-m/adapters/db"
@@ -83,6 +84,7 @@ type App struct {
 
 	store          *db.Repository
 	shared         *Shared
+	dependencies   []ports.Dependency
 	closers        []io.Closer
 	bootstrapHint  string
 	quietBootstrap bool
@@ -167,7 +169,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Settings:       app.Settings,
 		Auth:           app.Auth,
 		Errors:         app.Errors,
-		Ready:          app.Repository.Ping,
+		Dependencies:   app.readiness(),
 		Routes:         o.routes,
 		AuthService:    app.AuthService,
 		Accounts:       app.Accounts,
@@ -273,6 +275,36 @@ func (a *App) adopt(v any) {
 	if c, ok := v.(io.Closer); ok {
 		a.closers = append(a.closers, c)
 	}
+	if r, ok := v.(ports.Readiness); ok {
+		a.dependencies = append(a.dependencies, r.Readiness())
+	}
+}
+
+// readiness lists what /readyz checks: the database, the shared Redis when an
+// adapter opened it, the hub, and every adapter's own (ports.Readiness).
+func (a *App) readiness() []ports.Dependency {
+	deps := append([]ports.Dependency{{Name: "database", Required: true, Check: a.Repository.Ping}}, a.dependencies...)
+	if c, ok := a.shared.client("redis").(*goredis.Client); ok {
+		deps = append(deps, ports.Dependency{Name: "redis", Required: redisRequired(a.Config),
+			Check: func(ctx context.Context) error { return c.Ping(ctx).Err() }})
+	}
+	if a.Hub != nil {
+		deps = append(deps, ports.Dependency{Name: "hub", Check: func(context.Context) error {
+			if !a.Changes.Synced() {
+				return errors.New("not subscribed: caches answer from the database")
+			}
+			return nil
+		}})
+	}
+	return deps
+}
+
+// redisRequired reports whether the app cannot serve without [redis]: when it
+// holds the sessions or the hub, or the login throttle fails closed on it.
+// (The API rate limit alone lets requests through.)
+func redisRequired(cfg config.Config) bool {
+	return cfg.Auth.Session.Backend == "redis" || hubName(cfg) == "redis" ||
+		(cfg.RateLimit.Backend == "redis" && cfg.Auth.Throttle.OnError == "closed")
 }
 
 // Migrate creates or alters the tables of every registered DocType.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"sync/atomic"
@@ -48,6 +49,19 @@ func Open(ctx context.Context, rawURL string, timeout time.Duration) (*goredis.C
 	}
 	client.AddHook(&breaker{})
 	return client, nil
+}
+
+func init() {
+	// go-redis logs every failed dial of its pool on stderr: during an outage,
+	// a line per request. The adapters report failures themselves, once.
+	goredis.SetLogger(debugLog{})
+}
+
+// debugLog sends go-redis's own log lines to slog at debug level.
+type debugLog struct{}
+
+func (debugLog) Printf(ctx context.Context, format string, v ...any) {
+	slog.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // breaker is a go-redis hook failing calls fast while Redis is deemed down.

@@ -4,21 +4,32 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/framework-m/framework-m/core/quietlog"
+	"github.com/framework-m/framework-m/ports"
 )
+
+// ReadyTimeout bounds each dependency's check in /readyz.
+const ReadyTimeout = time.Second
 
 // healthHandler serves the liveness and readiness probes.
 type healthHandler struct {
-	// ready reports whether the app can serve (nil: always ready).
-	ready func(ctx context.Context) error
+	// deps are what /readyz checks (none: always ready).
+	deps  []ports.Dependency
 	log   *slog.Logger
+	quiet *quietlog.Limiter
 }
 
-// bindHealth registers /healthz (the process answers) and /readyz (the
-// database answers) outside the API group: no auth, tenant or limits.
-func bindHealth(e *echo.Echo, base []echo.MiddlewareFunc, ready func(ctx context.Context) error, log *slog.Logger) {
-	h := healthHandler{ready: ready, log: log}
+// bindHealth registers /healthz (the process answers) and /readyz (every
+// dependency, checked at once, each within ReadyTimeout) outside the API
+// group: no auth, tenant or limits.
+func bindHealth(e *echo.Echo, base []echo.MiddlewareFunc, deps []ports.Dependency, log *slog.Logger) {
+	h := healthHandler{deps: deps, log: log, quiet: &quietlog.Limiter{}}
 	e.GET("/healthz", h.healthz, base...)
 	e.GET("/readyz", h.readyz, base...)
 }
@@ -27,15 +38,46 @@ func (h healthHandler) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyBody is /readyz's answer: the error shape when not ready, and every
+// dependency's status ("ok" or "down") either way.
+type readyBody struct {
+	Status    string            `json:"status,omitempty"`
+	Error     *ErrorDetail      `json:"error,omitempty"`
+	Checks    map[string]string `json:"checks"`
+	RequestID string            `json:"request_id,omitempty"`
+}
+
 func (h healthHandler) readyz(c echo.Context) error {
-	if h.ready != nil {
-		if err := h.ready(c.Request().Context()); err != nil {
-			h.log.WarnContext(c.Request().Context(), "not ready", "err", err)
-			return c.JSON(http.StatusServiceUnavailable, ErrorBody{
-				RequestID: requestID(c),
-				Error:     ErrorDetail{Code: "unavailable", Message: "database unreachable"},
-			})
+	ctx := c.Request().Context()
+	errs := make([]error, len(h.deps))
+	var wg sync.WaitGroup
+	for i, d := range h.deps {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
+			defer cancel()
+			errs[i] = d.Check(cctx)
+		})
+	}
+	wg.Wait()
+	body := readyBody{Status: "ok", Checks: make(map[string]string, len(h.deps))}
+	var failed []string
+	for i, d := range h.deps {
+		body.Checks[d.Name] = "ok"
+		if errs[i] == nil {
+			continue
+		}
+		body.Checks[d.Name] = "down"
+		if n, ok := h.quiet.Allow("readyz:"+d.Name, time.Now()); ok {
+			h.log.WarnContext(ctx, "dependency not ready", "dependency", d.Name, "required", d.Required, "err", errs[i], "suppressed", n)
+		}
+		if d.Required {
+			failed = append(failed, d.Name)
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	if len(failed) > 0 {
+		body.Status, body.RequestID = "", requestID(c)
+		body.Error = &ErrorDetail{Code: "unavailable", Message: "not ready: " + strings.Join(failed, ", ") + " unreachable"}
+		return c.JSON(http.StatusServiceUnavailable, body)
+	}
+	return c.JSON(http.StatusOK, body)
 }

@@ -16,13 +16,17 @@ func TestHealthAndReady(t *testing.T) {
 	res := c.Get("/healthz").RequireStatus(t, http.StatusOK)
 	assert.JSONEq(t, `{"status":"ok"}`, string(res.Body))
 	assert.NotEmpty(t, res.Header.Get(web.HeaderRequestID))
-	c.Get("/readyz").RequireStatus(t, http.StatusOK)
+	ok := c.Get("/readyz").RequireStatus(t, http.StatusOK).Map(t)
+	assert.Equal(t, map[string]any{"database": "ok"}, ok["checks"], "SQLite, no Redis, no hub")
 
 	sqlDB, err := app.DB.DB()
 	require.NoError(t, err)
 	require.NoError(t, sqlDB.Close())
-	e := c.Get("/readyz").RequireStatus(t, http.StatusServiceUnavailable).Err(t)
+	res = c.Get("/readyz").RequireStatus(t, http.StatusServiceUnavailable)
+	e := res.Err(t)
 	assert.Equal(t, "unavailable", e.Error.Code)
+	assert.Equal(t, "not ready: database unreachable", e.Error.Message)
+	assert.Equal(t, map[string]any{"database": "down"}, res.Map(t)["checks"])
 	assert.NotEmpty(t, e.RequestID)
 	c.Get("/healthz").RequireStatus(t, http.StatusOK) // liveness does not depend on the database
 }

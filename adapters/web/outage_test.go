@@ -255,30 +255,78 @@ func TestDatabaseOutage(t *testing.T) {
 }
 
 // privateRedis starts a redis-server of the test's own (FM_TEST_REDIS_BIN),
-// to be frozen and stopped, and returns its URL and process.
-func privateRedis(t *testing.T) (string, *os.Process) {
+// to be frozen, stopped and started again on the same port, and returns its
+// URL and a function starting it (again) that returns its process.
+func privateRedis(t *testing.T) (string, func() *os.Process) {
 	t.Helper()
 	bin := fmtest.SkipUnlessServer(t, "FM_TEST_REDIS_BIN", "a redis-server binary")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dir := t.TempDir()
+	start := func() *os.Process {
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		require.Eventually(t, func() bool {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		}, 5*time.Second, 10*time.Millisecond, "redis-server listens")
+		return cmd.Process
+	}
+	return "redis://" + addr + "/0", start
+}
+
+// TestRedisStopped: with the real Redis of sessions and limits stopped, /readyz
+// answers 503 naming it, bearer tokens and API keys work, logins and sessions
+// answer 503, and everything is back within a second of Redis returning.
+func TestRedisStopped(t *testing.T) {
+	redisURL, start := privateRedis(t)
+	proc := start()
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Redis.URL = redisURL
+	cfg.RateLimit.Backend = "redis"
+	cfg.Auth.Session.Backend = "redis"
+	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[Note](noteMeta))
+	app.CreateUser(t, annEmail, annPass, "Writer")
+	c := credentialed(t, app)
+	ready := func() (int, map[string]any) {
+		res := app.Anonymous().Get("/readyz")
+		return res.Status, res.Map(t)
+	}
+	st, body := ready()
+	require.Equal(t, http.StatusOK, st)
+	assert.Equal(t, map[string]any{"database": "ok", "redis": "ok"}, body["checks"])
+
+	require.NoError(t, proc.Kill())
+	st, body = ready()
+	assert.Equal(t, http.StatusServiceUnavailable, st)
+	assert.Equal(t, map[string]any{"database": "ok", "redis": "down"}, body["checks"])
+	assert.Contains(t, body["error"].(map[string]any)["message"], "redis")
+	for _, kind := range []string{"bearer", "api_key"} {
+		st, _ := me(t, c[kind])
+		assert.Equal(t, http.StatusOK, st, kind)
+	}
+	assert.Equal(t, http.StatusServiceUnavailable, app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)).Status)
+	st, _ = me(t, c["session_cookie"])
+	assert.Equal(t, http.StatusServiceUnavailable, st, "a session this instance has not served yet")
+
+	start()
+	returned := time.Now()
 	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 5*time.Second, 10*time.Millisecond, "redis-server listens")
-	return "redis://" + addr + "/0", cmd.Process
+		st, _ := ready()
+		return st == http.StatusOK && app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)).Status == http.StatusOK
+	}, 5*time.Second, 20*time.Millisecond)
+	assert.Less(t, time.Since(returned), 1500*time.Millisecond, "back within about a second (the breaker's cooldown)")
 }
 
 // TestFrozenRedis: a Redis that accepts connections and never answers
@@ -286,7 +334,8 @@ func privateRedis(t *testing.T) (string, *os.Process) {
 // rate limit lives in that Redis) answer within a second, logins answer 503
 // within a second, and all is well again soon after it thaws.
 func TestFrozenRedis(t *testing.T) {
-	redisURL, proc := privateRedis(t)
+	redisURL, start := privateRedis(t)
+	proc := start()
 	cfg := fmtest.Config(t, fmtest.SQLite)
 	cfg.Redis.URL = redisURL
 	cfg.RateLimit.Backend = "redis"
@@ -297,15 +346,15 @@ func TestFrozenRedis(t *testing.T) {
 
 	require.NoError(t, proc.Signal(syscall.SIGSTOP))
 	for i := range 5 {
-		start := time.Now()
+		began := time.Now()
 		st, _ := me(t, c)
 		assert.Equal(t, http.StatusOK, st, "bearer request %d: the rate limit lets it through", i)
-		assert.Less(t, time.Since(start), time.Second, "bearer request %d", i)
+		assert.Less(t, time.Since(began), time.Second, "bearer request %d", i)
 	}
-	start := time.Now()
+	began := time.Now()
 	res := app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass))
 	assert.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Body)
-	assert.Less(t, time.Since(start), time.Second, "login")
+	assert.Less(t, time.Since(began), time.Second, "login")
 
 	require.NoError(t, proc.Signal(syscall.SIGCONT))
 	require.Eventually(t, func() bool {

@@ -48,8 +48,8 @@ type Deps struct {
 	Auth *auth.Chain
 	// Errors records unexpected errors (ErrorLog); nil only logs them.
 	Errors ports.ErrorRecorder
-	// Ready reports whether the app can serve (database reachable).
-	Ready func(ctx context.Context) error
+	// Dependencies are what /readyz checks.
+	Dependencies []ports.Dependency
 	// AuthService runs logins, logouts and credential checks (nil: no auth routes).
 	AuthService *auth.Service
 	// Accounts serves the user's own account routes (nil: none).
@@ -138,7 +138,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	maxBody := d.Config.App.MaxBodyBytes
 	cookies := sessionCookies{cfg: d.Config.Auth.Session}
 
-	bindHealth(e, base, d.Ready, d.Logger)
+	bindHealth(e, base, d.Dependencies, d.Logger)
 	bindAuth(e, base, api, d.AuthService, cookies, maxBody)
 	bindAPIKeys(api, d.AuthService, maxBody)
 	bindSessions(api, d.AuthService, cookies)
