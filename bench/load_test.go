@@ -90,6 +90,11 @@ func newLoadApp(b *testing.B, driver fmtest.Driver) *loadApp {
 		app.Shutdown(context.Background())
 	})
 	la.url = srv.URL
+	for deadline := time.Now().Add(10 * time.Second); !app.Changes.Synced(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the hub did not subscribe")
+		}
+	}
 	la.client = &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * Clients, MaxIdleConnsPerHost: 2 * Clients}}
 	b.Cleanup(la.client.CloseIdleConnections)
 

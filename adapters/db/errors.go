@@ -58,7 +58,9 @@ func unreachable(err error) bool {
 	if errors.As(err, &pe) {
 		// 08: connection exception; 57P01-03: shut down, crashed, starting
 		// up; 53300: too many connections.
-		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") || pe.Code == "53300"
+		// 55P03: lock_timeout (a row lock held elsewhere); 57014: statement_timeout.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") || pe.Code == "53300" ||
+			pe.Code == "55P03" || pe.Code == "57014"
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error

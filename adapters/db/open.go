@@ -67,7 +67,7 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 		memory, dsn = mem, d
 		dial = sqliteDialector{sqlite.Dialector{DSN: dsn}}
 	case "postgres":
-		dial = postgres.Open(cfg.DSN)
+		dial = postgres.Open(postgresDSN(cfg))
 	default:
 		return nil, fmt.Errorf("database.driver: unknown driver %q", cfg.Driver)
 	}
@@ -324,4 +324,30 @@ func OnStatement(gdb *gorm.DB, name string, fn func(ctx context.Context, sql str
 		}
 	}
 	return nil
+}
+
+// postgresDSN adds the framework's session settings to cfg.DSN as runtime
+// parameters, unless the DSN sets them: lock_timeout,
+// idle_in_transaction_session_timeout and statement_timeout.
+func postgresDSN(cfg config.Database) string {
+	dsn := cfg.DSN
+	url := strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	for _, p := range []struct {
+		key string
+		ms  int
+	}{
+		{"lock_timeout", cfg.LockTimeoutMS},
+		{"idle_in_transaction_session_timeout", cfg.IdleInTransactionTimeoutMS},
+		{"statement_timeout", cfg.StatementTimeoutMS},
+	} {
+		if p.ms <= 0 || strings.Contains(dsn, p.key+"=") {
+			continue
+		}
+		if url {
+			dsn = withParam(dsn, fmt.Sprintf("%s=%d", p.key, p.ms))
+		} else {
+			dsn += fmt.Sprintf(" %s=%d", p.key, p.ms)
+		}
+	}
+	return dsn
 }

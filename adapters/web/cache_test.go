@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,6 +68,8 @@ func TestWarmGetRunsOneQuery(t *testing.T) {
 			doc := clients["bearer"].Post("/api/v1/resource/Note", map[string]any{"title": "cached"}).RequireStatus(t, http.StatusCreated).Data(t)
 			path := "/api/v1/resource/Note/" + doc["name"].(string)
 			stmts := recordStatements(t, app)
+			// On PostgreSQL caches serve once the hub listens.
+			require.Eventually(t, app.Changes.Synced, 10*time.Second, 5*time.Millisecond)
 			for kind, c := range clients {
 				c.Get(path).RequireStatus(t, http.StatusOK) // warm
 				ran := stmts.during(func() { c.Get(path).RequireStatus(t, http.StatusOK) })

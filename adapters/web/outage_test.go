@@ -21,11 +21,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/framework-m/framework-m"
 	"github.com/framework-m/framework-m/adapters/ratelimit/memory"
 	sessdb "github.com/framework-m/framework-m/adapters/session/database"
 	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/ports"
@@ -360,4 +364,44 @@ func TestFrozenRedis(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return app.Anonymous().Post("/api/v1/auth/login", loginBody(annEmail, annPass)).Status == http.StatusOK
 	}, 5*time.Second, 50*time.Millisecond, "logins are back once Redis answers")
+}
+
+type SeriesTicket struct {
+	doctype.Base
+	Title string `json:"title"`
+}
+
+var seriesTicketMeta = doctype.Meta{Name: "Series Ticket", Naming: "TK-.#####", Permissions: []doctype.Rule{{Role: "Writer", Actions: doctype.All}}}
+
+// TestFrozenSeriesHolder: an instance frozen inside a create holds its
+// series counter's row lock; the other instances' creates of that DocType
+// answer 503 after [database] lock_timeout_ms instead of hanging, their reads
+// go on, and creates resume, gapless, once the lock is released.
+func TestFrozenSeriesHolder(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.Postgres)
+	cfg.Database.LockTimeoutMS = 300
+	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[SeriesTicket](seriesTicketMeta))
+	c := app.As(fmtest.User("w", "Writer"))
+	first := c.Post("/api/v1/resource/series-ticket", map[string]any{"title": "one"}).RequireStatus(t, http.StatusCreated).Data(t)
+	require.Equal(t, "TK-00001", first["name"])
+
+	// The frozen instance: a transaction that took the counter's lock and
+	// stopped there.
+	frozen, err := gorm.Open(postgres.Open(cfg.Database.DSN), &gorm.Config{Logger: logger.Discard})
+	require.NoError(t, err)
+	sqlDB, _ := frozen.DB()
+	t.Cleanup(func() { sqlDB.Close() })
+	tx := frozen.Begin()
+	require.NoError(t, tx.Exec("UPDATE fm_series SET current = current WHERE prefix = ?", "TK-").Error)
+
+	began := time.Now()
+	res := c.Post("/api/v1/resource/series-ticket", map[string]any{"title": "waits for the lock"})
+	assert.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Body)
+	assert.NotEmpty(t, res.Header.Get("Retry-After"))
+	assert.Less(t, time.Since(began), 3*time.Second, "fails after the lock timeout, never hangs")
+	c.Get("/api/v1/resource/series-ticket/TK-00001").RequireStatus(t, http.StatusOK) // reads go on
+
+	require.NoError(t, tx.Rollback().Error) // thawed or killed
+	second := c.Post("/api/v1/resource/series-ticket", map[string]any{"title": "two"}).RequireStatus(t, http.StatusCreated).Data(t)
+	assert.Equal(t, "TK-00002", second["name"], "no gap, no repeat")
 }

@@ -103,6 +103,16 @@ type Database struct {
 	MaxIdleConns int `toml:"max_idle_conns"`
 	// AutoMigrate creates and alters tables of registered DocTypes at start.
 	AutoMigrate bool `toml:"auto_migrate"`
+	// LockTimeoutMS bounds how long a PostgreSQL statement waits for a row
+	// lock (a series counter another instance holds) before the request
+	// answers 503; 0 waits for ever.
+	LockTimeoutMS int `toml:"lock_timeout_ms"`
+	// IdleInTransactionTimeoutMS ends a PostgreSQL session idle inside a
+	// transaction that long (a frozen instance's), releasing its locks; 0 never.
+	IdleInTransactionTimeoutMS int `toml:"idle_in_transaction_timeout_ms"`
+	// StatementTimeoutMS bounds every PostgreSQL statement; 0 (the default)
+	// leaves long reports alone.
+	StatementTimeoutMS int `toml:"statement_timeout_ms"`
 }
 
 // Auth configures identity and authentication.
@@ -303,6 +313,10 @@ func Default() Config {
 			MaxOpenConns: 10,
 			MaxIdleConns: 5,
 			AutoMigrate:  true,
+			// A frozen instance holding a series counter stalls others'
+			// creates of that DocType at most this long.
+			LockTimeoutMS:              5000,
+			IdleInTransactionTimeoutMS: 60000,
 		},
 		Auth: Auth{
 			Mode:           "local",

@@ -93,6 +93,11 @@ func (c *Config) Validate() error {
 	if c.Database.MaxIdleConns < 0 {
 		bad("database.max_idle_conns", "must not be negative")
 	}
+	for key, v := range map[string]int{"lock_timeout_ms": c.Database.LockTimeoutMS, "idle_in_transaction_timeout_ms": c.Database.IdleInTransactionTimeoutMS, "statement_timeout_ms": c.Database.StatementTimeoutMS} {
+		if v < 0 {
+			bad("database."+key, "must not be negative (0 is no limit)")
+		}
+	}
 
 	seen := map[string]bool{}
 	for i, s := range c.Auth.Strategies {
