@@ -51,6 +51,19 @@ func translate(err error) error {
 	return err
 }
 
+// connectionEnded reports whether err says the server ended the connection
+// a statement ran on (restarted, terminated the backend, reset it): the next
+// connection of the pool may well work.
+func connectionEnded(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "57P01" || pe.Code == "57P02" // admin shutdown, crash shutdown
+	}
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(err.Error(), "conn closed")
+}
+
 // unreachable reports whether err says the database could not be reached or
 // went away (rather than refusing a statement).
 func unreachable(err error) bool {

@@ -15,8 +15,18 @@ import (
 	"github.com/framework-m/framework-m/ports"
 )
 
-// List returns one page of documents and the count of all that match.
+// List returns one page of documents and the count of all that match. Outside
+// a transaction, a read that failed because the server ended its connection
+// is tried once more, on another.
 func (r *Repository) List(ctx context.Context, doctypeName string, q ports.Query) (ports.ListResult, error) {
+	res, err := r.list(ctx, doctypeName, q)
+	if err != nil && txOf(ctx) == nil && connectionEnded(err) {
+		return r.list(ctx, doctypeName, q)
+	}
+	return res, err
+}
+
+func (r *Repository) list(ctx context.Context, doctypeName string, q ports.Query) (ports.ListResult, error) {
 	t, err := r.table(doctypeName)
 	if err != nil {
 		return ports.ListResult{}, err

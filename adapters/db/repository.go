@@ -217,8 +217,18 @@ func (r *Repository) scoped(ctx context.Context, t *table) (*gorm.DB, string, er
 	return r.conn(ctx).Table(t.dt.Table).Where(clause.Eq{Column: col("tenant_id"), Value: tid}), tid, nil
 }
 
-// Get returns one document of the current tenant.
+// Get returns one document of the current tenant. Outside a transaction, a
+// read that failed because the server ended its connection is tried once more,
+// on another.
 func (r *Repository) Get(ctx context.Context, doctypeName, name string) (any, error) {
+	doc, err := r.get(ctx, doctypeName, name)
+	if err != nil && txOf(ctx) == nil && connectionEnded(err) {
+		return r.get(ctx, doctypeName, name)
+	}
+	return doc, err
+}
+
+func (r *Repository) get(ctx context.Context, doctypeName, name string) (any, error) {
 	t, err := r.table(doctypeName)
 	if err != nil {
 		return nil, err

@@ -127,3 +127,33 @@ func TestSQLiteWriterQueue(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, res.Total, "n1, n2 and n3; nothing of the writes that gave up")
 }
+
+// TestReadsSurviveATerminatedConnection: a read whose pooled connection the
+// server ended (a restart, pg_terminate_backend) is tried once more on a fresh
+// one instead of failing the request.
+func TestReadsSurviveATerminatedConnection(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.Postgres)
+	app := fmt.Sprintf("fmtest-terminated-%d", time.Now().UnixNano())
+	cfg.Database.DSN += "&application_name=" + app
+	cfg.Database.MaxOpenConns = 1
+	reg := doctype.NewRegistry()
+	doctype.MustRegister[note](reg, doctype.Meta{Name: "Note"})
+	r := newRepo(t, openCfg(t, cfg), reg)
+	ctx := ports.WithTenantID(t.Context(), "A")
+	require.NoError(t, r.Create(ctx, "Note", &note{Base: doctype.Base{Name: "n1"}, Title: "kept"}))
+
+	admin := openCfg(t, fmtest.Config(t, fmtest.Postgres))
+	for round := range 2 {
+		var killed int
+		require.NoError(t, admin.Raw("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?", app).Scan(&killed).Error)
+		require.Equal(t, 1, killed, "round %d: the repository's one connection", round)
+		if round == 0 {
+			_, err := r.Get(ctx, "Note", "n1")
+			assert.NoError(t, err, "a get on a terminated connection")
+		} else {
+			res, err := r.List(ctx, "Note", ports.Query{})
+			require.NoError(t, err, "a list on a terminated connection")
+			assert.EqualValues(t, 1, res.Total)
+		}
+	}
+}
