@@ -36,6 +36,7 @@ const SessionDocType = "Session"
 // the framework only, admin-readable, found by user and by expiry.
 var SessionMeta = doctype.Meta{
 	Name:         SessionDocType,
+	SecretNames:  true,
 	Description:  "Browser sessions (handles only) of the database session store.",
 	Naming:       doctype.NamingPrompt,
 	Immutable:    true,

@@ -90,6 +90,7 @@ const APIKeyDocType = "API Key"
 // APIKeyMeta describes APIKey: written by the framework only.
 var APIKeyMeta = doctype.Meta{
 	Name:        APIKeyDocType,
+	SecretNames: true,
 	Description: "API keys (hashes only); manage them at /api/v1/auth/api-keys.",
 	Immutable:   true,
 	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete}},
@@ -109,6 +110,7 @@ const RevokedTokenDocType = "Revoked Token"
 // RevokedTokenMeta describes RevokedToken: framework-written, admin-readable.
 var RevokedTokenMeta = doctype.Meta{
 	Name:        RevokedTokenDocType,
+	SecretNames: true,
 	Description: "Access tokens revoked before their expiry (logout).",
 	Immutable:   true,
 	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"sync"
 
 	"gorm.io/gorm"
@@ -206,6 +207,15 @@ func (r *Repository) table(name string) (*table, error) {
 	return t, nil
 }
 
+// nameText is how errors name a document of t: quoted, or "(name withheld)"
+// for DocTypes whose names are credentials (Meta.SecretNames).
+func (t *table) nameText(name string) string {
+	if t.dt.SecretNames {
+		return "(name withheld)"
+	}
+	return strconv.Quote(name)
+}
+
 func col(name string) clause.Column { return clause.Column{Name: name} }
 
 // scoped starts a query on t's table limited to the tenant in ctx.
@@ -243,7 +253,7 @@ func (r *Repository) get(ctx context.Context, doctypeName, name string) (any, er
 		return nil, core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get %s %q: %w", t.dt.Name, name, translate(err))
+		return nil, fmt.Errorf("get %s %s: %w", t.dt.Name, t.nameText(name), translate(err))
 	}
 	return doc, nil
 }

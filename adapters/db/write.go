@@ -128,7 +128,7 @@ func (r *Repository) Update(ctx context.Context, doctypeName string, doc any) er
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return t.dt.DuplicateError("", false)
 		}
-		return fmt.Errorf("update %s %q: %w", t.dt.Name, b.Name, translate(err))
+		return fmt.Errorf("update %s %s: %w", t.dt.Name, t.nameText(b.Name), translate(err))
 	}
 	if affected == 0 {
 		*b = prev
@@ -164,7 +164,7 @@ func (r *Repository) Delete(ctx context.Context, doctypeName, name string) error
 		return res.Error
 	})
 	if err != nil {
-		return fmt.Errorf("delete %s %q: %w", t.dt.Name, name, translate(err))
+		return fmt.Errorf("delete %s %s: %w", t.dt.Name, t.nameText(name), translate(err))
 	}
 	if affected == 0 {
 		return core.Publicf(core.ErrNotFound, "%s %q not found", t.dt.Name, name)

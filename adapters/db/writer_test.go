@@ -157,3 +157,27 @@ func TestReadsSurviveATerminatedConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretNamesStayOutOfErrors: the names of credential records (Meta.
+// SecretNames) never appear in the repository's error texts.
+func TestSecretNamesStayOutOfErrors(t *testing.T) {
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	reg := doctype.NewRegistry()
+	doctype.MustRegister[note](reg, doctype.Meta{Name: "Token Note", SecretNames: true})
+	doctype.MustRegister[seriesNote](reg, doctype.Meta{Name: "Plain Note"})
+	gdb, err := db.Open(t.Context(), cfg.Database, cfg.App.DataDir, nil)
+	require.NoError(t, err)
+	r := newRepo(t, gdb, reg)
+	require.NoError(t, db.Close(gdb)) // every read now fails
+	ctx := ports.WithTenantID(t.Context(), "A")
+	const secret = "jti-0123456789abcdef"
+	_, err = r.Get(ctx, "Token Note", secret)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), secret)
+	assert.Contains(t, err.Error(), "name withheld")
+	err = r.Delete(ctx, "Token Note", secret)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), secret)
+	_, err = r.Get(ctx, "Plain Note", "ordinary")
+	assert.Contains(t, err.Error(), `"ordinary"`, "other DocTypes keep the name, for debugging")
+}

@@ -30,6 +30,11 @@ type Meta struct {
 	// Immutable documents are written once by the framework: the resource API
 	// never creates or updates them (reads and deletes follow Permissions).
 	Immutable bool
+	// SecretNames marks DocTypes whose document names are, or derive from,
+	// credentials (revoked token ids, session handles, API key ids): the
+	// repository leaves them out of its error texts, so logs and Error Log
+	// rows never carry them.
+	SecretNames bool
 	// Filterable lists the fields clients may filter on; nil means every visible field.
 	Filterable []string
 	// Sortable lists the fields clients may sort on; nil means every visible field.
