@@ -290,10 +290,10 @@ func privateRedis(t *testing.T) (string, func() *os.Process) {
 	return "redis://" + addr + "/0", start
 }
 
-// TestRedisStopped: with the real Redis of sessions and limits stopped, /readyz
-// answers 503 naming it, bearer tokens and API keys work, logins and sessions
-// answer 503, and everything is back within a second of Redis returning.
-func TestRedisStopped(t *testing.T) {
+// redisBackedApp starts a private Redis and an app keeping its sessions and
+// limits there, with ann as a user; start starts Redis again after a stop.
+func redisBackedApp(t *testing.T) (*fmtest.App, *os.Process, func() *os.Process) {
+	t.Helper()
 	redisURL, start := privateRedis(t)
 	proc := start()
 	cfg := fmtest.Config(t, fmtest.SQLite)
@@ -302,6 +302,14 @@ func TestRedisStopped(t *testing.T) {
 	cfg.Auth.Session.Backend = "redis"
 	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[Note](noteMeta))
 	app.CreateUser(t, annEmail, annPass, "Writer")
+	return app, proc, start
+}
+
+// TestRedisStopped: with the real Redis of sessions and limits stopped, /readyz
+// answers 503 naming it, bearer tokens and API keys work, logins and sessions
+// answer 503, and everything is back within a second of Redis returning.
+func TestRedisStopped(t *testing.T) {
+	app, proc, start := redisBackedApp(t)
 	c := credentialed(t, app)
 	ready := func() (int, map[string]any) {
 		res := app.Anonymous().Get("/readyz")
@@ -338,14 +346,7 @@ func TestRedisStopped(t *testing.T) {
 // rate limit lives in that Redis) answer within a second, logins answer 503
 // within a second, and all is well again soon after it thaws.
 func TestFrozenRedis(t *testing.T) {
-	redisURL, start := privateRedis(t)
-	proc := start()
-	cfg := fmtest.Config(t, fmtest.SQLite)
-	cfg.Redis.URL = redisURL
-	cfg.RateLimit.Backend = "redis"
-	cfg.Auth.Session.Backend = "redis"
-	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithDocType[Note](noteMeta))
-	app.CreateUser(t, annEmail, annPass, "Writer")
+	app, proc, _ := redisBackedApp(t)
 	c := app.Bearer(app.Login(t, annEmail, annPass))
 
 	require.NoError(t, proc.Signal(syscall.SIGSTOP))
