@@ -28,10 +28,12 @@ var builtinPermissions = map[string]Backend[ports.PermissionEvaluator]{
 // newRBAC builds the rule evaluator with the tenant's Custom Permission rows.
 func newRBAC(d Deps) *rbac.Adapter {
 	p := d.Config.Permissions
+	custom := rbac.NewCustom(d.Repository, d.Registry, time.Duration(p.CustomCacheSeconds)*time.Second, d.Logger)
+	custom.Follow(d.Changes)
 	return rbac.New(d.Registry, rbac.Options{
 		AdminRoles:  p.AdminRoles,
 		AdminBypass: p.AdminBypass,
-		Source:      rbac.NewCustom(d.Repository, d.Registry, time.Duration(p.CustomCacheSeconds)*time.Second, d.Logger),
+		Source:      custom,
 	})
 }
 

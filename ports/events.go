@@ -90,4 +90,9 @@ type ChangeFeed interface {
 	// committed changes and announced ones, and, through the Hub, those of
 	// every instance sharing the database. What a cache needs to stay exact.
 	Watch(doctype string, h NoticeHandler)
+	// Synced reports whether Watch handlers hear of every change, others'
+	// included: false while the Hub's subscription is down, when notices may
+	// be lost. A cache must not answer from memory for longer than a moment
+	// (events.UnsyncedMaxAge) while it is false.
+	Synced() bool
 }

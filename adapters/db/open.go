@@ -4,14 +4,21 @@
 package db
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -67,7 +74,11 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 		memory, dsn = mem, d
 		dial = sqliteDialector{sqlite.Dialector{DSN: dsn}}
 	case "postgres":
-		dial = postgres.Open(postgresDSN(cfg))
+		d, err := postgresDialector(postgresDSN(cfg))
+		if err != nil {
+			return nil, err
+		}
+		dial = d
 	default:
 		return nil, fmt.Errorf("database.driver: unknown driver %q", cfg.Driver)
 	}
@@ -78,13 +89,23 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 	sqlDB, _ := gdb.DB()
 	switch {
 	case cfg.Driver == "postgres":
-		if cfg.MaxOpenConns > 0 {
-			sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+		// Two pools: writes and transactions, and reads beside them, so
+		// writes waiting on a lock (a series counter another instance holds)
+		// never keep reads waiting for a connection.
+		sizePool(sqlDB, cfg.MaxWriteConns, cfg.MaxIdleConns)
+		var read *gorm.DB
+		var d gorm.Dialector
+		if d, err = postgresDialector(withRuntimeParam(postgresDSN(cfg), "default_transaction_read_only", "on")); err != nil {
+			break
 		}
-		if cfg.MaxIdleConns > 0 {
-			sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
+		if read, err = connect(ctx, cfg.Driver, d, gcfg()); err != nil {
+			break
 		}
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		rdb, _ := read.DB()
+		sizePool(rdb, cfg.MaxOpenConns, cfg.MaxIdleConns)
+		if err = gdb.Use(&split{read: read, log: log}); err != nil {
+			_ = rdb.Close()
+		}
 	case memory:
 		// Every connection to :memory: is a new empty database: keep one,
 		// which reads and writes; writes still queue fairly for it.
@@ -326,28 +347,80 @@ func OnStatement(gdb *gorm.DB, name string, fn func(ctx context.Context, sql str
 	return nil
 }
 
+// sizePool caps a PostgreSQL pool (0: no cap) and its idle connections.
+func sizePool(sqlDB *sql.DB, open, idle int) {
+	if open > 0 {
+		sqlDB.SetMaxOpenConns(open)
+	}
+	if idle > 0 {
+		sqlDB.SetMaxIdleConns(idle)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+}
+
+// TCP keepalives of PostgreSQL connections, both ways: the app notices a
+// server that vanished (host down, partition) and the server ends the
+// sessions, and releases the locks, of an app instance that vanished, in
+// about keepAliveIdle + keepAliveCount × keepAliveInterval instead of the
+// systems' default of two hours.
+const (
+	keepAliveIdle     = 15 * time.Second
+	keepAliveInterval = 5 * time.Second
+	keepAliveCount    = 3
+	// connectTimeout bounds a connection attempt the DSN does not bound
+	// (connect_timeout).
+	connectTimeout = 10 * time.Second
+)
+
+// postgresDialector is GORM's PostgreSQL dialect on pgx, dialing with the
+// keepalives above.
+func postgresDialector(dsn string) (gorm.Dialector, error) {
+	pc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database.dsn: %w", err)
+	}
+	d := &net.Dialer{
+		Timeout: cmp.Or(pc.ConnectTimeout, connectTimeout),
+		KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount,
+		},
+	}
+	pc.DialFunc = d.DialContext
+	return postgres.New(postgres.Config{Conn: stdlib.OpenDB(*pc)}), nil
+}
+
 // postgresDSN adds the framework's session settings to cfg.DSN as runtime
 // parameters, unless the DSN sets them: lock_timeout,
-// idle_in_transaction_session_timeout and statement_timeout.
+// idle_in_transaction_session_timeout, statement_timeout and the server's
+// keepalives.
 func postgresDSN(cfg config.Database) string {
 	dsn := cfg.DSN
-	url := strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 	for _, p := range []struct {
 		key string
-		ms  int
+		v   int
 	}{
 		{"lock_timeout", cfg.LockTimeoutMS},
 		{"idle_in_transaction_session_timeout", cfg.IdleInTransactionTimeoutMS},
 		{"statement_timeout", cfg.StatementTimeoutMS},
+		{"tcp_keepalives_idle", int(keepAliveIdle / time.Second)},
+		{"tcp_keepalives_interval", int(keepAliveInterval / time.Second)},
+		{"tcp_keepalives_count", keepAliveCount},
 	} {
-		if p.ms <= 0 || strings.Contains(dsn, p.key+"=") {
-			continue
-		}
-		if url {
-			dsn = withParam(dsn, fmt.Sprintf("%s=%d", p.key, p.ms))
-		} else {
-			dsn += fmt.Sprintf(" %s=%d", p.key, p.ms)
+		if p.v > 0 {
+			dsn = withRuntimeParam(dsn, p.key, strconv.Itoa(p.v))
 		}
 	}
 	return dsn
+}
+
+// withRuntimeParam sets a PostgreSQL runtime parameter in dsn (URL or
+// key=value form) unless dsn sets it.
+func withRuntimeParam(dsn, key, value string) string {
+	if strings.Contains(dsn, key+"=") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return withParam(dsn, key+"="+value)
+	}
+	return dsn + " " + key + "=" + value
 }

@@ -99,3 +99,58 @@ func TestSQLiteFileIsOwnerOnly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the database holds password and key hashes")
 }
+
+// TestPostgresSessions: every PostgreSQL connection gets the framework's
+// session settings (lock and idle-in-transaction timeouts, server-side TCP
+// keepalives) unless the DSN sets them; reads outside transactions use a
+// pool of their own whose sessions cannot write.
+func TestPostgresSessions(t *testing.T) {
+	base := os.Getenv("FM_TEST_POSTGRES_DSN")
+	if base == "" {
+		if os.Getenv("FM_REQUIRE_SERVERS") != "" {
+			t.Fatal("FM_TEST_POSTGRES_DSN is not set")
+		}
+		t.Skip("FM_TEST_POSTGRES_DSN is not set; PostgreSQL tests skipped")
+	}
+	cfg := config.Default().Database
+	cfg.Driver, cfg.DSN = "postgres", withRuntimeParam(base, "tcp_keepalives_count", "7")
+	cfg.LockTimeoutMS = 1234
+	gdb, err := Open(t.Context(), cfg, "", nil)
+	require.NoError(t, err)
+	defer Close(gdb)
+	sp := splitOf(gdb)
+	require.NotNil(t, sp, "a read pool beside the write pool")
+	for _, c := range []struct {
+		handle   string
+		setting  string
+		want     string
+		readOnly bool
+	}{
+		{"write", "lock_timeout", "1234ms", false},
+		{"read", "lock_timeout", "1234ms", true},
+		{"write", "idle_in_transaction_session_timeout", "1min", false},
+		{"write", "tcp_keepalives_idle", "15", false},
+		{"read", "tcp_keepalives_interval", "5", true},
+		{"write", "tcp_keepalives_count", "7", false}, // the DSN's own value wins
+		{"write", "default_transaction_read_only", "off", false},
+		{"read", "default_transaction_read_only", "on", true},
+	} {
+		h := gdb
+		if c.handle == "read" {
+			h = sp.read
+		}
+		var got string
+		require.NoError(t, h.WithContext(t.Context()).Raw("SHOW "+c.setting).Scan(&got).Error)
+		assert.Equal(t, c.want, got, "%s pool: %s", c.handle, c.setting)
+	}
+	err = sp.read.WithContext(t.Context()).Exec("CREATE TEMP TABLE nope (x int)").Error
+	assert.ErrorContains(t, err, "read-only", "the read pool cannot write")
+}
+
+func TestPostgresDSN(t *testing.T) {
+	cfg := config.Database{DSN: "postgres://u@h/db?sslmode=disable&lock_timeout=9", LockTimeoutMS: 5000, IdleInTransactionTimeoutMS: 0, StatementTimeoutMS: 250}
+	got := postgresDSN(cfg)
+	assert.Equal(t, "postgres://u@h/db?sslmode=disable&lock_timeout=9&statement_timeout=250&tcp_keepalives_idle=15&tcp_keepalives_interval=5&tcp_keepalives_count=3", got)
+	cfg.DSN = "host=h user=u"
+	assert.Equal(t, "host=h user=u lock_timeout=5000 statement_timeout=250 tcp_keepalives_idle=15 tcp_keepalives_interval=5 tcp_keepalives_count=3", postgresDSN(cfg))
+}

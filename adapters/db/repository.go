@@ -37,6 +37,7 @@ type Repository struct {
 	slot     writeSlot
 	reg      *doctype.Registry
 	postgres bool
+	blocks   seriesBlocks
 
 	mu     sync.RWMutex
 	tables map[string]*table

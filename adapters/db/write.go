@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -40,6 +41,17 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 		b.Owner = actor
 	}
 	named := b.Name != "" || t.dt.IsSingle
+	if !named && t.dt.SeriesGaps && r.postgres && txOf(ctx) == nil {
+		// Gaps allowed: the number is taken (committed) before the create's
+		// transaction, which then holds no lock others wait for.
+		name, err := t.dt.NewName(doc, now, func(key string) (int64, error) {
+			return r.blocks.next(ctx, r.db, tid, key, t.dt.SeriesBlock, false)
+		})
+		if err != nil {
+			return err
+		}
+		b.Name = name
+	}
 	return r.InTx(ctx, func(ctx context.Context) error {
 		conn := txOf(ctx)
 		switch {
@@ -51,7 +63,12 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 			}
 		default:
 			name, err := t.dt.NewName(doc, now, func(key string) (int64, error) {
-				return r.nextSeries(conn, tid, key)
+				if t.dt.SeriesGaps && t.dt.SeriesBlock > 1 {
+					// Inside a caller's transaction: a number of a block
+					// already reserved, or one more in this transaction.
+					return r.blocks.next(ctx, conn, tid, key, t.dt.SeriesBlock, true)
+				}
+				return advanceSeries(conn, tid, key, 1)
 			})
 			if err != nil {
 				return err
@@ -78,15 +95,68 @@ type seriesRow struct {
 // SeriesTable holds naming-series counters.
 const SeriesTable = "fm_series"
 
-func (r *Repository) nextSeries(conn *gorm.DB, tenantID, prefix string) (int64, error) {
-	var n int64
-	err := conn.Raw(`INSERT INTO `+SeriesTable+` (tenant_id, prefix, current) VALUES (?, ?, 1)
-ON CONFLICT (tenant_id, prefix) DO UPDATE SET current = `+SeriesTable+`.current + 1
-RETURNING current`, tenantID, prefix).Scan(&n).Error
+// advanceSeries advances the counter of prefix by n on conn and returns its
+// new value (the last of the n numbers reserved).
+func advanceSeries(conn *gorm.DB, tenantID, prefix string, n int) (int64, error) {
+	var last int64
+	err := conn.Raw(`INSERT INTO `+SeriesTable+` (tenant_id, prefix, current) VALUES (?, ?, ?)
+ON CONFLICT (tenant_id, prefix) DO UPDATE SET current = `+SeriesTable+`.current + ?
+RETURNING current`, tenantID, prefix, n, n).Scan(&last).Error
 	if err != nil {
-		return 0, fmt.Errorf("series %q: %w", prefix, err)
+		return 0, fmt.Errorf("series %q: %w", prefix, translate(err))
 	}
-	return n, nil
+	return last, nil
+}
+
+// seriesBlocks hands out the numbers of series blocks reserved by this
+// instance (Meta.SeriesBlock), per tenant and prefix.
+type seriesBlocks struct {
+	mu sync.Mutex
+	m  map[[2]string]*seriesBlock
+}
+
+// seriesBlock is one prefix's reserved numbers: next to last. Its mutex is
+// held while a new block is reserved, so one instance reserves one at a time.
+type seriesBlock struct {
+	mu         sync.Mutex
+	next, last int64
+}
+
+// next returns the next number of prefix: from the reserved block, or from a
+// new block of size (at least 1) reserved on conn. With onlyReserved (inside
+// a caller's transaction, which may roll back) a number is taken from the
+// block if one is left, and otherwise the counter advances by one on conn,
+// in that transaction, keeping nothing.
+func (s *seriesBlocks) next(ctx context.Context, conn *gorm.DB, tenantID, prefix string, size int, onlyReserved bool) (int64, error) {
+	if size <= 1 {
+		return advanceSeries(conn.WithContext(ctx), tenantID, prefix, 1)
+	}
+	key := [2]string{tenantID, prefix}
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = map[[2]string]*seriesBlock{}
+	}
+	b := s.m[key]
+	if b == nil {
+		b = &seriesBlock{}
+		s.m[key] = b
+	}
+	s.mu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next > 0 && b.next <= b.last {
+		b.next++
+		return b.next - 1, nil
+	}
+	if onlyReserved {
+		return advanceSeries(conn, tenantID, prefix, 1)
+	}
+	last, err := advanceSeries(conn.WithContext(ctx), tenantID, prefix, size)
+	if err != nil {
+		return 0, err
+	}
+	b.next, b.last = last-int64(size)+2, last
+	return last - int64(size) + 1, nil
 }
 
 // Update saves doc if nobody changed it since it was read.

@@ -135,7 +135,7 @@ func TestReadsSurviveATerminatedConnection(t *testing.T) {
 	cfg := fmtest.Config(t, fmtest.Postgres)
 	app := fmt.Sprintf("fmtest-terminated-%d", time.Now().UnixNano())
 	cfg.Database.DSN += "&application_name=" + app
-	cfg.Database.MaxOpenConns = 1
+	cfg.Database.MaxOpenConns = 1 // one read connection
 	reg := doctype.NewRegistry()
 	doctype.MustRegister[note](reg, doctype.Meta{Name: "Note"})
 	r := newRepo(t, openCfg(t, cfg), reg)
@@ -146,7 +146,7 @@ func TestReadsSurviveATerminatedConnection(t *testing.T) {
 	for round := range 2 {
 		var killed int
 		require.NoError(t, admin.Raw("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?", app).Scan(&killed).Error)
-		require.Equal(t, 1, killed, "round %d: the repository's one connection", round)
+		require.GreaterOrEqual(t, killed, 1, "round %d: the repository's read connection (and its write one, the first time)", round)
 		if round == 0 {
 			_, err := r.Get(ctx, "Note", "n1")
 			assert.NoError(t, err, "a get on a terminated connection")

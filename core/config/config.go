@@ -97,9 +97,15 @@ type Database struct {
 	Driver string `toml:"driver"`
 	// DSN is the data source name. Empty with sqlite means DATA_DIR/framework_m.db.
 	DSN string `toml:"dsn"`
-	// MaxOpenConns caps open connections (0 = the driver's default).
+	// MaxOpenConns caps the connections that serve reads outside
+	// transactions (0 = no cap): PostgreSQL's read pool, SQLite's read-only
+	// connections.
 	MaxOpenConns int `toml:"max_open_conns"`
-	// MaxIdleConns caps idle connections kept in the pool.
+	// MaxWriteConns caps PostgreSQL's other pool, for writes and transactions
+	// (0 = no cap), so that writes waiting on locks never hold up reads.
+	// SQLite has one write connection.
+	MaxWriteConns int `toml:"max_write_conns"`
+	// MaxIdleConns caps idle connections kept in each pool.
 	MaxIdleConns int `toml:"max_idle_conns"`
 	// AutoMigrate creates and alters tables of registered DocTypes at start.
 	AutoMigrate bool `toml:"auto_migrate"`
@@ -290,8 +296,10 @@ type Permissions struct {
 	// rules grant (otherwise a role allowed to write them could make itself
 	// admin).
 	RestrictPermissionChanges bool `toml:"restrict_permission_changes"`
-	// CustomCacheSeconds is how long Custom Permission rows are cached per
-	// tenant (changes on this instance apply at once).
+	// CustomCacheSeconds is how long Custom Permission rows (0: not cached)
+	// and Role rows (0: until a change) are cached per tenant. Changes on
+	// any instance apply at once through the hub; while it is down rows are
+	// kept a second at most.
 	CustomCacheSeconds int `toml:"custom_cache_seconds"`
 }
 
@@ -309,10 +317,11 @@ func Default() Config {
 			ReadTimeoutSeconds:     60,
 		},
 		Database: Database{
-			Driver:       "sqlite",
-			MaxOpenConns: 10,
-			MaxIdleConns: 5,
-			AutoMigrate:  true,
+			Driver:        "sqlite",
+			MaxOpenConns:  10,
+			MaxWriteConns: 10,
+			MaxIdleConns:  5,
+			AutoMigrate:   true,
 			// A frozen instance holding a series counter stalls others'
 			// creates of that DocType at most this long.
 			LockTimeoutMS:              5000,

@@ -90,6 +90,9 @@ func (c *Config) Validate() error {
 	if c.Database.MaxOpenConns < 0 {
 		bad("database.max_open_conns", "must not be negative")
 	}
+	if c.Database.MaxWriteConns < 0 {
+		bad("database.max_write_conns", "must not be negative")
+	}
 	if c.Database.MaxIdleConns < 0 {
 		bad("database.max_idle_conns", "must not be negative")
 	}

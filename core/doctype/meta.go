@@ -20,7 +20,26 @@ type Meta struct {
 	//   a series          e.g. "INV-.YYYY.-.#####": parts separated by dots; YYYY, YY,
 	//                     MM, DD are the date; a run of # is a counter per prefix and
 	//                     tenant, zero-padded to its width (INV-2026-00001)
+	// A series is gapless by default: the counter advances inside the create's
+	// transaction, so a create that fails takes its number back, and creates
+	// of one prefix run one after another (the counter's row is locked until
+	// each commits). See SeriesGaps for DocTypes created at high rates.
 	Naming string
+	// SeriesGaps lets a series have gaps (gapless = false), for DocTypes
+	// created at high rates. On PostgreSQL the counter advances in a statement
+	// of its own, committed before the create's transaction begins, so creates
+	// of one prefix no longer wait for each other's commits, nor for an
+	// instance that stopped in the middle of one: a create that fails leaves
+	// its number unused. Inside a transaction of the caller's (Repository.InTx)
+	// the counter advances in that transaction, as when gapless. SQLite has
+	// one writer: its series stay gapless.
+	SeriesGaps bool
+	// SeriesBlock, with SeriesGaps, reserves that many numbers at once per
+	// instance and prefix, handed out from memory: one counter statement per
+	// block of creates. Numbers are then unique but not in creation order
+	// across instances, and those an instance had not handed out when it
+	// stops are never used. 0 or 1: one number at a time. At most 1,000.
+	SeriesBlock int
 	// Permissions grant roles actions on documents of this DocType.
 	Permissions []Rule
 	// RLSField names the field row-level security filters on (e.g. "owner").

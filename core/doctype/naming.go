@@ -27,6 +27,9 @@ const (
 // MaxNameLength is the longest document name.
 const MaxNameLength = 140
 
+// MaxSeriesBlock is the largest Meta.SeriesBlock.
+const MaxSeriesBlock = 1000
+
 type seriesPart struct {
 	literal string
 	date    string // YYYY YY MM DD

@@ -321,6 +321,14 @@ func (d *DocType) build() error {
 	if err := d.parseNaming(); err != nil {
 		bad("Naming %q: %v", d.Naming, err)
 	}
+	switch {
+	case (d.SeriesGaps || d.SeriesBlock != 0) && d.series == nil:
+		bad("SeriesGaps and SeriesBlock need a series Naming (such as \"INV-.YYYY.-.#####\"), not %q", d.Naming)
+	case d.SeriesBlock < 0 || d.SeriesBlock > MaxSeriesBlock:
+		bad("SeriesBlock %d: want 0 to %d", d.SeriesBlock, MaxSeriesBlock)
+	case d.SeriesBlock > 1 && !d.SeriesGaps:
+		bad("SeriesBlock %d needs SeriesGaps: blocks leave gaps", d.SeriesBlock)
+	}
 	d.plainJSON = true
 	for _, f := range d.fields {
 		if f.Hidden {

@@ -3,12 +3,32 @@ package events
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/framework-m/framework-m/ports"
 )
 
 // DefaultCacheSize is how many records a Cache holds when asked for none.
 const DefaultCacheSize = 50_000
+
+// UnsyncedMaxAge is the longest a cache kept by notices (a tenant's roles,
+// its custom permissions, its settings) answers from memory while its feed
+// is not Synced: another instance's change, whose notice may be lost, shows
+// within it.
+const UnsyncedMaxAge = time.Second
+
+// MaxAge is how long a cache whose entries are kept by feed's notices may
+// serve an entry before reading it again: ttl (≤ 0: until a notice names
+// it) while feed is Synced, at most UnsyncedMaxAge while it is not.
+func MaxAge(feed interface{ Synced() bool }, ttl time.Duration) time.Duration {
+	if feed == nil || feed.Synced() {
+		return ttl
+	}
+	if ttl <= 0 || ttl > UnsyncedMaxAge {
+		return UnsyncedMaxAge
+	}
+	return ttl
+}
 
 // Cache holds records of one DocType (or another kind of record, announced
 // with Changed), per tenant and name, in memory, and forgets each as soon as a

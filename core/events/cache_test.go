@@ -260,3 +260,26 @@ func TestAStuckHubNeverStallsWriters(t *testing.T) {
 		"the other instance is told everything changed once the hub catches up")
 	require.NoError(t, writer.Close())
 }
+
+type syncedFlag bool
+
+func (s syncedFlag) Synced() bool { return bool(s) }
+
+// TestMaxAge: caches kept by notices keep entries their ttl while the feed is
+// synced, and at most UnsyncedMaxAge while it is not.
+func TestMaxAge(t *testing.T) {
+	for _, c := range []struct {
+		feed interface{ Synced() bool }
+		ttl  time.Duration
+		want time.Duration
+	}{
+		{syncedFlag(true), 30 * time.Second, 30 * time.Second},
+		{syncedFlag(true), 0, 0},
+		{nil, 30 * time.Second, 30 * time.Second},
+		{syncedFlag(false), 30 * time.Second, events.UnsyncedMaxAge},
+		{syncedFlag(false), 0, events.UnsyncedMaxAge},
+		{syncedFlag(false), 100 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		assert.Equal(t, c.want, events.MaxAge(c.feed, c.ttl), "%v %v", c.feed, c.ttl)
+	}
+}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -73,9 +74,10 @@ type Options struct {
 	RoleDocType, UserDocType, PermissionDocType string
 	// AdminRoles ([permissions] admin_roles) are built-in roles too.
 	AdminRoles []string
-	// TTL bounds how long a tenant's Role rows are cached (changes made on
-	// other instances show after it); 0 keeps them until a change event of
-	// this instance invalidates them.
+	// TTL bounds how long a tenant's Role rows are cached; 0 keeps them until
+	// a change notice (this instance's, or through the hub another's)
+	// invalidates them. While the feed is not Synced they are kept at most
+	// events.UnsyncedMaxAge.
 	TTL time.Duration
 	// Logger reports rows that cannot be read (nil: slog.Default()).
 	Logger *slog.Logger
@@ -85,6 +87,7 @@ type Options struct {
 type Service struct {
 	repo ports.Repository
 	reg  *doctype.Registry
+	feed ports.ChangeFeed // nil: none
 	opts Options
 	now  func() time.Time
 	// builtin lists the built-in roles in display order.
@@ -131,7 +134,7 @@ func New(repo ports.Repository, reg *doctype.Registry, feed ports.ChangeFeed, op
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Service{repo: repo, reg: reg, opts: opts, now: time.Now, cache: map[string]*tenantRoles{}, gen: map[string]uint64{}}
+	s := &Service{repo: repo, reg: reg, feed: feed, opts: opts, now: time.Now, cache: map[string]*tenantRoles{}, gen: map[string]uint64{}}
 	s.builtin = []RoleInfo{
 		{Name: ports.RoleAdmin, Description: "Administers the app: admin-only routes, and every action when admin_bypass is on.", DeskAccess: true},
 		{Name: SystemManager, Description: "Manages the system's settings.", DeskAccess: true},
@@ -177,7 +180,7 @@ func (s *Service) rows(ctx context.Context) (*tenantRoles, error) {
 	t, ok := s.cache[tenant]
 	gen := s.gen[tenant] + s.gen[""] // "" counts invalidations of every tenant
 	s.mu.Unlock()
-	if ok && (s.opts.TTL <= 0 || s.now().Sub(t.at) < s.opts.TTL) {
+	if maxAge := events.MaxAge(s.feed, s.opts.TTL); ok && (maxAge <= 0 || s.now().Sub(t.at) < maxAge) {
 		return t, nil
 	}
 	fresh, err := s.load(context.WithoutCancel(ctx))

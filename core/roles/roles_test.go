@@ -5,10 +5,12 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/framework-m/framework-m/adapters/hub/memory"
 	"github.com/framework-m/framework-m/adapters/permission/rbac"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
@@ -36,18 +38,23 @@ func (r *countingRepo) List(ctx context.Context, dt string, q ports.Query) (port
 // DocTypes and permtest's Invoice, with a resource service it guards.
 type fixture struct {
 	reg   *doctype.Registry
+	store ports.Repository // beneath the change feed: writes here notify nobody
+	feed  *events.Feed
 	repo  *countingRepo
 	roles *roles.Service
 	res   *resource.Service
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureOn(t, &events.Feed{}) }
+
+// newFixtureOn is newFixture with the change feed given.
+func newFixtureOn(t *testing.T, feed *events.Feed) *fixture {
 	t.Helper()
 	reg := permtest.Registry()
 	require.NoError(t, doctypes.Register(reg))
 	require.NoError(t, doctypes.RegisterIdentity(reg, true))
-	feed := &events.Feed{}
-	repo := &countingRepo{Repository: events.NewRepository(memrepo.New(reg), feed, nil)}
+	store := memrepo.New(reg)
+	repo := &countingRepo{Repository: events.NewRepository(store, feed, nil)}
 	svc := roles.New(repo, reg, feed, roles.Options{
 		RoleDocType:       doctypes.RoleDocType,
 		UserDocType:       doctypes.LocalUserDocType,
@@ -57,7 +64,7 @@ func newFixture(t *testing.T) *fixture {
 	perm := rbac.New(reg, rbac.Options{AdminRoles: []string{ports.RoleAdmin}, AdminBypass: true})
 	res := resource.New(repo, reg, perm, nil)
 	svc.Install(res)
-	return &fixture{reg: reg, repo: repo, roles: svc, res: res}
+	return &fixture{reg: reg, store: store, feed: feed, repo: repo, roles: svc, res: res}
 }
 
 // as is a context in tenant acting as a principal with roles.
@@ -178,6 +185,42 @@ func TestActiveDropsDisabledRolesFromACacheThatChangesInvalidate(t *testing.T) {
 	fixed := []string{ports.RoleAdmin, ports.RoleAll}
 	assert.Equal(t, fixed, fresh.roles.Active(admin("t1"), fixed))
 	assert.Zero(t, fresh.repo.lists.Load())
+}
+
+// TestRolesWhileTheHubIsDown: while the feed is not synced (its hub's
+// subscription down, so another instance's change may never be announced
+// here) the cache keeps a tenant's Role rows at most about a second; while
+// synced it keeps them until a notice.
+func TestRolesWhileTheHubIsDown(t *testing.T) {
+	for _, synced := range []bool{true, false} {
+		t.Run(map[bool]string{true: "synced", false: "hub down"}[synced], func(t *testing.T) {
+			feed := &events.Feed{}
+			if !synced {
+				feed.UseHub(memory.New(), nil) // never Run: not subscribed
+			}
+			f := newFixtureOn(t, feed)
+			require.Equal(t, synced, feed.Synced())
+			ctx := admin("t1")
+			f.addRole(t, "t1", "Auditor", false)
+			in := []string{"Auditor"}
+			require.Equal(t, in, f.roles.Active(ctx, in))
+
+			// Another instance disables the role; its notice never arrives.
+			doc, err := f.store.Get(ctx, doctypes.RoleDocType, "Auditor")
+			require.NoError(t, err)
+			doc.(*doctypes.Role).Disabled = true
+			require.NoError(t, f.store.Update(ctx, doctypes.RoleDocType, doc))
+
+			if synced {
+				time.Sleep(events.UnsyncedMaxAge + 100*time.Millisecond)
+				assert.Equal(t, in, f.roles.Active(ctx, in), "synced: kept until a notice (none came)")
+				return
+			}
+			began := time.Now()
+			require.Eventually(t, func() bool { return len(f.roles.Active(ctx, in)) == 0 }, 3*time.Second, 20*time.Millisecond)
+			assert.Less(t, time.Since(began), events.UnsyncedMaxAge+500*time.Millisecond)
+		})
+	}
 }
 
 func TestDisabledRoleGrantsNothing(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -37,6 +38,7 @@ type Snapshot struct {
 // Service reads and updates settings.
 type Service struct {
 	res     *resource.Service
+	changes ports.ChangeFeed
 	doctype string
 	ttl     time.Duration
 	now     func() time.Time
@@ -59,7 +61,7 @@ func New(res *resource.Service, changes ports.ChangeFeed, doctypeName string, tt
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	s := &Service{res: res, doctype: doctypeName, ttl: ttl, now: time.Now, cache: map[string]*Snapshot{}, gen: map[string]uint64{}}
+	s := &Service{res: res, changes: changes, doctype: doctypeName, ttl: ttl, now: time.Now, cache: map[string]*Snapshot{}, gen: map[string]uint64{}}
 	// Every instance's changes, through the hub when there are several. A
 	// create cannot outdate a snapshot: one is only cached for a stored
 	// document, and its removal invalidated it. Creates happen on a tenant's
@@ -80,7 +82,7 @@ func (s *Service) Get(ctx context.Context) (*Snapshot, error) {
 	snap, ok := s.cache[tenant]
 	gen := s.gen[tenant] + s.gen[""] // "" counts invalidations of every tenant
 	s.mu.RUnlock()
-	if ok && s.now().Sub(snap.loaded) < s.ttl {
+	if ok && s.now().Sub(snap.loaded) < events.MaxAge(s.changes, s.ttl) {
 		return snap, nil
 	}
 	sys := ports.WithUser(ctx, &ports.SystemUser)

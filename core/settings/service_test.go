@@ -138,6 +138,7 @@ type feed map[string][]ports.NoticeHandler
 
 func (f feed) Subscribe(string, ports.ChangeHandler)       {}
 func (f feed) Watch(doctype string, h ports.NoticeHandler) { f[doctype] = append(f[doctype], h) }
+func (f feed) Synced() bool                                { return true }
 
 // A notice invalidates its tenant only, and one without a tenant every tenant
 // (what another instance's hub sends after reconnecting).

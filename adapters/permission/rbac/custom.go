@@ -7,16 +7,20 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
 )
 
-// Custom loads Custom Permission rows per tenant and caches them. A change on
-// this instance invalidates its cache at once (Invalidate, wired to the
-// DocType's change hook); changes on other instances show after the TTL.
+// Custom loads Custom Permission rows per tenant and caches them. Invalidate
+// drops a tenant's rows: the app calls it on every change notice of the
+// DocType, this instance's and (through the hub) others'. Rows are kept at
+// most the TTL, and at most events.UnsyncedMaxAge while the feed given to
+// Follow is not Synced.
 type Custom struct {
 	repo ports.Repository
 	reg  *doctype.Registry
+	feed interface{ Synced() bool } // nil: none
 	ttl  time.Duration
 	log  *slog.Logger
 	now  func() time.Time
@@ -39,13 +43,18 @@ func NewCustom(repo ports.Repository, reg *doctype.Registry, ttl time.Duration, 
 	return &Custom{repo: repo, reg: reg, ttl: ttl, log: log, now: time.Now, cache: map[string]*customEntry{}, gen: map[string]uint64{}}
 }
 
+// Follow makes the cache answer from memory at most a moment while feed is
+// not Synced (notices of other instances' changes may be lost meanwhile).
+// Call it before use.
+func (c *Custom) Follow(feed interface{ Synced() bool }) { c.feed = feed }
+
 // Rules returns tenant's enabled custom rules for doctypeName.
 func (c *Custom) Rules(ctx context.Context, tenant, doctypeName string) ([]doctype.Rule, error) {
 	c.mu.Lock()
 	e, ok := c.cache[tenant]
 	gen := c.gen[tenant] + c.gen[""] // "" counts invalidations of every tenant
 	c.mu.Unlock()
-	if ok && c.now().Sub(e.at) < c.ttl {
+	if ok && c.ttl > 0 && c.now().Sub(e.at) < events.MaxAge(c.feed, c.ttl) {
 		return e.rules[doctypeName], nil
 	}
 	e, err := c.load(ctx, tenant)
