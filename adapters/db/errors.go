@@ -57,7 +57,8 @@ func translate(err error) error {
 func connectionEnded(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return pe.Code == "57P01" || pe.Code == "57P02" // admin shutdown, crash shutdown
+		// admin shutdown, crash shutdown, idle-in-transaction timeout
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "25P03"
 	}
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
@@ -71,9 +72,12 @@ func unreachable(err error) bool {
 	if errors.As(err, &pe) {
 		// 08: connection exception; 57P01-03: shut down, crashed, starting
 		// up; 53300: too many connections.
-		// 55P03: lock_timeout (a row lock held elsewhere); 57014: statement_timeout.
+		// 55P03: lock_timeout (a row lock held elsewhere); 57014:
+		// statement_timeout; 25P03: the session sat idle in its transaction
+		// past idle_in_transaction_session_timeout (a paused instance) and
+		// the server ended it.
 		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") || pe.Code == "53300" ||
-			pe.Code == "55P03" || pe.Code == "57014"
+			pe.Code == "55P03" || pe.Code == "57014" || pe.Code == "25P03"
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error

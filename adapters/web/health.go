@@ -77,6 +77,9 @@ func (h healthHandler) readyz(c echo.Context) error {
 	if len(failed) > 0 {
 		body.Status, body.RequestID = "", requestID(c)
 		body.Error = &ErrorDetail{Code: "unavailable", Message: "not ready: " + strings.Join(failed, ", ") + " unreachable"}
+		// The probe's answer, not a failure of the app's: the dependency's
+		// own outage is logged where it is met (once per interval).
+		c.Set(expectedUnavailable, true)
 		return c.JSON(http.StatusServiceUnavailable, body)
 	}
 	return c.JSON(http.StatusOK, body)

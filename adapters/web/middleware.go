@@ -45,6 +45,10 @@ func requestID(c echo.Context) string {
 	return c.Response().Header().Get(HeaderRequestID)
 }
 
+// expectedUnavailable marks (in the Echo context) a 503 a handler wrote on
+// purpose, which the access log keeps at info.
+const expectedUnavailable = "framework-m:expected-unavailable"
+
 // accessLog logs one line per request, after errors have been written. It
 // never reads the request or response body.
 func accessLog(log *slog.Logger) echo.MiddlewareFunc {
@@ -58,9 +62,9 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 			req := c.Request()
 			res := c.Response()
 			level := slog.LevelInfo
-			if res.Status >= 500 && !errors.Is(err, core.ErrUnavailable) {
-				// An expected unavailability (maintenance mode) is no error
-				// of the app's.
+			if res.Status >= 500 && !errors.Is(err, core.ErrUnavailable) && c.Get(expectedUnavailable) == nil {
+				// An expected unavailability (maintenance mode, a dependency
+				// down, /readyz saying so) is no error of the app's.
 				level = slog.LevelError
 			}
 			ctx := req.Context()
