@@ -70,6 +70,8 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 	sel(o.permissions, "permissions.backend", cfg.Permissions.Backend, o.permissions.unknown)
 	sel(o.limiters, "rate_limit.backend", cfg.RateLimit.Backend, o.limiters.unknown)
 	sel(o.hubs, "hub.backend", hubName(cfg), o.hubs.unknown)
+	sel(o.storages, "files.storage_backend", cfg.Files.StorageBackend, o.storages.unknown)
+	add(checkStorage(cfg)...)
 	if mode, err := auth.ParseMode(cfg.Auth.Mode); err == nil {
 		if mode.HasLocalUsers() {
 			sel(o.sessions, "auth.session.backend", cfg.Auth.Session.Backend, o.sessions.unknown)

@@ -33,6 +33,7 @@ import (
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/errorlog"
 	"github.com/framework-m/framework-m/core/events"
+	"github.com/framework-m/framework-m/core/files"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/core/roles"
 	"github.com/framework-m/framework-m/core/settings"
@@ -81,6 +82,8 @@ type App struct {
 	// Hub links this instance to the others sharing its database ([hub];
 	// nil for one instance).
 	Hub ports.Hub
+	// Files stores files ([files]): uploads, downloads, attachments.
+	Files *files.Service
 
 	store          *db.Repository
 	shared         *Shared
@@ -155,6 +158,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	app.guardUserRecords()
+	if err := app.buildFiles(o, deps); err != nil {
+		return nil, err
+	}
 	if err := app.buildAuthChain(o, deps); err != nil {
 		return nil, err
 	}
@@ -179,6 +185,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		RateLimiter:    limiter,
 		Roles:          app.Roles,
 		Explainer:      explainer,
+		Files:          app.Files,
 	})
 	ok = true
 	return app, nil

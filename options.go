@@ -37,6 +37,7 @@ type options struct {
 	identities  *registry[ports.IdentityProvider]
 	tokens      *registry[ports.TokenService]
 	hubs        *registry[ports.Hub]
+	storages    *registry[ports.Storage]
 }
 
 // newOptions returns the built-in backends of every port, then applies opts.
@@ -50,6 +51,7 @@ func newOptions(opts []Option) *options {
 		identities:  newRegistry("identity provider", "auth.identity", builtinIdentityProviders),
 		tokens:      newRegistry("token service", "auth.tokens", builtinTokenServices),
 		hubs:        newRegistry("hub", "hub", builtinHubs),
+		storages:    newRegistry("file storage", "files", builtinStorages),
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -59,7 +61,7 @@ func newOptions(opts []Option) *options {
 
 // sectionRegistries lists every registry whose backends may have a section.
 func (o *options) sectionRegistries() []sectionRegistry {
-	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs}
+	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs, o.storages}
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).

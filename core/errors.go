@@ -24,6 +24,8 @@ var (
 	ErrNotSupported  = errors.New("not supported")
 	ErrNoTenant      = errors.New("no tenant in context")
 	ErrPayloadTooBig = errors.New("payload too large")
+	// ErrUnsupportedType refuses content of a type not accepted (415).
+	ErrUnsupportedType = errors.New("unsupported media type")
 )
 
 // FieldError names one invalid field and why.

@@ -17,5 +17,6 @@ func Register(reg *doctype.Registry) error {
 	add(doctype.Register[Session](reg, SessionMeta))
 	add(doctype.Register[CustomPermission](reg, CustomPermissionMeta))
 	add(doctype.Register[Role](reg, RoleMeta))
+	errs = append(errs, RegisterFiles(reg))
 	return errors.Join(errs...)
 }

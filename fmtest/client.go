@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,12 +126,22 @@ func (c *Client) Do(method, path string, body any) *Response {
 		}
 		r = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, c.base+path, r)
+	h := http.Header{}
+	if r != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	return c.Raw(method, path, r, h)
+}
+
+// Raw sends method path with body as it is (nil: none) and the headers in
+// h besides the client's own (credentials, tenant, CSRF).
+func (c *Client) Raw(method, path string, body io.Reader, h http.Header) *Response {
+	req, err := http.NewRequest(method, c.base+path, body)
 	if err != nil {
 		panic("fmtest: " + err.Error())
 	}
-	if r != nil {
-		req.Header.Set("Content-Type", "application/json")
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	for k, v := range c.Header {
 		req.Header[k] = v
@@ -150,6 +163,31 @@ func (c *Client) Do(method, path string, body any) *Response {
 		panic("fmtest: read body: " + err.Error())
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// Upload sends content as the multipart field "file" named fileName to
+// path (POST), with fields as form fields before it. The body streams:
+// content is never held whole.
+func (c *Client) Upload(path, fileName string, content io.Reader, fields map[string]string) *Response {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			if err := mw.WriteField(k, fields[k]); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		part, err := mw.CreateFormFile("file", fileName)
+		if err == nil {
+			_, err = io.Copy(part, content)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	return c.Raw(http.MethodPost, path, pr, http.Header{"Content-Type": {mw.FormDataContentType()}})
 }
 
 // Get sends GET path.

@@ -119,4 +119,8 @@ type Purger interface {
 	// PurgeBefore deletes every document of doctype, in every tenant, whose
 	// time field (a JSON field name) is before t, and returns how many.
 	PurgeBefore(ctx context.Context, doctype, field string, t time.Time) (int64, error)
+	// ListBefore returns up to limit documents of doctype, in every tenant,
+	// whose time field is before t, oldest first: maintenance that must do
+	// more than delete the rows (remove the stored bytes they name, say).
+	ListBefore(ctx context.Context, doctype, field string, t time.Time, limit int) ([]any, error)
 }

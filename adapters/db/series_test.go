@@ -244,3 +244,38 @@ func TestReadsDoNotQueueBehindBlockedWrites(t *testing.T) {
 	assert.Len(t, res.Items, 1)
 	assert.Less(t, time.Since(began), 500*time.Millisecond)
 }
+
+type expiring struct {
+	doctype.Base
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// TestListBefore: maintenance lists documents past a time across every
+// tenant, oldest first, at most the limit asked.
+func TestListBefore(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver fmtest.Driver) {
+		gdb, _ := openDB(t, driver)
+		reg := doctype.NewRegistry()
+		doctype.MustRegister[expiring](reg, doctype.Meta{Name: "Expiring"})
+		r := newRepo(t, gdb, reg)
+		now := time.Now().UTC().Truncate(time.Second)
+		for i, tenant := range []string{"A", "B", "A", "B"} {
+			ctx := ports.WithTenantID(t.Context(), tenant)
+			require.NoError(t, r.Create(ctx, "Expiring", &expiring{Base: doctype.Base{Name: fmt.Sprintf("e%d", i)}, ExpiresAt: now.Add(time.Duration(i-2) * time.Hour)}))
+		}
+		got, err := r.ListBefore(t.Context(), "Expiring", "expires_at", now, 10)
+		require.NoError(t, err)
+		var names, tenants []string
+		for _, d := range got {
+			names = append(names, d.(*expiring).Name)
+			tenants = append(tenants, d.(*expiring).TenantID)
+		}
+		assert.Equal(t, []string{"e0", "e1"}, names, "past ones, oldest first")
+		assert.Equal(t, []string{"A", "B"}, tenants, "across tenants")
+		got, err = r.ListBefore(t.Context(), "Expiring", "expires_at", now.Add(24*time.Hour), 3)
+		require.NoError(t, err)
+		assert.Len(t, got, 3)
+		_, err = r.ListBefore(t.Context(), "Expiring", "nope", now, 1)
+		assert.Error(t, err)
+	})
+}

@@ -293,4 +293,29 @@ func (r *Repository) PurgeBefore(ctx context.Context, doctypeName, field string,
 	return n, nil
 }
 
+// ListBefore returns up to limit documents of doctype, in every tenant,
+// whose time field is before t, oldest first.
+func (r *Repository) ListBefore(ctx context.Context, doctypeName, field string, t time.Time, limit int) ([]any, error) {
+	tb, err := r.table(doctypeName)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := tb.columns[field]
+	if !ok {
+		return nil, fmt.Errorf("list %s: unknown field %q", doctypeName, field)
+	}
+	rows := reflect.New(reflect.SliceOf(reflect.PointerTo(tb.dt.Type)))
+	err = r.conn(ctx).Table(tb.dt.Table).
+		Where(clause.Lt{Column: col(c), Value: t.UTC().Truncate(time.Microsecond)}).
+		Order(clause.OrderByColumn{Column: col(c)}).Limit(limit).Find(rows.Interface()).Error
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", doctypeName, translate(err))
+	}
+	out := make([]any, rows.Elem().Len())
+	for i := range out {
+		out[i] = rows.Elem().Index(i).Interface()
+	}
+	return out, nil
+}
+
 var _ ports.Purger = (*Repository)(nil)

@@ -66,6 +66,7 @@ var sentinels = []struct {
 	{core.ErrNotSupported, mapped{http.StatusMethodNotAllowed, "not_supported", "operation not supported"}},
 	{core.ErrConflict, mapped{http.StatusConflict, "conflict", "conflict"}},
 	{core.ErrPayloadTooBig, mapped{http.StatusRequestEntityTooLarge, "payload_too_large", "request body too large"}},
+	{core.ErrUnsupportedType, mapped{http.StatusUnsupportedMediaType, "unsupported_media_type", "unsupported media type"}},
 	{core.ErrTooMany, mapped{http.StatusTooManyRequests, "too_many_requests", "too many requests"}},
 	{core.ErrUnavailable, mapped{http.StatusServiceUnavailable, "unavailable", "service unavailable"}},
 }

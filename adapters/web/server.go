@@ -21,6 +21,7 @@ import (
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/files"
 	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/core/roles"
@@ -67,6 +68,8 @@ type Deps struct {
 	Explainer ports.PermissionExplainer
 	// Users serves user administration for admins (nil: no /users routes).
 	Users *auth.UserAdmin
+	// Files serves stored files (nil: no /file routes).
+	Files *files.Service
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -147,6 +150,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindResource(api, d.Resources, maxBody)
 	bindUsers(api, d.Users, maxBody)
 	bindRoles(api, d.Roles, d.Explainer, d.Config.Permissions.AdminRoles, d.Users)
+	bindFiles(api, d.Files, maxBody)
 	for _, add := range d.Routes {
 		add(api)
 	}

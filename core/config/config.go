@@ -6,6 +6,13 @@
 // because this package, like all of core, uses only the standard library.
 package config
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
 // Config mirrors framework_config.toml. Every key has a documented default
 // (see Default and the sample framework_config.toml at the module root).
 type Config struct {
@@ -18,6 +25,7 @@ type Config struct {
 	RateLimit   RateLimit   `toml:"rate_limit"`
 	Redis       Redis       `toml:"redis"`
 	Hub         Hub         `toml:"hub"`
+	Files       Files       `toml:"files"`
 
 	// Sections holds the adapters' own settings by dotted TOML table
 	// ("permissions.citadel", "rate_limit.redis", or a third party's
@@ -246,6 +254,80 @@ type Hub struct {
 	Backend string `toml:"backend"`
 }
 
+// Files configures stored files: where their bytes go and what is accepted.
+// Sizes are strings such as "10MB" (B, KB, MB, GB; 1 KB = 1,024 bytes),
+// durations strings such as "24h".
+type Files struct {
+	// StorageBackend names the storage: "local" (a directory), "s3" (an
+	// S3-compatible server), "memory" (tests), or a registered one whose own
+	// settings are [files.<backend>].
+	StorageBackend string `toml:"storage_backend"`
+	// StoragePath is the local storage's directory ("": DATA_DIR/files).
+	StoragePath string `toml:"storage_path"`
+	// S3 settings of the s3 storage.
+	S3Bucket       string `toml:"s3_bucket"`
+	S3Region       string `toml:"s3_region"`
+	S3Endpoint     string `toml:"s3_endpoint"`
+	S3AccessKey    string `toml:"s3_access_key"`
+	S3SecretKey    string `toml:"s3_secret_key"`
+	S3UsePathStyle bool   `toml:"s3_use_path_style"`
+	// S3Prefix starts every object's name, so that several apps (or
+	// environments) can share a bucket: "staging/" or empty.
+	S3Prefix string `toml:"s3_prefix"`
+	// S3PresignedDownloads sends downloads of public files to a presigned
+	// URL of the S3 server instead of streaming them through the app.
+	S3PresignedDownloads bool `toml:"s3_presigned_downloads"`
+	// MaxUploadSize caps one file, uploaded at once or through a session.
+	MaxUploadSize string `toml:"max_upload_size"`
+	// AllowedExtensions lists the file extensions accepted (lower case,
+	// without the dot); a file's content must agree with its extension.
+	AllowedExtensions []string `toml:"allowed_extensions"`
+	// PartSize is the size of the parts of an upload session (every part but
+	// the last): below the request limits of the proxies in front.
+	PartSize string `toml:"part_size"`
+	// UploadSessionTTL is how long an upload session stays open; abandoned
+	// ones are removed with their parts after it.
+	UploadSessionTTL string `toml:"upload_session_ttl"`
+	// PresignExpiry is how long a presigned upload or download URL works.
+	PresignExpiry string `toml:"presign_expiry"`
+}
+
+// MaxUploadBytes is MaxUploadSize in bytes (valid configurations only).
+func (f Files) MaxUploadBytes() int64 { n, _ := ParseSize(f.MaxUploadSize); return n }
+
+// PartBytes is PartSize in bytes (valid configurations only).
+func (f Files) PartBytes() int64 { n, _ := ParseSize(f.PartSize); return n }
+
+// SessionTTL is UploadSessionTTL (valid configurations only).
+func (f Files) SessionTTL() time.Duration { d, _ := time.ParseDuration(f.UploadSessionTTL); return d }
+
+// PresignTTL is PresignExpiry (valid configurations only).
+func (f Files) PresignTTL() time.Duration { d, _ := time.ParseDuration(f.PresignExpiry); return d }
+
+// ParseSize reads a size such as "10MB", "512 KB", "1GB" or "300B" (1 KB =
+// 1,024 bytes; a bare number is bytes).
+func ParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a size such as \"10MB\" (B, KB, MB or GB), not %q", s)
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n * mult, nil
+}
+
 // Redis is the shared Redis server of the adapters that use one.
 type Redis struct {
 	// URL such as redis://:password@127.0.0.1:6379/0.
@@ -385,6 +467,15 @@ func Default() Config {
 		RateLimit: RateLimit{Enabled: true, Backend: "memory", Requests: 50, WindowSeconds: 60, RequestsPerIP: 300},
 		Redis:     Redis{URL: "redis://127.0.0.1:6379/0", TimeoutMS: 250},
 		Hub:       Hub{Backend: "auto"},
-		Sections:  map[string]any{},
+		Files: Files{
+			StorageBackend:    "local",
+			S3Region:          "us-east-1",
+			MaxUploadSize:     "10MB",
+			AllowedExtensions: []string{"pdf", "doc", "docx", "xls", "xlsx", "png", "jpg", "jpeg", "gif", "txt", "csv"},
+			PartSize:          "64MB",
+			UploadSessionTTL:  "24h",
+			PresignExpiry:     "15m",
+		},
+		Sections: map[string]any{},
 	}
 }

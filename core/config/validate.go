@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Problem is one invalid key.
@@ -141,6 +142,7 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Hub.Backend) == "" {
 		bad("hub.backend", "must not be empty")
 	}
+	validateFiles(c.Files, bad)
 	if c.RateLimit.Requests < 1 {
 		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
 	}
@@ -500,4 +502,44 @@ func ResolvePath(path string) string {
 		return p
 	}
 	return DefaultPath
+}
+
+// validateFiles checks [files].
+func validateFiles(f Files, bad func(key, format string, args ...any)) {
+	if strings.TrimSpace(f.StorageBackend) == "" {
+		bad("files.storage_backend", "must not be empty")
+	}
+	sizes := map[string]int64{}
+	for _, kv := range [][2]string{{"max_upload_size", f.MaxUploadSize}, {"part_size", f.PartSize}} {
+		key, v := kv[0], kv[1]
+		n, err := ParseSize(v)
+		switch {
+		case err != nil:
+			bad("files."+key, "%v", err)
+		case n < 1:
+			bad("files."+key, "must be positive")
+		}
+		sizes[key] = n
+	}
+	if n := sizes["part_size"]; n > 0 && (n < 5<<20 || n > 5<<30) {
+		bad("files.part_size", "must be between 5MB and 5GB (S3's limits), not %s", f.PartSize)
+	}
+	for _, kv := range [][2]string{{"upload_session_ttl", f.UploadSessionTTL}, {"presign_expiry", f.PresignExpiry}} {
+		key, v := kv[0], kv[1]
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			bad("files."+key, "want a duration such as \"24h\" or \"15m\", not %q", v)
+		case d < time.Minute || d > 7*24*time.Hour:
+			bad("files."+key, "must be between 1m and 168h, not %s", v)
+		}
+	}
+	if len(f.AllowedExtensions) == 0 {
+		bad("files.allowed_extensions", "must not be empty")
+	}
+	for i, e := range f.AllowedExtensions {
+		if e == "" || strings.ToLower(e) != e || strings.ContainsAny(e, "./\\ ") {
+			bad(fmt.Sprintf("files.allowed_extensions[%d]", i), "%q: want a lower-case extension without the dot, such as \"pdf\"", e)
+		}
+	}
 }

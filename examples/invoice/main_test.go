@@ -391,3 +391,25 @@ func TestPaidInvoicesAreLogged(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 }
+
+// TestInvoiceAttachments: a scanned invoice attached to an Invoice is read
+// by those who read the invoice (its owner and the manager, not another
+// Accounts User), listed with it, and deleted with it.
+func TestInvoiceAttachments(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+		annC, bobC, mgr := app.As(ann), app.As(bob), app.As(manager)
+		inv := annC.Post(invoices, map[string]any{"customer": "Ann's", "amount": "5"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+		scan := "%PDF-1.7\n% the signed invoice\n"
+		f := annC.Upload("/api/v1/file/upload", "signed.pdf", strings.NewReader(scan),
+			map[string]string{"attached_to_doctype": "Invoice", "attached_to_name": inv}).RequireStatus(t, http.StatusCreated).Data(t)
+		file := "/api/v1/file/" + f["id"].(string)
+		assert.Equal(t, scan, string(mgr.Get(file).RequireStatus(t, http.StatusOK).Body), "the manager reads the invoice, so its files")
+		bobC.Get(file).RequireStatus(t, http.StatusNotFound)
+		bobC.Upload("/api/v1/file/upload", "x.pdf", strings.NewReader(scan),
+			map[string]string{"attached_to_doctype": "Invoice", "attached_to_name": inv}).RequireStatus(t, http.StatusNotFound)
+		res := mgr.Get(invoices+"/"+inv+"/files").RequireStatus(t, http.StatusOK)
+		assert.Contains(t, string(res.Body), f["id"].(string))
+		mgr.Delete(invoices+"/"+inv).RequireStatus(t, http.StatusOK)
+		annC.Get(file).RequireStatus(t, http.StatusNotFound)
+	})
+}
