@@ -34,7 +34,8 @@ type Storage interface {
 	// for any range of an empty object). The ObjectInfo describes the whole
 	// object, whatever the range. The caller closes the reader.
 	Open(ctx context.Context, key string, rng *ByteRange) (io.ReadCloser, ObjectInfo, error)
-	// Stat returns the object's size, modification time, ETag and content type.
+	// Stat returns the object's size, modification time, ETag and content
+	// type; it is also how to ask whether an object exists (files.Exists).
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
 	// Delete removes the object; a missing one is not an error.
 	Delete(ctx context.Context, key string) error

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -463,4 +464,71 @@ func TestSweepRemovesAbandonedUploads(t *testing.T) {
 	_, err = mp.ListParts(ctx, open.StorageKey, open.UploadID)
 	assert.Error(t, err, "the session's parts are gone")
 	assert.Equal(t, "kept", string(c.Get("/api/v1/file/"+kept["id"].(string)).RequireStatus(t, http.StatusOK).Body))
+}
+
+// TestFileRoutesNeedCSRFWithCookies: a page on another site can post a
+// multipart form with the user's session cookie; without the CSRF token the
+// upload, delete and session routes refuse it and store nothing.
+func TestFileRoutesNeedCSRFWithCookies(t *testing.T) {
+	app := authApp(t, fmtest.SQLite, nil)
+	app.CreateUser(t, annEmail, annPass, "Writer")
+	b := app.Browser()
+	b.Post("/api/v1/auth/login?session=true", loginBody(annEmail, annPass)).RequireStatus(t, http.StatusOK)
+	res := b.Upload("/api/v1/file/upload", "a.txt", strings.NewReader("forged"), nil)
+	assert.Equal(t, http.StatusForbidden, res.Status)
+	assert.Contains(t, res.Err(t).Error.Message, "CSRF")
+	assert.Equal(t, http.StatusForbidden, b.Post("/api/v1/file/uploads", map[string]any{"file_name": "a.pdf", "file_size": 10}).Status)
+	assert.Empty(t, storedKeys(t, app))
+	assert.Zero(t, rows(t, app, doctypes.FileUploadDocType))
+
+	id := uploaded(t, b.UseCSRF().Upload("/api/v1/file/upload", "a.txt", strings.NewReader("mine"), nil))["id"].(string)
+	forged := app.Browser() // the same user's cookies, no token
+	forged.Post("/api/v1/auth/login?session=true", loginBody(annEmail, annPass)).RequireStatus(t, http.StatusOK)
+	assert.Equal(t, http.StatusForbidden, forged.Delete("/api/v1/file/"+id).Status)
+	assert.Equal(t, "mine", string(forged.Get("/api/v1/file/"+id).RequireStatus(t, http.StatusOK).Body), "reading needs no token")
+}
+
+// TestS3DirectTransfers: with presigned parts the client sends a session's
+// parts straight to S3 and completes through the API; with
+// s3_presigned_downloads a public file's download redirects to a presigned
+// URL serving the bytes with the app's Content-Disposition, while a private
+// file still streams through the app.
+func TestS3DirectTransfers(t *testing.T) {
+	app := filesApp(t, fmtest.SQLite, func(c *config.Config) {
+		onS3(t)(c)
+		c.Files.PartSize = "5MB"
+		c.Files.MaxUploadSize = "20MB"
+		c.Files.S3PresignedDownloads = true
+	})
+	c := app.As(fmtest.User("ann", "Writer"))
+	body := pdfOf(5<<20 + 777)
+	s := c.Post("/api/v1/file/uploads", map[string]any{"file_name": "direct.pdf", "file_size": len(body), "presign_parts": true, "is_private": false}).RequireStatus(t, http.StatusCreated).Data(t)
+	urls := s["part_urls"].([]any)
+	require.Len(t, urls, 2)
+	for i, u := range urls {
+		req, err := http.NewRequest(http.MethodPut, u.(string), bytes.NewReader(body[i*5<<20:min((i+1)*5<<20, len(body))]))
+		require.NoError(t, err)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode, "part %d", i+1)
+	}
+	f := c.Post("/api/v1/file/uploads/"+s["id"].(string)+"/complete", nil).RequireStatus(t, http.StatusCreated).Data(t)
+	assert.Equal(t, false, f["is_private"])
+
+	noRedirect := *c.HTTP
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.HTTP = &noRedirect
+	res := c.Get("/api/v1/file/" + f["id"].(string))
+	require.Equal(t, http.StatusFound, res.Status)
+	got, err := http.Get(res.Header.Get("Location"))
+	require.NoError(t, err)
+	defer got.Body.Close()
+	b, err := io.ReadAll(got.Body)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(body, b), "the presigned URL serves the bytes")
+	assert.Equal(t, "attachment; filename=direct.pdf", got.Header.Get("Content-Disposition"))
+
+	private := uploaded(t, c.Upload("/api/v1/file/upload", "p.txt", strings.NewReader("private"), nil))
+	assert.Equal(t, "private", string(c.Get("/api/v1/file/"+private["id"].(string)).RequireStatus(t, http.StatusOK).Body), "private files stream through the app")
 }

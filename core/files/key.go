@@ -4,6 +4,8 @@
 package files
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -68,4 +70,17 @@ func CheckPart(n int, size int64) error {
 		return core.Invalid("size", fmt.Sprintf("part size %d is negative", size))
 	}
 	return nil
+}
+
+// Exists reports whether store holds an object under key: Stat, with
+// core.ErrNotFound read as false.
+func Exists(ctx context.Context, store ports.Storage, key string) (bool, error) {
+	_, err := store.Stat(ctx, key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, core.ErrNotFound):
+		return false, nil
+	}
+	return false, err
 }

@@ -1,12 +1,14 @@
 package files_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 
+	storagememory "github.com/framework-m/framework-m/adapters/storage/memory"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/files"
 	"github.com/framework-m/framework-m/ports"
@@ -86,4 +88,19 @@ func TestDispositionAndActive(t *testing.T) {
 	for _, ct := range []string{"application/pdf", "image/png", "text/plain; charset=utf-8", "text/csv"} {
 		assert.False(t, files.Active(ct), ct)
 	}
+}
+
+func TestExists(t *testing.T) {
+	store := storagememory.New()
+	ctx := context.Background()
+	ok, err := files.Exists(ctx, store, "files/t/a")
+	assert.NoError(t, err)
+	assert.False(t, ok)
+	_, err = store.Put(ctx, "files/t/a", strings.NewReader("x"), 1, ports.PutOptions{})
+	assert.NoError(t, err)
+	ok, err = files.Exists(ctx, store, "files/t/a")
+	assert.NoError(t, err)
+	assert.True(t, ok)
+	_, err = files.Exists(ctx, store, "../a")
+	assert.ErrorIs(t, err, core.ErrValidation, "a bad key is an error, not a no")
 }

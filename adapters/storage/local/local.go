@@ -28,9 +28,10 @@
 //
 // # Metadata
 //
-// The ETag is the hex MD5 of the bytes, computed while they are written
-// (CompleteUpload's too: of the whole object, not S3's MD5 of the parts).
-// The sidecar in meta/ keeps it with the content type. It is only believed
+// The ETag is 128 random bits drawn when the bytes are written: a new one
+// for every Put, part and CompleteUpload, which is all an ETag must be, at
+// no hashing cost (the core hashes what it needs, SHA-256, itself). The
+// sidecar in meta/ keeps it with the content type. It is only believed
 // while it matches the object's size and modification time to the
 // nanosecond; otherwise (a crash between the two renames, another process
 // writing the same key at once, a file changed by hand) Stat and Open answer
@@ -40,13 +41,11 @@ package local
 
 import (
 	"context"
-	"crypto/md5" //nolint:gosec // ETags, not a security measure
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/fnv"
 	"io"
 	"io/fs"
@@ -416,7 +415,7 @@ func (s *Storage) CreateUpload(ctx context.Context, key string, opts ports.PutOp
 }
 
 // PutPart stores part n of the upload through a staging file, replacing a
-// part n sent before. Its ETag is the hex MD5 of its bytes.
+// part n sent before. Its ETag is drawn at random (see the package doc).
 func (s *Storage) PutPart(ctx context.Context, key, uploadID string, n int, r io.Reader, size int64) (ports.Part, error) {
 	if err := ctx.Err(); err != nil {
 		return ports.Part{}, err
@@ -591,8 +590,9 @@ func (s *Storage) assemble(ctx context.Context, uploadID string, parts []ports.P
 		s.discard(name)
 		return staged{}, err
 	}
-	h := md5.New() //nolint:gosec // an ETag
-	w := io.MultiWriter(f, h)
+	w := writerOnly{f}
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
 	var total int64
 	for _, p := range parts {
 		if err := ctx.Err(); err != nil {
@@ -602,7 +602,7 @@ func (s *Storage) assemble(ctx context.Context, uploadID string, parts []ports.P
 		if err != nil {
 			return fail(err)
 		}
-		n, err := io.Copy(w, &ctxReader{ctx: ctx, r: pf})
+		n, err := io.CopyBuffer(w, &ctxReader{ctx: ctx, r: pf}, *buf)
 		_ = pf.Close()
 		if err != nil {
 			return fail(err)
@@ -612,7 +612,7 @@ func (s *Storage) assemble(ctx context.Context, uploadID string, parts []ports.P
 		}
 		total += n
 	}
-	return s.seal(f, name, total, h)
+	return s.seal(f, name, total)
 }
 
 // AbortUpload removes the upload and its parts; an unknown upload (or one
@@ -753,17 +753,18 @@ func (s *Storage) stage(ctx context.Context, r io.Reader, size int64) (staged, e
 		s.discard(name)
 		return staged{}, err
 	}
-	h := md5.New() //nolint:gosec // an ETag
-	w := io.MultiWriter(f, h)
+	w := writerOnly{f}
 	cr := &ctxReader{ctx: ctx, r: r}
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
 	var n int64
 	if size < 0 {
-		n, err = io.Copy(w, cr)
+		n, err = io.CopyBuffer(w, cr, *buf)
 		if err != nil {
 			return fail(bodyErr(err))
 		}
 	} else {
-		n, err = io.Copy(w, io.LimitReader(cr, size))
+		n, err = io.CopyBuffer(w, io.LimitReader(cr, size), *buf)
 		if err != nil {
 			return fail(bodyErr(err))
 		}
@@ -779,11 +780,11 @@ func (s *Storage) stage(ctx context.Context, r io.Reader, size int64) (staged, e
 			return fail(bodyErr(err))
 		}
 	}
-	return s.seal(f, name, n, h)
+	return s.seal(f, name, n)
 }
 
 // seal syncs and closes a staging file written with h.
-func (s *Storage) seal(f *os.File, name string, n int64, h hash.Hash) (staged, error) {
+func (s *Storage) seal(f *os.File, name string, n int64) (staged, error) {
 	err := f.Sync()
 	var fi os.FileInfo
 	if err == nil {
@@ -799,8 +800,18 @@ func (s *Storage) seal(f *os.File, name string, n int64, h hash.Hash) (staged, e
 		s.discard(name)
 		return staged{}, err
 	}
-	return staged{name: name, size: n, modTime: fi.ModTime(), etag: hex.EncodeToString(h.Sum(nil))}, nil
+	var tag [16]byte
+	_, _ = rand.Read(tag[:])
+	return staged{name: name, size: n, modTime: fi.ModTime(), etag: hex.EncodeToString(tag[:])}, nil
 }
+
+// copyBuffers are the buffers bytes are copied through: large, so that a
+// stream arriving in small reads is written in large writes.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// writerOnly hides a file's ReadFrom, which would copy through a small
+// buffer of its own instead of the one given to io.CopyBuffer.
+type writerOnly struct{ io.Writer }
 
 // bodyErr wraps an error of reading the caller's reader (ctx's own error
 // as is).
