@@ -581,38 +581,28 @@ func (s *Storage) CompleteUpload(ctx context.Context, key, uploadID string, part
 // assemble copies the parts into a staging file; the upload's lock is held,
 // so no part changes meanwhile.
 func (s *Storage) assemble(ctx context.Context, uploadID string, parts []ports.Part, have map[int]ports.Part) (staged, error) {
-	f, name, err := s.createStaging()
-	if err != nil {
-		return staged{}, err
-	}
-	fail := func(err error) (staged, error) {
-		_ = f.Close()
-		s.discard(name)
-		return staged{}, err
-	}
-	w := writerOnly{f}
-	buf := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(buf)
-	var total int64
-	for _, p := range parts {
-		if err := ctx.Err(); err != nil {
-			return fail(err)
+	return s.writeStaging(func(w io.Writer, buf []byte) (int64, error) {
+		var total int64
+		for _, p := range parts {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			pf, err := s.root.Open(uploadPath(uploadID, strconv.Itoa(p.Number)))
+			if err != nil {
+				return 0, err
+			}
+			n, err := io.CopyBuffer(w, &ctxReader{ctx: ctx, r: pf}, buf)
+			_ = pf.Close()
+			if err != nil {
+				return 0, err
+			}
+			if n != have[p.Number].Size {
+				return 0, fmt.Errorf("part %d holds %d bytes, not %d", p.Number, n, have[p.Number].Size)
+			}
+			total += n
 		}
-		pf, err := s.root.Open(uploadPath(uploadID, strconv.Itoa(p.Number)))
-		if err != nil {
-			return fail(err)
-		}
-		n, err := io.CopyBuffer(w, &ctxReader{ctx: ctx, r: pf}, *buf)
-		_ = pf.Close()
-		if err != nil {
-			return fail(err)
-		}
-		if n != have[p.Number].Size {
-			return fail(fmt.Errorf("part %d holds %d bytes, not %d", p.Number, n, have[p.Number].Size))
-		}
-		total += n
-	}
-	return s.seal(f, name, total)
+		return total, nil
+	})
 }
 
 // AbortUpload removes the upload and its parts; an unknown upload (or one
@@ -744,46 +734,53 @@ func (st staged) meta(contentType string) meta {
 // stage writes r to a staging file: size bytes exactly, or all of r when
 // size is -1. On failure the file is removed.
 func (s *Storage) stage(ctx context.Context, r io.Reader, size int64) (staged, error) {
-	f, name, err := s.createStaging()
-	if err != nil {
-		return staged{}, err
-	}
-	fail := func(err error) (staged, error) {
-		_ = f.Close()
-		s.discard(name)
-		return staged{}, err
-	}
-	w := writerOnly{f}
-	cr := &ctxReader{ctx: ctx, r: r}
-	buf := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(buf)
-	var n int64
-	if size < 0 {
-		n, err = io.CopyBuffer(w, cr, *buf)
-		if err != nil {
-			return fail(bodyErr(err))
+	return s.writeStaging(func(w io.Writer, buf []byte) (int64, error) {
+		cr := &ctxReader{ctx: ctx, r: r}
+		if size < 0 {
+			n, err := io.CopyBuffer(w, cr, buf)
+			if err != nil {
+				return 0, bodyErr(err)
+			}
+			return n, nil
 		}
-	} else {
-		n, err = io.CopyBuffer(w, io.LimitReader(cr, size), *buf)
+		n, err := io.CopyBuffer(w, io.LimitReader(cr, size), buf)
 		if err != nil {
-			return fail(bodyErr(err))
+			return 0, bodyErr(err)
 		}
 		if n < size {
-			return fail(core.Invalid("size", fmt.Sprintf("the body holds %d bytes, not the %d declared", n, size)))
+			return 0, core.Invalid("size", fmt.Sprintf("the body holds %d bytes, not the %d declared", n, size))
 		}
 		var one [1]byte
 		k, err := io.ReadFull(cr, one[:])
 		if k > 0 {
-			return fail(core.Invalid("size", fmt.Sprintf("the body holds more than the %d bytes declared", size)))
+			return 0, core.Invalid("size", fmt.Sprintf("the body holds more than the %d bytes declared", size))
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return fail(bodyErr(err))
+			return 0, bodyErr(err)
 		}
+		return n, nil
+	})
+}
+
+// writeStaging runs write on a new staging file (through a pooled copy
+// buffer) and seals it; when write fails the file is removed.
+func (s *Storage) writeStaging(write func(w io.Writer, buf []byte) (int64, error)) (staged, error) {
+	f, name, err := s.createStaging()
+	if err != nil {
+		return staged{}, err
+	}
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	n, err := write(writerOnly{f}, *buf)
+	if err != nil {
+		_ = f.Close()
+		s.discard(name)
+		return staged{}, err
 	}
 	return s.seal(f, name, n)
 }
 
-// seal syncs and closes a staging file written with h.
+// seal syncs and closes a written staging file.
 func (s *Storage) seal(f *os.File, name string, n int64) (staged, error) {
 	err := f.Sync()
 	var fi os.FileInfo
