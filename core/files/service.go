@@ -15,6 +15,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/readahead"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -218,8 +219,12 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (*doctypes.File
 	if err != nil {
 		return nil, err
 	}
-	hr := &hashingReader{r: body, h: sha256.New(), max: s.opts.MaxUploadSize}
+	// The body is read (from the socket, through the multipart parser) in
+	// a goroutine of its own, beside the hashing and the storage's writes.
+	ra := readahead.New(body, uploadAhead)
+	hr := &hashingReader{r: ra, h: sha256.New(), max: s.opts.MaxUploadSize}
 	info, err := s.store.Put(ctx, key, hr, -1, ports.PutOptions{ContentType: ctype})
+	_ = ra.Close()
 	if err != nil || hr.over {
 		s.discard(ctx, pending)
 		if hr.over {
@@ -246,6 +251,10 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (*doctypes.File
 	}
 	return f, nil
 }
+
+// uploadAhead is how many buffers of readahead.BufferSize an upload's body
+// is read ahead of the storage.
+const uploadAhead = 4
 
 func typeMismatch(name, ctype string) error {
 	return core.Publicf(core.ErrUnsupportedType, "the content of %q is %s, which its extension does not allow", name, ctype)
