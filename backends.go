@@ -32,6 +32,9 @@ type Deps struct {
 	Registry *doctype.Registry
 	// Repository is the tenant-scoped document store (emitting change events).
 	Repository ports.Repository
+	// Store is the same store without change events: for records nobody
+	// needs to hear of (the audit trail's own rows).
+	Store ports.Repository
 	// Purger deletes expired rows across tenants (maintenance jobs); nil when
 	// the store cannot.
 	Purger ports.Purger

@@ -72,6 +72,7 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 	sel(o.hubs, "hub.backend", hubName(cfg), o.hubs.unknown)
 	sel(o.storages, "files.storage_backend", cfg.Files.StorageBackend, o.storages.unknown)
 	add(checkStorage(cfg)...)
+	sel(o.audits, "audit.backend", cfg.Audit.Backend, o.audits.unknown)
 	if mode, err := auth.ParseMode(cfg.Auth.Mode); err == nil {
 		if mode.HasLocalUsers() {
 			sel(o.sessions, "auth.session.backend", cfg.Auth.Session.Backend, o.sessions.unknown)

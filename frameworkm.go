@@ -28,6 +28,7 @@ import (
 	"github.com/framework-m/framework-m/adapters/db"
 	"github.com/framework-m/framework-m/adapters/identity/federated"
 	"github.com/framework-m/framework-m/adapters/web"
+	"github.com/framework-m/framework-m/core/audit"
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
@@ -84,6 +85,8 @@ type App struct {
 	Hub ports.Hub
 	// Files stores files ([files]): uploads, downloads, attachments.
 	Files *files.Service
+	// Audit is the audit trail ([audit]; nil when backend = "off").
+	Audit *audit.Service
 
 	store          *db.Repository
 	shared         *Shared
@@ -132,7 +135,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := app.buildStore(o); err != nil {
 		return nil, err
 	}
-	deps := Deps{Config: cfg, Logger: log, Registry: app.Registry, Repository: app.Repository, Purger: app.store,
+	deps := Deps{Config: cfg, Logger: log, Registry: app.Registry, Repository: app.Repository, Store: app.store, Purger: app.store,
 		Changes: app.Changes, Shared: app.shared, Hydrator: federated.New(cfg.Auth.Headers)}
 	if err := app.buildHub(o, deps); err != nil {
 		return nil, err
@@ -158,6 +161,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	app.guardUserRecords()
+	if err := app.buildAudit(o, deps); err != nil {
+		return nil, err
+	}
 	if err := app.buildFiles(o, deps); err != nil {
 		return nil, err
 	}
@@ -186,6 +192,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Roles:          app.Roles,
 		Explainer:      explainer,
 		Files:          app.Files,
+		Activity:       app.activityFeed(),
 	})
 	ok = true
 	return app, nil

@@ -38,6 +38,7 @@ type options struct {
 	tokens      *registry[ports.TokenService]
 	hubs        *registry[ports.Hub]
 	storages    *registry[ports.Storage]
+	audits      *registry[ports.AuditLog]
 }
 
 // newOptions returns the built-in backends of every port, then applies opts.
@@ -52,6 +53,7 @@ func newOptions(opts []Option) *options {
 		tokens:      newRegistry("token service", "auth.tokens", builtinTokenServices),
 		hubs:        newRegistry("hub", "hub", builtinHubs),
 		storages:    newRegistry("file storage", "files", builtinStorages),
+		audits:      newRegistry("audit log", "audit", builtinAudits),
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -61,7 +63,7 @@ func newOptions(opts []Option) *options {
 
 // sectionRegistries lists every registry whose backends may have a section.
 func (o *options) sectionRegistries() []sectionRegistry {
-	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs, o.storages}
+	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs, o.storages, o.audits}
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).

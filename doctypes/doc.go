@@ -17,6 +17,7 @@ func Register(reg *doctype.Registry) error {
 	add(doctype.Register[Session](reg, SessionMeta))
 	add(doctype.Register[CustomPermission](reg, CustomPermissionMeta))
 	add(doctype.Register[Role](reg, RoleMeta))
+	add(doctype.Register[ActivityLog](reg, ActivityLogMeta))
 	errs = append(errs, RegisterFiles(reg))
 	return errors.Join(errs...)
 }

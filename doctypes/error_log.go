@@ -30,6 +30,7 @@ var ErrorLogMeta = doctype.Meta{
 	Name:         ErrorLogDocType,
 	Description:  "Unexpected errors met while serving requests.",
 	Immutable:    true,
+	NotAudited:   true,
 	Permissions:  []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete}},
 	Indexes:      [][]string{{"request_id"}, {"timestamp"}},
 	DefaultOrder: []ports.Order{{Field: "timestamp", Desc: true}},

@@ -96,9 +96,10 @@ var FileUploadMeta = doctype.Meta{
 		{Role: ports.RoleAll, Actions: doctype.Read, IfOwner: true},
 		{Role: ports.RoleAdmin, Actions: doctype.Read},
 	},
-	Immutable: true,
-	Hidden:    []string{"storage_key", "upload_id"},
-	Indexes:   [][]string{{"expires_at"}},
+	Immutable:  true,
+	NotAudited: true,
+	Hidden:     []string{"storage_key", "upload_id"},
+	Indexes:    [][]string{{"expires_at"}},
 }
 
 // RegisterFiles registers File and File Upload.

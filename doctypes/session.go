@@ -37,6 +37,7 @@ const SessionDocType = "Session"
 var SessionMeta = doctype.Meta{
 	Name:         SessionDocType,
 	SecretNames:  true,
+	NotAudited:   true,
 	Description:  "Browser sessions (handles only) of the database session store.",
 	Naming:       doctype.NamingPrompt,
 	Immutable:    true,

@@ -91,6 +91,7 @@ const APIKeyDocType = "API Key"
 var APIKeyMeta = doctype.Meta{
 	Name:        APIKeyDocType,
 	SecretNames: true,
+	NotAudited:  true,
 	Description: "API keys (hashes only); manage them at /api/v1/auth/api-keys.",
 	Immutable:   true,
 	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete}},
@@ -111,6 +112,7 @@ const RevokedTokenDocType = "Revoked Token"
 var RevokedTokenMeta = doctype.Meta{
 	Name:        RevokedTokenDocType,
 	SecretNames: true,
+	NotAudited:  true,
 	Description: "Access tokens revoked before their expiry (logout).",
 	Immutable:   true,
 	Permissions: []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read}},

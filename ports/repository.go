@@ -124,3 +124,16 @@ type Purger interface {
 	// more than delete the rows (remove the stored bytes they name, say).
 	ListBefore(ctx context.Context, doctype, field string, t time.Time, limit int) ([]any, error)
 }
+
+// BatchInserter inserts many documents the framework writes itself
+// (append-only records such as the audit trail's) in a few statements,
+// across tenants, without naming, validation or change events.
+// Repositories that can implement it.
+type BatchInserter interface {
+	// InsertBatch stores docs (a slice of pointers to doctype's struct) as
+	// they are: their tenants, names, owners, timestamps and versions are
+	// the caller's. A document whose tenant and name are taken already is
+	// skipped, so a batch sent again after an unconfirmed commit stores
+	// nothing twice. It runs in the transaction of ctx, or in one of its own.
+	InsertBatch(ctx context.Context, doctype string, docs any) error
+}

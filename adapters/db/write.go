@@ -85,6 +85,33 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 	})
 }
 
+// InsertBatch stores docs (a slice of pointers to the DocType's struct) as
+// they are, 100 rows a statement, skipping those whose tenant and name
+// exist already (ports.BatchInserter).
+func (r *Repository) InsertBatch(ctx context.Context, doctypeName string, docs any) error {
+	t, err := r.table(doctypeName)
+	if err != nil {
+		return err
+	}
+	v := reflect.ValueOf(docs)
+	if v.Kind() != reflect.Slice || v.Type().Elem() != reflect.PointerTo(t.dt.Type) {
+		return fmt.Errorf("insert batch of %s: want []*%s, not %T", t.dt.Name, t.dt.Type.Name(), docs)
+	}
+	if v.Len() == 0 {
+		return nil
+	}
+	for i := range v.Len() {
+		normalizeTimes(t, v.Index(i).Interface())
+	}
+	return r.write(ctx, func(conn *gorm.DB) error {
+		err := conn.Table(t.dt.Table).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(docs, 100).Error
+		if err != nil {
+			return fmt.Errorf("insert batch of %s: %w", t.dt.Name, translate(err))
+		}
+		return nil
+	})
+}
+
 // seriesRow is one naming-series counter.
 type seriesRow struct {
 	TenantID string `gorm:"primaryKey;size:140"`
@@ -319,3 +346,4 @@ func (r *Repository) ListBefore(ctx context.Context, doctypeName, field string, 
 }
 
 var _ ports.Purger = (*Repository)(nil)
+var _ ports.BatchInserter = (*Repository)(nil)

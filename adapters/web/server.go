@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/framework-m/framework-m/core/audit"
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
@@ -70,6 +71,9 @@ type Deps struct {
 	Users *auth.UserAdmin
 	// Files serves stored files (nil: no /file routes).
 	Files *files.Service
+	// Activity serves the audit trail as an activity feed (nil: no
+	// /activity routes).
+	Activity *audit.Feed
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -151,6 +155,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindUsers(api, d.Users, maxBody)
 	bindRoles(api, d.Roles, d.Explainer, d.Config.Permissions.AdminRoles, d.Users)
 	bindFiles(api, d.Files, maxBody)
+	bindActivity(api, d.Activity)
 	for _, add := range d.Routes {
 		add(api)
 	}

@@ -246,6 +246,7 @@ func (a *Accounts) Delete(ctx context.Context, u *ports.UserContext) error {
 				return err
 			}
 		}
+		a.Auth.audit.event(ctx, ports.AuditAccountErase, u.ID, map[string]any{"mode": string(a.Deletion)})
 		return nil
 	})
 }

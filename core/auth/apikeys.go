@@ -29,6 +29,7 @@ type APIKeys struct {
 	store ports.APIKeyStore
 	now   func() time.Time
 	log   *slog.Logger
+	audit *security // Service.AuditTo
 	// FlushInterval is how often Run writes last-use times (default 30s).
 	FlushInterval time.Duration
 
@@ -116,6 +117,7 @@ func (k *APIKeys) Create(ctx context.Context, userID string, nk NewKey) (string,
 	if err := k.store.CreateKey(ctx, rec); err != nil {
 		return "", nil, err
 	}
+	k.audit.event(ctx, ports.AuditAPIKeyCreate, userID, map[string]any{"key_name": rec.Name})
 	return key, rec, nil
 }
 
@@ -223,6 +225,7 @@ func (k *APIKeys) Revoke(ctx context.Context, userID, id string) error {
 		}
 		return err
 	}
+	k.audit.event(ctx, ports.AuditAPIKeyRevoke, userID, map[string]any{"key_name": rec.Name})
 	return nil
 }
 
@@ -236,6 +239,9 @@ func (k *APIKeys) RevokeAll(ctx context.Context, userID string) (int, error) {
 	k.revoked(ctx, "")
 	if err != nil {
 		return 0, fmt.Errorf("revoke api keys: %w", err)
+	}
+	if n > 0 {
+		k.audit.event(ctx, ports.AuditAPIKeyRevoke, userID, map[string]any{"all": true, "count": n})
 	}
 	return n, nil
 }

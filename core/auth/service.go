@@ -31,6 +31,8 @@ type Service struct {
 	// Seen records the users gateway headers authenticate (federated mode;
 	// nil: none), for the read-only user list of UserAdmin.
 	Seen *SeenUsers
+
+	audit *security // AuditTo
 }
 
 var errBadLogin = core.Public(core.ErrUnauthorized, "invalid email or password")
@@ -74,6 +76,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	tok, err := s.Users.Authenticate(ctx, ports.PasswordCredentials{Email: req.Email, Password: req.Password})
 	if errors.Is(err, core.ErrUnauthorized) {
 		s.log().InfoContext(ctx, "login failed", "ip", req.IP, "tenant", ports.TenantIDFrom(ctx))
+		s.audit.event(ctx, ports.AuditLoginFailed, "", map[string]any{"login": truncateLogin(req.Email), "method": "password"})
 		return nil, errBadLogin
 	}
 	if err != nil {
@@ -93,7 +96,16 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			return nil, err
 		}
 	}
+	s.audit.event(ctx, ports.AuditLogin, u.ID, map[string]any{"method": "password", "session": req.Session})
 	return res, nil
+}
+
+// truncateLogin bounds what a failed login's entry keeps of the login typed.
+func truncateLogin(s string) string {
+	if len(s) > 254 {
+		return s[:254]
+	}
+	return s
 }
 
 // activeUser loads id and refuses inactive or unknown users as unauthorized.
@@ -144,5 +156,9 @@ func (s *Service) Logout(ctx context.Context, u *ports.UserContext) error {
 	if u.TokenID != "" && s.Revocations != nil {
 		errs = append(errs, s.Revocations.Revoke(ctx, u.TokenID, u.ID, u.TokenExpiresAt))
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err == nil {
+		s.audit.event(ctx, ports.AuditLogout, u.ID, map[string]any{"method": u.Method})
+	}
+	return err
 }

@@ -19,6 +19,7 @@ type Sessions struct {
 	ttl   time.Duration
 	now   func() time.Time
 	cache *events.Cache[*ports.Session]
+	audit *security // Service.AuditTo
 }
 
 // WithCache makes Resolve answer from c instead of asking the store on every
@@ -145,6 +146,9 @@ func (s *Sessions) Revoke(ctx context.Context, userID, id string) error {
 	}
 	err = s.store.Delete(ctx, id)
 	s.ended(ctx, id)
+	if err == nil {
+		s.audit.event(ctx, ports.AuditSessionRevoke, userID, nil)
+	}
 	return err
 }
 
@@ -152,6 +156,9 @@ func (s *Sessions) Revoke(ctx context.Context, userID, id string) error {
 func (s *Sessions) RevokeAll(ctx context.Context, userID string) (int, error) {
 	n, err := s.store.DeleteAllForUser(ctx, userID)
 	s.ended(ctx, "")
+	if err == nil && n > 0 {
+		s.audit.event(ctx, ports.AuditSessionRevoke, userID, map[string]any{"all": true, "count": n})
+	}
 	return n, err
 }
 

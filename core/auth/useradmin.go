@@ -456,6 +456,7 @@ func (a *UserAdmin) ResetPassword(ctx context.Context, id string) (string, error
 	if err := dir.SetTemporaryPassword(ctx, u.ID, temp); err != nil {
 		return "", err
 	}
+	a.users.audit.event(ctx, ports.AuditPasswordChange, u.ID, map[string]any{"by": "admin", "temporary": true})
 	if err := a.users.endSessions(ctx, u.ID); err != nil {
 		return "", err
 	}

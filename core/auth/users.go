@@ -20,6 +20,7 @@ type UserManager struct {
 	mode     Mode
 	sessions *Sessions
 	keys     *APIKeys
+	audit    *security // Service.AuditTo
 	throttle *Throttle
 	// checkRoles vets roles given to a user (see WithRoleCheck).
 	checkRoles func(ctx context.Context, roles []string) error
@@ -203,6 +204,7 @@ func (m *UserManager) ChangePassword(ctx context.Context, id, current, next stri
 	if err := local.SetPassword(ctx, id, next); err != nil {
 		return err
 	}
+	m.audit.event(ctx, ports.AuditPasswordChange, id, map[string]any{"by": "self"})
 	return m.endSessions(ctx, id)
 }
 
@@ -247,6 +249,7 @@ func (m *UserManager) SetPassword(ctx context.Context, id, password string) erro
 	if err := local.SetPassword(ctx, id, password); err != nil {
 		return err
 	}
+	m.audit.event(ctx, ports.AuditPasswordChange, id, map[string]any{"by": "admin"})
 	return m.endSessions(ctx, id)
 }
 

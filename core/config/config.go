@@ -26,6 +26,9 @@ type Config struct {
 	Redis       Redis       `toml:"redis"`
 	Hub         Hub         `toml:"hub"`
 	Files       Files       `toml:"files"`
+	Audit       Audit       `toml:"audit"`
+	// Notifications configures in-app notifications and their WebSocket stream.
+	Notifications Notifications `toml:"notifications"`
 
 	// Sections holds the adapters' own settings by dotted TOML table
 	// ("permissions.citadel", "rate_limit.redis", or a third party's
@@ -254,6 +257,45 @@ type Hub struct {
 	Backend string `toml:"backend"`
 }
 
+// Audit configures the audit trail: every committed change, audited reads
+// and security events, written in batches off the request path.
+type Audit struct {
+	// Backend names where entries go: "database" (Activity Log rows),
+	// "file" (JSONL, [audit.file]), "elastic" (Elasticsearch bulk API,
+	// [audit.elastic]), "memory" (tests), "off", or a registered one whose
+	// settings are [audit.<backend>].
+	Backend string `toml:"backend"`
+	// QueueSize bounds the entries waiting to be written; past it new
+	// entries are dropped and counted (never a blocked request).
+	QueueSize int `toml:"queue_size"`
+	// BatchSize is the most entries one write carries.
+	BatchSize int `toml:"batch_size"`
+	// FlushIntervalMS is the longest an entry waits for its batch to fill.
+	FlushIntervalMS int `toml:"flush_interval_ms"`
+	// MaxRetries is how often a failed batch is tried again (with backoff)
+	// before its entries are counted as lost.
+	MaxRetries int `toml:"max_retries"`
+}
+
+// Notifications configures in-app notifications and their WebSocket stream.
+type Notifications struct {
+	// Hub names the hub carrying notifications to the sockets of other
+	// instances: "" (the one of [hub]; within this process when that is
+	// local), "memory", "redis", "postgres", or a registered hub.
+	Hub string `toml:"hub"`
+	// MaxConnectionsPerUser bounds one user's open streams per instance.
+	MaxConnectionsPerUser int `toml:"max_connections_per_user"`
+	// PingIntervalSeconds is how often a stream is pinged; a client that
+	// does not answer is dropped.
+	PingIntervalSeconds int `toml:"ping_interval_seconds"`
+	// SendBuffer is how many notifications may wait for a slow client
+	// before it is dropped.
+	SendBuffer int `toml:"send_buffer"`
+	// RecheckSeconds is how often an open stream's credentials are checked
+	// again (a revoked session, token or key closes it within this).
+	RecheckSeconds int `toml:"recheck_seconds"`
+}
+
 // Files configures stored files: where their bytes go and what is accepted.
 // Sizes are strings such as "10MB" (B, KB, MB, GB; 1 KB = 1,024 bytes),
 // durations strings such as "24h".
@@ -475,6 +517,20 @@ func Default() Config {
 			PartSize:          "64MB",
 			UploadSessionTTL:  "24h",
 			PresignExpiry:     "15m",
+		},
+		Audit: Audit{
+			Backend:         "database",
+			QueueSize:       10000,
+			BatchSize:       500,
+			FlushIntervalMS: 200,
+			MaxRetries:      5,
+		},
+		Notifications: Notifications{
+			Hub:                   "",
+			MaxConnectionsPerUser: 5,
+			PingIntervalSeconds:   30,
+			SendBuffer:            64,
+			RecheckSeconds:        5,
 		},
 		Sections: map[string]any{},
 	}

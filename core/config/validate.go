@@ -143,6 +143,8 @@ func (c *Config) Validate() error {
 		bad("hub.backend", "must not be empty")
 	}
 	validateFiles(c.Files, bad)
+	validateAudit(c.Audit, bad)
+	validateNotifications(c.Notifications, bad)
 	if c.RateLimit.Requests < 1 {
 		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
 	}
@@ -540,6 +542,44 @@ func validateFiles(f Files, bad func(key, format string, args ...any)) {
 	for i, e := range f.AllowedExtensions {
 		if e == "" || strings.ToLower(e) != e || strings.ContainsAny(e, "./\\ ") {
 			bad(fmt.Sprintf("files.allowed_extensions[%d]", i), "%q: want a lower-case extension without the dot, such as \"pdf\"", e)
+		}
+	}
+}
+
+// validateAudit checks [audit].
+func validateAudit(a Audit, bad func(key, format string, args ...any)) {
+	if strings.TrimSpace(a.Backend) == "" {
+		bad("audit.backend", "must not be empty (\"off\" turns the audit trail off)")
+	}
+	checkRanges(bad, []intRange{
+		{"audit.queue_size", a.QueueSize, 1, 1_000_000},
+		{"audit.batch_size", a.BatchSize, 1, 10_000},
+		{"audit.flush_interval_ms", a.FlushIntervalMS, 1, 60_000},
+		{"audit.max_retries", a.MaxRetries, 0, 100},
+	})
+}
+
+// validateNotifications checks [notifications].
+func validateNotifications(n Notifications, bad func(key, format string, args ...any)) {
+	checkRanges(bad, []intRange{
+		{"notifications.max_connections_per_user", n.MaxConnectionsPerUser, 1, 1000},
+		{"notifications.ping_interval_seconds", n.PingIntervalSeconds, 1, 3600},
+		{"notifications.send_buffer", n.SendBuffer, 1, 10_000},
+		{"notifications.recheck_seconds", n.RecheckSeconds, 1, 3600},
+	})
+}
+
+// intRange is an integer key and the values it may take.
+type intRange struct {
+	key       string
+	v, lo, hi int
+}
+
+// checkRanges reports each value outside its range.
+func checkRanges(bad func(key, format string, args ...any), rs []intRange) {
+	for _, r := range rs {
+		if r.v < r.lo || r.v > r.hi {
+			bad(r.key, "must be between %d and %d, not %d", r.lo, r.hi, r.v)
 		}
 	}
 }

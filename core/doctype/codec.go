@@ -402,6 +402,59 @@ func describe(t reflect.Type) string {
 	return "an object"
 }
 
+// FieldChange is one field a write changed (Diff).
+type FieldChange struct {
+	Field    *Field
+	Old, New any
+}
+
+// Diff lists the stored fields whose values differ between before and after
+// (documents of d; before nil for a create, after nil for a delete: every
+// field that is not zero then), in field order. Base's bookkeeping fields
+// (tenant, name, timestamps, modified_by, version) are left out; hidden
+// fields are included: the caller masks them.
+func (d *DocType) Diff(before, after any) []FieldChange {
+	var bv, av reflect.Value
+	if before != nil {
+		bv = reflect.Indirect(reflect.ValueOf(before))
+	}
+	if after != nil {
+		av = reflect.Indirect(reflect.ValueOf(after))
+	}
+	var out []FieldChange
+	for i := range d.fields {
+		f := &d.fields[i]
+		if !f.Stored || (f.System && f.Name != FieldOwner) {
+			continue
+		}
+		var ov, nv reflect.Value
+		if bv.IsValid() {
+			ov = bv.FieldByIndex(f.Index)
+		}
+		if av.IsValid() {
+			nv = av.FieldByIndex(f.Index)
+		}
+		switch {
+		case ov.IsValid() && nv.IsValid():
+			if sameValue(ov, nv) {
+				continue
+			}
+			out = append(out, FieldChange{Field: f, Old: ov.Interface(), New: nv.Interface()})
+		case nv.IsValid():
+			if nv.IsZero() {
+				continue
+			}
+			out = append(out, FieldChange{Field: f, New: nv.Interface()})
+		case ov.IsValid():
+			if ov.IsZero() {
+				continue
+			}
+			out = append(out, FieldChange{Field: f, Old: ov.Interface()})
+		}
+	}
+	return out
+}
+
 func sameValue(a, b reflect.Value) bool {
 	if a.Kind() == reflect.Pointer && b.Kind() == reflect.Pointer {
 		if a.IsNil() || b.IsNil() {

@@ -49,6 +49,17 @@ type Meta struct {
 	// Immutable documents are written once by the framework: the resource API
 	// never creates or updates them (reads and deletes follow Permissions).
 	Immutable bool
+	// AppendOnly documents are never changed nor deleted through the
+	// resource API, admins included (an audit trail): only the framework
+	// writes them, and only its retention removes them.
+	AppendOnly bool
+	// NotAudited leaves the DocType's changes out of the audit trail: the
+	// audit trail's own rows, and records whose changes the security events
+	// describe instead (sessions, revoked tokens).
+	NotAudited bool
+	// AuditReads puts every read of one document of this DocType through
+	// the resource API in the audit trail (action "read").
+	AuditReads bool
 	// SecretNames marks DocTypes whose document names are, or derive from,
 	// credentials (revoked token ids, session handles, API key ids): the
 	// repository leaves them out of its error texts, so logs and Error Log

@@ -38,6 +38,8 @@ type Service struct {
 	guards map[string][]WriteGuard
 	// roleFilter drops roles that grant nothing (see FilterRoles); nil keeps all.
 	roleFilter RoleFilter
+	// audit records audited reads (see AuditReadsTo); nil records none.
+	audit ports.AuditRecorder
 }
 
 // New returns a Service over repo that authorizes through perm. For its
@@ -157,8 +159,16 @@ func (s *Service) Get(ctx context.Context, doctypeName, name string) (any, error
 		}
 		return s.GetSingle(ctx, dt.Name)
 	}
-	return s.readable(ctx, dt, name)
+	doc, err := s.readable(ctx, dt, name)
+	if err == nil && dt.AuditReads && s.audit != nil {
+		s.audit.Record(ctx, ports.AuditEntry{Action: ports.AuditRead, DocType: dt.Name, DocumentID: name})
+	}
+	return doc, err
 }
+
+// AuditReadsTo records the reads of documents whose Meta asks for it
+// (Meta.AuditReads) with rec. Call it before serving.
+func (s *Service) AuditReadsTo(rec ports.AuditRecorder) { s.audit = rec }
 
 // GetSingle returns a single DocType's document, creating it with its defaults
 // on first use.
@@ -352,10 +362,16 @@ func (s *Service) creatable(dt *doctype.DocType) error {
 	switch {
 	case dt.IsSingle:
 		return singleOnly(dt)
+	case dt.AppendOnly:
+		return appendOnly(dt)
 	case dt.Immutable:
 		return immutable(dt, "written by the framework only")
 	}
 	return nil
+}
+
+func appendOnly(dt *doctype.DocType) error {
+	return &core.NotSupportedError{Message: dt.Name + " documents are written by the framework only and never changed nor deleted", Allow: []string{"GET"}}
 }
 
 func singleOnly(dt *doctype.DocType) error {
@@ -426,6 +442,9 @@ func (s *Service) Update(ctx context.Context, doctypeName, name string, patch []
 	dt, err := s.DocType(doctypeName)
 	if err != nil {
 		return nil, err
+	}
+	if dt.AppendOnly {
+		return nil, appendOnly(dt)
 	}
 	if dt.Immutable {
 		return nil, immutable(dt, "immutable")
@@ -552,6 +571,9 @@ func (s *Service) Delete(ctx context.Context, doctypeName, name string) error {
 	}
 	if dt.IsSingle {
 		return singleOnly(dt)
+	}
+	if dt.AppendOnly {
+		return appendOnly(dt)
 	}
 	doc, err := s.readable(ctx, dt, name)
 	if err != nil {

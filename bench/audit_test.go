@@ -1,0 +1,174 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	frameworkm "github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/fmtest"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Note is the DocType the audit benchmarks write.
+type Note struct {
+	doctype.Base
+	Title    string `json:"title"`
+	Category string `json:"category"`
+	Qty      int    `json:"qty"`
+}
+
+var noteMeta = doctype.Meta{Name: "Bench Note", Permissions: []doctype.Rule{{Role: "Writer", Actions: doctype.All}}}
+
+// auditApp starts an app on driver whose audit trail goes to backend.
+func auditApp(b *testing.B, driver fmtest.Driver, backend string, tweak func(*config.Config)) *fmtest.App {
+	b.Helper()
+	cfg := fmtest.Config(b, driver)
+	cfg.App.LogLevel = "error"
+	cfg.RateLimit.Enabled = false
+	cfg.Audit.Backend = backend
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	return fmtest.NewWithConfig(b, cfg, frameworkm.WithDocType[Note](noteMeta),
+		frameworkm.WithAuditBackend("discard", frameworkm.Factory(func(frameworkm.Deps) (ports.AuditLog, error) { return discard{}, nil })))
+}
+
+// discard is an audit log that keeps nothing: what auditing costs the
+// request path alone.
+type discard struct{}
+
+func (discard) Log(context.Context, ...ports.AuditEntry) error { return nil }
+func (discard) Query(context.Context, ports.AuditFilter, ports.AuditPage) (ports.AuditResult, error) {
+	return ports.AuditResult{}, ports.ErrAuditNotQueryable
+}
+
+// BenchmarkAuditedWrite is an in-process POST (create) or PATCH (update)
+// of a document through the whole middleware chain, with the audit trail
+// off and on (the database backend: the entries' rows are written by the
+// trail's writer beside the requests). The goal: an audited write at most
+// 5 % slower than an unaudited one.
+func BenchmarkAuditedWrite(b *testing.B) {
+	for _, drv := range drivers() {
+		for _, op := range []string{"create", "update"} {
+			for _, backend := range []string{"off", "discard", "database"} {
+				b.Run(fmt.Sprintf("%s/%s/audit=%s", drv, op, backend), func(b *testing.B) {
+					if drv == fmtest.Postgres {
+						fmtest.SkipUnlessServer(b, fmtest.EnvPostgresDSN, "PostgreSQL")
+					}
+					app := auditApp(b, drv, backend, nil)
+					h := app.Handler()
+					user := `{"id":"bench","roles":["Writer"]}`
+					do := func(method, path, body string) string {
+						req := httptest.NewRequest(method, path, strings.NewReader(body))
+						req.Header.Set(fmtest.HeaderUser, user)
+						req.Header.Set("Content-Type", "application/json")
+						rec := httptest.NewRecorder()
+						h.ServeHTTP(rec, req)
+						if rec.Code >= 300 {
+							b.Fatalf("%s %s: status %d: %s", method, path, rec.Code, rec.Body)
+						}
+						return rec.Body.String()
+					}
+					name := ""
+					if op == "update" {
+						body := do(http.MethodPost, "/api/v1/resource/Bench%20Note", `{"title":"t","category":"c","qty":1}`)
+						name = body[strings.Index(body, `"name":"`)+8:]
+						name = name[:strings.IndexByte(name, '"')]
+					}
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						i++
+						if op == "create" {
+							do(http.MethodPost, "/api/v1/resource/Bench%20Note", `{"title":"a title","category":"c","qty":3}`)
+						} else {
+							do(http.MethodPatch, "/api/v1/resource/Bench%20Note/"+name, fmt.Sprintf(`{"qty":%d}`, i))
+						}
+					}
+					b.StopTimer()
+					if app.Audit != nil {
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						defer cancel()
+						if err := app.Audit.Flush(ctx); err != nil {
+							b.Fatal(err)
+						}
+						if st := app.Audit.Stats(); st.Lost+st.Dropped > 0 {
+							b.Fatalf("entries lost or dropped: %+v", st)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkAuditEntries records entries through the audit trail of each
+// backend (batches of [audit] batch_size) and waits until they are
+// written: entries/s per backend. Elasticsearch is a test server that
+// accepts every bulk request (the client side only: no Elasticsearch runs
+// here).
+func BenchmarkAuditEntries(b *testing.B) {
+	es := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"took":1,"errors":false,"items":[]}`)
+	}))
+	b.Cleanup(es.Close)
+	for _, tc := range []struct {
+		name    string
+		driver  fmtest.Driver
+		backend string
+		tweak   func(*config.Config)
+	}{
+		{"memory", fmtest.SQLite, "memory", nil},
+		{"file", fmtest.SQLite, "file", nil},
+		{"database/sqlite", fmtest.SQLite, "database", nil},
+		{"database/postgres", fmtest.Postgres, "database", nil},
+		{"elastic", fmtest.SQLite, "elastic", func(c *config.Config) {
+			c.SetSection("audit.elastic", map[string]any{"url": es.URL})
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			if tc.driver == fmtest.Postgres {
+				fmtest.SkipUnlessServer(b, fmtest.EnvPostgresDSN, "PostgreSQL")
+			}
+			app := auditApp(b, tc.driver, tc.backend, tc.tweak)
+			ctx := app.SystemContext(context.Background(), "")
+			entry := ports.AuditEntry{Action: ports.AuditUpdate, DocType: "Bench Note", DocumentID: "n-1",
+				Changes: map[string][2]any{"qty": {1, 2}, "title": {"a", "b"}}, Metadata: map[string]any{"request_id": "r"}}
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			// Flush every half queue: the writer's pace, not the queue's
+			// size, sets the rate (Record drops what does not fit).
+			t0, i := time.Now(), 0
+			for b.Loop() {
+				app.Audit.Record(ctx, entry)
+				if i++; i%5000 == 0 {
+					if err := app.Audit.Flush(fctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := app.Audit.Flush(fctx); err != nil {
+				b.Fatal(err)
+			}
+			elapsed := time.Since(t0)
+			st := app.Audit.Stats()
+			if st.Lost > 0 {
+				b.Fatalf("entries lost: %+v", st)
+			}
+			b.ReportMetric(float64(st.Written)/elapsed.Seconds(), "entries/s")
+			if st.Dropped > 0 {
+				b.Fatalf("entries dropped: %+v", st)
+			}
+		})
+	}
+}

@@ -1,0 +1,429 @@
+// Package audit is the audit trail: every committed create, update and
+// delete through the repository with its field-level diff, reads of
+// DocTypes whose Meta asks for it, and the identity part's security events,
+// written in batches to a ports.AuditLog off the request path.
+//
+// Record never blocks and never fails: entries wait in a bounded queue for
+// the writer (Run), which writes them in batches, retries a failed batch
+// with backoff a bounded number of times and then counts its entries as
+// lost, in a log line carrying the count — never silently. An entry that
+// finds the queue full is dropped and counted the same way. Close (the
+// app's shutdown) writes everything still queued.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Options tune the writer.
+type Options struct {
+	// QueueSize bounds the entries waiting to be written (default 10,000).
+	QueueSize int
+	// BatchSize is the most entries one Log call carries (default 500).
+	BatchSize int
+	// FlushInterval is the longest an entry waits for its batch to fill
+	// (default 200 ms).
+	FlushInterval time.Duration
+	// MaxRetries is how often a failed batch is tried again (default 0:
+	// none; the composition root sets [audit] max_retries).
+	MaxRetries int
+	// Backoff is the wait before the first retry, doubled each time up to
+	// 5 s (default 100 ms).
+	Backoff time.Duration
+	// ShutdownTimeout bounds how long Close may spend writing what is left
+	// (default 10 s).
+	ShutdownTimeout time.Duration
+	// Logger receives the counts of lost entries (default slog.Default()).
+	Logger *slog.Logger
+	// Now stamps entries (default time.Now).
+	Now func() time.Time
+	// AfterCommit, when set, holds back what Record is given inside a
+	// transaction until it commits (and drops it when it rolls back):
+	// ports.Repository.AfterCommit.
+	AfterCommit func(ctx context.Context, fn func(ctx context.Context))
+}
+
+func (o *Options) defaults() {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 10_000
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 200 * time.Millisecond
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 100 * time.Millisecond
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Stats counts what became of recorded entries.
+type Stats struct {
+	// Written entries were stored by the log.
+	Written int64
+	// Dropped entries found the queue full, or came after Close.
+	Dropped int64
+	// Lost entries were in batches the log refused every time they were tried.
+	Lost int64
+}
+
+// Service records audit entries and writes them to a ports.AuditLog.
+type Service struct {
+	sink ports.AuditLog
+	reg  *doctype.Registry
+	opts Options
+
+	queue   chan ports.AuditEntry
+	flushes chan chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	running atomic.Bool
+	closed  atomic.Bool
+	once    sync.Once
+
+	written, dropped, lost atomic.Int64
+	lastDropLog            atomic.Int64 // unix nanos of the last "dropped" log line
+}
+
+// New returns a Service writing to sink; reg describes the DocTypes whose
+// changes it audits (Subscribe). Start its writer with Run.
+func New(sink ports.AuditLog, reg *doctype.Registry, opts Options) *Service {
+	opts.defaults()
+	return &Service{
+		sink:    sink,
+		reg:     reg,
+		opts:    opts,
+		queue:   make(chan ports.AuditEntry, opts.QueueSize),
+		flushes: make(chan chan struct{}),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// Log is the ports.AuditLog the entries go to (for queries).
+func (s *Service) Log() ports.AuditLog { return s.sink }
+
+// Stats returns the counts so far.
+func (s *Service) Stats() Stats {
+	return Stats{Written: s.written.Load(), Dropped: s.dropped.Load(), Lost: s.lost.Load()}
+}
+
+// Record queues entries, filling what they leave empty from ctx: ID,
+// Timestamp, TenantID, UserID (the principal) and the request's id, address
+// and user agent in Metadata. It never blocks: an entry that finds the
+// queue full is dropped and counted.
+func (s *Service) Record(ctx context.Context, entries ...ports.AuditEntry) {
+	filled := make([]ports.AuditEntry, len(entries))
+	for i, e := range entries {
+		s.fill(ctx, &e)
+		filled[i] = e
+	}
+	if s.opts.AfterCommit != nil {
+		s.opts.AfterCommit(ctx, func(context.Context) { s.enqueue(filled) })
+		return
+	}
+	s.enqueue(filled)
+}
+
+// enqueue queues entries without waiting.
+func (s *Service) enqueue(entries []ports.AuditEntry) {
+	for _, e := range entries {
+		if s.closed.Load() {
+			s.drop(1, "the audit trail is closed")
+			continue
+		}
+		select {
+		case s.queue <- e:
+		default:
+			s.drop(1, "the audit queue is full")
+		}
+	}
+}
+
+// fill completes e from ctx.
+func (s *Service) fill(ctx context.Context, e *ports.AuditEntry) {
+	if e.ID == "" {
+		e.ID = doctype.NewUUIDv7()
+	}
+	if e.Timestamp.IsZero() {
+		e.Timestamp = s.opts.Now()
+	}
+	e.Timestamp = e.Timestamp.UTC()
+	if e.TenantID == "" {
+		e.TenantID = ports.TenantIDFrom(ctx)
+	}
+	if e.UserID == "" {
+		if u := ports.UserFrom(ctx); u != nil {
+			e.UserID = u.ID
+		}
+	}
+	ri := ports.RequestInfoFrom(ctx)
+	if ri == (ports.RequestInfo{}) {
+		return
+	}
+	md := make(map[string]any, len(e.Metadata)+3)
+	for k, v := range e.Metadata {
+		md[k] = v
+	}
+	for k, v := range map[string]string{"request_id": ri.ID, "ip": ri.ClientIP, "user_agent": ri.UserAgent} {
+		if _, set := md[k]; !set && v != "" {
+			md[k] = v
+		}
+	}
+	e.Metadata = md
+}
+
+// drop counts n dropped entries and says so at most once every 10 s.
+func (s *Service) drop(n int64, why string) {
+	total := s.dropped.Add(n)
+	now := time.Now().UnixNano()
+	last := s.lastDropLog.Load()
+	if now-last >= int64(10*time.Second) && s.lastDropLog.CompareAndSwap(last, now) {
+		s.opts.Logger.Error("audit entries dropped", "reason", why, "dropped_total", total)
+	}
+}
+
+// Run writes queued entries in batches until ctx ends or Close is called,
+// then writes what is left (within Options.ShutdownTimeout) and returns.
+func (s *Service) Run(ctx context.Context) {
+	if !s.running.CompareAndSwap(false, true) {
+		return
+	}
+	defer close(s.done)
+	batch := make([]ports.AuditEntry, 0, s.opts.BatchSize)
+	timer := time.NewTimer(s.opts.FlushInterval)
+	timer.Stop()
+	flush := func(ctx context.Context) {
+		if len(batch) > 0 {
+			s.write(ctx, batch)
+			batch = batch[:0]
+		}
+	}
+	// drain writes everything queued now.
+	drain := func(ctx context.Context) {
+		for {
+			select {
+			case e := <-s.queue:
+				batch = append(batch, e)
+				if len(batch) == s.opts.BatchSize {
+					flush(ctx)
+				}
+			default:
+				flush(ctx)
+				return
+			}
+		}
+	}
+	for {
+		select {
+		case e := <-s.queue:
+			batch = append(batch, e)
+			if len(batch) == 1 {
+				timer.Reset(s.opts.FlushInterval)
+			}
+			if len(batch) == s.opts.BatchSize {
+				timer.Stop()
+				flush(ctx)
+			}
+		case <-timer.C:
+			flush(ctx)
+		case reply := <-s.flushes:
+			timer.Stop()
+			drain(ctx)
+			close(reply)
+		case <-ctx.Done():
+			s.finish(drain)
+			return
+		case <-s.stop:
+			s.finish(drain)
+			return
+		}
+	}
+}
+
+// finish writes what is queued on a context of its own: the app's is over.
+func (s *Service) finish(drain func(context.Context)) {
+	s.closed.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	drain(ctx)
+	if n := len(s.queue); n > 0 { // Record raced with closing
+		drain(ctx)
+	}
+}
+
+// write logs batch, retrying with backoff; a batch refused every time is
+// counted as lost, with a log line.
+func (s *Service) write(ctx context.Context, batch []ports.AuditEntry) {
+	wait := s.opts.Backoff
+	var err error
+	for attempt := 0; attempt <= s.opts.MaxRetries; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			wait = min(2*wait, 5*time.Second)
+		}
+		if err = s.sink.Log(ctx, batch...); err == nil {
+			s.written.Add(int64(len(batch)))
+			return
+		}
+		if ctx.Err() != nil && attempt > 0 {
+			break
+		}
+	}
+	total := s.lost.Add(int64(len(batch)))
+	s.opts.Logger.Error("audit entries lost: the audit log refused them", "entries", len(batch),
+		"attempts", s.opts.MaxRetries+1, "lost_total", total, "err", err)
+}
+
+// Flush waits until every entry recorded before it has been written (or
+// counted as lost), or until ctx ends; once the writer has stopped it
+// returns at once. It waits for a writer that has not started yet (Run).
+func (s *Service) Flush(ctx context.Context) error {
+	reply := make(chan struct{})
+	select {
+	case s.flushes <- reply:
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the writer after it has written everything queued, and waits
+// for it. Entries recorded afterwards are dropped and counted.
+func (s *Service) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	if s.running.Load() {
+		<-s.done
+	}
+	s.closed.Store(true)
+	return nil
+}
+
+// Query returns the entries of the log that filter selects.
+func (s *Service) Query(ctx context.Context, filter ports.AuditFilter, page ports.AuditPage) (ports.AuditResult, error) {
+	res, err := s.sink.Query(ctx, filter, page)
+	if err != nil {
+		return ports.AuditResult{}, fmt.Errorf("query the audit log: %w", err)
+	}
+	return res, nil
+}
+
+// Subscribe audits every committed change of a DocType that is not
+// NotAudited, through feed.
+func (s *Service) Subscribe(feed ports.ChangeFeed) {
+	feed.Subscribe(ports.AllDocTypes, s.onChange)
+}
+
+// onChange records one committed change, with its diff.
+func (s *Service) onChange(ctx context.Context, ev ports.ChangeEvent) {
+	dt, ok := s.reg.Get(ev.DocType)
+	if !ok || dt.NotAudited || (dt.IsSingle && ev.Action == ports.ActionCreate) {
+		return // a single's creation only stores its defaults, on first read
+	}
+	action := ports.AuditUpdate
+	switch ev.Action {
+	case ports.ActionCreate:
+		action = ports.AuditCreate
+	case ports.ActionDelete:
+		action = ports.AuditDelete
+	}
+	e := ports.AuditEntry{
+		Timestamp:  ev.At,
+		TenantID:   ev.TenantID,
+		Action:     action,
+		DocType:    dt.Name,
+		DocumentID: ev.Name,
+		Changes:    Changes(dt, ev.Before, ev.After),
+	}
+	if ev.Principal != nil {
+		e.UserID = ev.Principal.ID
+	}
+	if action == ports.AuditUpdate && len(e.Changes) == 0 {
+		return // a save that changed nothing a reader would see
+	}
+	s.Record(ctx, e)
+}
+
+// Changes is the field-level diff of a write of a document of dt (before
+// nil for a create, after nil for a delete): {field: [old, new]}. Hidden
+// fields are masked (ports.AuditMasked); values that are not plain (lists,
+// maps, structs other than times) are copied as JSON, so the entry never
+// shares memory with the document.
+func Changes(dt *doctype.DocType, before, after any) map[string][2]any {
+	diff := dt.Diff(before, after)
+	if len(diff) == 0 {
+		return nil
+	}
+	out := make(map[string][2]any, len(diff))
+	for _, c := range diff {
+		if c.Field.Hidden {
+			out[c.Field.Name] = [2]any{mask(c.Old), mask(c.New)}
+			continue
+		}
+		out[c.Field.Name] = [2]any{plain(c.Old), plain(c.New)}
+	}
+	return out
+}
+
+func mask(v any) any {
+	if v == nil {
+		return nil
+	}
+	return ports.AuditMasked
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// plain returns v if it is a scalar or a time, else its JSON.
+func plain(v any) any {
+	if v == nil {
+		return nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return v
+	}
+	if rv.Type() == timeType {
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	return json.RawMessage(b)
+}
