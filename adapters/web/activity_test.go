@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	frameworkm "github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -317,4 +318,45 @@ func TestSecurityEventsAreAudited(t *testing.T) {
 		}
 	}
 	assert.Positive(t, masked, "the password change and the erasure changed the user's password hash")
+}
+
+// Diary is readable by its owner only (row-level security).
+type Diary struct {
+	doctype.Base
+	Body string `json:"body"`
+}
+
+var diaryMeta = doctype.Meta{Name: "Diary", Permissions: []doctype.Rule{{Role: "Writer", Actions: doctype.All, IfOwner: true}}}
+
+// TestActivityFeedFollowsRowLevelSecurity: each user sees the entries of
+// their own diaries only, in the feed and in a document's timeline.
+func TestActivityFeedFollowsRowLevelSecurity(t *testing.T) {
+	for _, driver := range fmtest.Drivers() {
+		t.Run(string(driver), func(t *testing.T) {
+			app := fmtest.New(t, driver, frameworkm.WithDocType[Diary](diaryMeta))
+			ann, bob := app.As(fmtest.User("ann", "Writer")), app.As(fmtest.User("bob", "Writer"))
+			mine := map[string]bool{}
+			var bobs string
+			for i := range 6 {
+				c, who := ann, "ann"
+				if i%3 == 0 {
+					c, who = bob, "bob"
+				}
+				name := c.Post("/api/v1/resource/Diary", map[string]any{"body": "b"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+				if who == "ann" {
+					mine[name] = true
+				} else {
+					bobs = name
+				}
+			}
+			flushAudit(t, app)
+			p := feed(t, ann, "/api/v1/activity?doctype=Diary")
+			assert.EqualValues(t, len(mine), p.Total)
+			for _, e := range p.Data {
+				assert.True(t, mine[e.DocumentID], "ann sees an entry of a diary she cannot read: %+v", e)
+			}
+			assert.EqualValues(t, 2, feed(t, bob, "/api/v1/activity?doctype=Diary").Total)
+			ann.Get("/api/v1/resource/Diary/"+bobs+"/activity").RequireStatus(t, http.StatusNotFound)
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -97,22 +98,23 @@ func (f *Feed) Document(ctx context.Context, doctypeName, name string, limit, of
 }
 
 // scan pages through the newest FeedScanLimit matching entries and keeps
-// those u may see.
+// those u may see. Whether u may read the documents of a page is asked in
+// one list per DocType (name in …, with u's permissions and row-level
+// security), not one read per document.
 func (f *Feed) scan(ctx context.Context, u *ports.UserContext, filter ports.AuditFilter, limit, offset int) (*Page, error) {
 	const batch = 500
-	seen := map[[2]string]bool{} // doctype, name → readable
+	readable := map[[2]string]bool{} // doctype, name → readable now
 	page := &Page{Entries: []ports.AuditEntry{}}
 	for scanned := 0; scanned < FeedScanLimit; scanned += batch {
 		res, err := f.audit.Query(ctx, filter, ports.AuditPage{Limit: batch, Offset: scanned, SkipTotal: true})
 		if err != nil {
 			return nil, err
 		}
+		if err := f.learn(ctx, res.Entries, readable); err != nil {
+			return nil, err
+		}
 		for _, e := range res.Entries {
-			ok, err := f.visible(ctx, u, e, seen)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
+			if e.DocType == "" && e.UserID != u.ID || e.DocType != "" && !readable[[2]string{e.DocType, e.DocumentID}] {
 				continue
 			}
 			if page.Total >= int64(offset) && len(page.Entries) < limit {
@@ -127,22 +129,41 @@ func (f *Feed) scan(ctx context.Context, u *ports.UserContext, filter ports.Audi
 	return page, nil
 }
 
-// visible reports whether u may see e: their own security events, and the
-// entries of documents they may read now.
-func (f *Feed) visible(ctx context.Context, u *ports.UserContext, e ports.AuditEntry, seen map[[2]string]bool) (bool, error) {
-	if e.DocType == "" {
-		return e.UserID == u.ID, nil
+// learn finds out which documents of entries the principal may read now
+// that readable does not know yet: one list per DocType.
+func (f *Feed) learn(ctx context.Context, entries []ports.AuditEntry, readable map[[2]string]bool) error {
+	names := map[string][]any{}
+	for _, e := range entries {
+		key := [2]string{e.DocType, e.DocumentID}
+		if _, known := readable[key]; known || e.DocType == "" {
+			continue
+		}
+		readable[key] = false // until the list says otherwise
+		names[e.DocType] = append(names[e.DocType], e.DocumentID)
 	}
-	key := [2]string{e.DocType, e.DocumentID}
-	if ok, known := seen[key]; known {
-		return ok, nil
+	for doctypeName, ns := range names {
+		if _, err := f.res.DocType(doctypeName); err != nil {
+			continue // a DocType the app no longer has
+		}
+		res, err := f.res.List(ctx, doctypeName, resource.ListParams{
+			Filters:   []ports.Filter{{Field: doctype.FieldName, Op: ports.OpIn, Value: ns}},
+			Fields:    []string{doctype.FieldName},
+			Limit:     resource.MaxLimit,
+			SkipTotal: true,
+		})
+		switch {
+		case errors.Is(err, core.ErrForbidden), errors.Is(err, core.ErrValidation):
+			continue // may read none of them (or may not filter on name)
+		case err != nil:
+			return err
+		}
+		for _, doc := range res.Items {
+			if b, err := doctype.BaseOf(doc); err == nil {
+				readable[[2]string{doctypeName, b.Name}] = true
+			}
+		}
 	}
-	ok, err := f.readable(ctx, e.DocType, e.DocumentID)
-	if err != nil {
-		return false, err
-	}
-	seen[key] = ok
-	return ok, nil
+	return nil
 }
 
 // readable reports whether the principal may read doctype/name now (false
