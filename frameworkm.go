@@ -35,6 +35,7 @@ import (
 	"github.com/framework-m/framework-m/core/errorlog"
 	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/core/files"
+	"github.com/framework-m/framework-m/core/notify"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/core/roles"
 	"github.com/framework-m/framework-m/core/settings"
@@ -85,6 +86,9 @@ type App struct {
 	Hub ports.Hub
 	// Files stores files ([files]): uploads, downloads, attachments.
 	Files *files.Service
+	// Notifications stores in-app notifications and pushes them to their
+	// users' streams ([notifications]).
+	Notifications *notify.Service
 	// Audit is the audit trail ([audit]; nil when backend = "off").
 	Audit *audit.Service
 
@@ -167,6 +171,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := app.buildFiles(o, deps); err != nil {
 		return nil, err
 	}
+	if err := app.buildNotifications(o, deps); err != nil {
+		return nil, err
+	}
 	if err := app.buildAuthChain(o, deps); err != nil {
 		return nil, err
 	}
@@ -192,6 +199,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Roles:          app.Roles,
 		Explainer:      explainer,
 		Files:          app.Files,
+		Notifications:  app.Notifications,
 		Activity:       app.activityFeed(),
 	})
 	ok = true

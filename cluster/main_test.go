@@ -96,6 +96,10 @@ type nodeSpec struct {
 	IdleInTxMS      int
 	ThrottleOnError string
 	BootstrapAdmin  bool
+	// Hub, when set, is [hub] backend (default: auto, LISTEN/NOTIFY).
+	Hub string
+	// RecheckSeconds, when set, is [notifications] recheck_seconds.
+	RecheckSeconds int
 	// FreezeFile arms the freeze hook: when that file exists and the SQL
 	// of a statement the instance just ran contains its content, the
 	// instance removes it and stops itself (SIGSTOP).
@@ -132,6 +136,12 @@ func (s nodeSpec) config() config.Config {
 	}
 	if s.ThrottleOnError != "" {
 		cfg.Auth.Throttle.OnError = s.ThrottleOnError
+	}
+	if s.Hub != "" {
+		cfg.Hub.Backend = s.Hub
+	}
+	if s.RecheckSeconds > 0 {
+		cfg.Notifications.RecheckSeconds = s.RecheckSeconds
 	}
 	if s.BootstrapAdmin {
 		cfg.Auth.BootstrapAdmin = config.BootstrapAdmin{Email: adminEmail, Password: adminPass}

@@ -18,6 +18,7 @@ func Register(reg *doctype.Registry) error {
 	add(doctype.Register[CustomPermission](reg, CustomPermissionMeta))
 	add(doctype.Register[Role](reg, RoleMeta))
 	add(doctype.Register[ActivityLog](reg, ActivityLogMeta))
+	add(doctype.Register[Notification](reg, NotificationMeta))
 	errs = append(errs, RegisterFiles(reg))
 	return errors.Join(errs...)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/files"
+	"github.com/framework-m/framework-m/core/notify"
 	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/core/roles"
@@ -71,6 +72,9 @@ type Deps struct {
 	Users *auth.UserAdmin
 	// Files serves stored files (nil: no /file routes).
 	Files *files.Service
+	// Notifications serves the caller's notifications and their stream
+	// (nil: no /notifications routes).
+	Notifications *notify.Service
 	// Activity serves the audit trail as an activity feed (nil: no
 	// /activity routes).
 	Activity *audit.Feed
@@ -155,6 +159,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindUsers(api, d.Users, maxBody)
 	bindRoles(api, d.Roles, d.Explainer, d.Config.Permissions.AdminRoles, d.Users)
 	bindFiles(api, d.Files, maxBody)
+	bindNotifications(api, d.Notifications, d.Auth, d.Config.CORS, d.Logger)
 	bindActivity(api, d.Activity)
 	for _, add := range d.Routes {
 		add(api)
