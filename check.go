@@ -70,6 +70,9 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 	sel(o.permissions, "permissions.backend", cfg.Permissions.Backend, o.permissions.unknown)
 	sel(o.limiters, "rate_limit.backend", cfg.RateLimit.Backend, o.limiters.unknown)
 	sel(o.hubs, "hub.backend", hubName(cfg), o.hubs.unknown)
+	if cfg.Notifications.Hub != "" {
+		sel(o.hubs, "notifications.hub", cfg.Notifications.Hub, o.hubs.unknown)
+	}
 	sel(o.storages, "files.storage_backend", cfg.Files.StorageBackend, o.storages.unknown)
 	add(checkStorage(cfg)...)
 	sel(o.audits, "audit.backend", cfg.Audit.Backend, o.audits.unknown)

@@ -63,7 +63,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer, opts ...Option) e
 			return errors.New("usage: config check [-config FILE]")
 		}
 		fs, cfgPath := commonFlags("config check")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
 		cfg, err := LoadConfig(*cfgPath)
@@ -93,6 +93,19 @@ func sourceOption(path string) Option {
 	return WithConfigSource(p)
 }
 
+// parseFlags parses args and refuses what is left after the flags: "server
+// -config f.toml user create …" would otherwise start the server and
+// ignore "user create".
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (the command comes first: server user create -config FILE …)", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
 func commonFlags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (default $FRAMEWORK_M_CONFIG, then ./framework_config.toml)")
@@ -102,7 +115,7 @@ func commonFlags(name string) (*flag.FlagSet, *string) {
 func runServe(ctx context.Context, args []string, stdout io.Writer, opts []Option) error {
 	fs, cfgPath := commonFlags("serve")
 	addr := fs.String("addr", "", "listen address host:port (overrides [app] address)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(*cfgPath)
@@ -126,7 +139,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, opts []Optio
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer, opts []Option) error {
 	fs, cfgPath := commonFlags("migrate")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(*cfgPath)
@@ -157,7 +170,7 @@ func runUser(ctx context.Context, sub string, args []string, stdout io.Writer, o
 	remove := fs.String("remove", "", "roles to remove (user roles), comma-separated")
 	role := fs.String("role", "", "only users holding this role (user list)")
 	search := fs.String("search", "", "only users whose email or name contains this (user list)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *password == "-" {
@@ -194,7 +207,7 @@ func runRole(ctx context.Context, sub string, args []string, stdout io.Writer, o
 	desc := fs.String("description", "", "what the role is for")
 	desk := fs.Bool("desk-access", false, "holders may use the desk (the admin user interface)")
 	tenant := fs.String("tenant", "", "tenant (default [tenancy] default_tenant_id)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	return withApp(ctx, *cfgPath, opts, func(app *App) error { return app.runRole(ctx, sub, *tenant, *name, *desc, *desk, stdout) })

@@ -144,3 +144,15 @@ func TestUserAndRoleCommands(t *testing.T) {
 	assert.Contains(t, out, "bob@example.com")
 	assert.NotContains(t, out, "ann@example.com")
 }
+
+// TestCLIRefusesArgumentsAfterFlags: a command after the flags is an error,
+// not a server started with the command ignored.
+func TestCLIRefusesArgumentsAfterFlags(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := frameworkm.Run(ctx, []string{"-config", "nope.toml", "user", "create", "-email", "a@b.c"}, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unexpected argument "user"`)
+	assert.Empty(t, out.String(), "nothing served")
+}

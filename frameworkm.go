@@ -322,10 +322,11 @@ func (a *App) readiness() []ports.Dependency {
 }
 
 // redisRequired reports whether the app cannot serve without [redis]: when it
-// holds the sessions or the hub, or the login throttle fails closed on it.
+// holds the sessions or a hub (caches' or notifications'), or the login
+// throttle fails closed on it.
 // (The API rate limit alone lets requests through.)
 func redisRequired(cfg config.Config) bool {
-	return cfg.Auth.Session.Backend == "redis" || hubName(cfg) == "redis" ||
+	return cfg.Auth.Session.Backend == "redis" || hubName(cfg) == "redis" || cfg.Notifications.Hub == "redis" ||
 		(cfg.RateLimit.Backend == "redis" && cfg.Auth.Throttle.OnError == "closed")
 }
 
