@@ -58,7 +58,7 @@ func (discard) Query(context.Context, ports.AuditFilter, ports.AuditPage) (ports
 func BenchmarkAuditedWrite(b *testing.B) {
 	for _, drv := range drivers() {
 		for _, op := range []string{"create", "update"} {
-			for _, backend := range []string{"off", "discard", "database"} {
+			for _, backend := range []string{"off", "discard", "file", "database"} {
 				b.Run(fmt.Sprintf("%s/%s/audit=%s", drv, op, backend), func(b *testing.B) {
 					if drv == fmtest.Postgres {
 						fmtest.SkipUnlessServer(b, fmtest.EnvPostgresDSN, "PostgreSQL")
