@@ -77,7 +77,7 @@ func (ra *Reader) fill(r io.Reader) {
 			c.buf = buffers.Get().(*[]byte)
 			c.b = *c.buf
 		}
-		n, err := fill(r, c.b)
+		n, err := Fill(r, c.b)
 		c.off, c.n, c.err = 0, n, err
 		select {
 		case ra.full <- c: // never blocks: at most count chunks exist
@@ -90,10 +90,10 @@ func (ra *Reader) fill(r io.Reader) {
 	}
 }
 
-// fill reads r into b until b is full or r fails (io.EOF included), as
+// Fill reads r into b until b is full or r fails (io.EOF included), as
 // io.ReadFull does, but keeps r's error as it is: ReadFull reports an early
 // io.EOF as io.ErrUnexpectedEOF, which could not be told from a source's own.
-func fill(r io.Reader, b []byte) (int, error) {
+func Fill(r io.Reader, b []byte) (int, error) {
 	n := 0
 	for n < len(b) {
 		k, err := r.Read(b[n:])

@@ -62,6 +62,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/files"
+	"github.com/framework-m/framework-m/core/readahead"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -804,17 +805,7 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // per 4 KiB.
 type fullReader struct{ r io.Reader }
 
-func (f fullReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k, err := f.r.Read(p[n:])
-		n += k
-		if err != nil {
-			return n, err // io.ReadFull would turn an early io.EOF into io.ErrUnexpectedEOF, the source's own too
-		}
-	}
-	return n, nil
-}
+func (f fullReader) Read(p []byte) (int, error) { return readahead.Fill(f.r, p) }
 
 // writeback writes to a staging file and starts the disk writing each
 // writebackChunk written (startWriteback), so that the disk works while the
