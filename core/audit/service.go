@@ -97,9 +97,11 @@ type Service struct {
 	flushes chan chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
-	running atomic.Bool
-	closed  atomic.Bool
+	running atomic.Bool  // the writer (Run, or Close when Run never ran) has started
+	closing sync.RWMutex // enqueue holds it for reading while it checks closed and sends
+	closed  bool         // under closing: entries are dropped from now on
 	once    sync.Once
+	batch   []ports.AuditEntry // the writer's
 
 	written, dropped, lost atomic.Int64
 	lastDropLog            atomic.Int64 // unix nanos of the last "dropped" log line
@@ -145,17 +147,24 @@ func (s *Service) Record(ctx context.Context, entries ...ports.AuditEntry) {
 	s.enqueue(filled)
 }
 
-// enqueue queues entries without waiting.
+// enqueue queues entries without waiting. An entry without a tenant (a
+// Record outside any tenant) is dropped and counted: no backend could
+// store it, and it would fail its whole batch.
 func (s *Service) enqueue(entries []ports.AuditEntry) {
+	s.closing.RLock()
+	defer s.closing.RUnlock()
 	for _, e := range entries {
-		if s.closed.Load() {
+		switch {
+		case s.closed:
 			s.drop(1, "the audit trail is closed")
-			continue
-		}
-		select {
-		case s.queue <- e:
+		case e.TenantID == "":
+			s.drop(1, "an audit entry without a tenant")
 		default:
-			s.drop(1, "the audit queue is full")
+			select {
+			case s.queue <- e:
+			default:
+				s.drop(1, "the audit queue is full")
+			}
 		}
 	}
 }
@@ -205,76 +214,90 @@ func (s *Service) drop(n int64, why string) {
 
 // Run writes queued entries in batches until ctx ends or Close is called,
 // then writes what is left (within Options.ShutdownTimeout) and returns.
+// ctx only says when to stop: a write under way when it ends is finished,
+// not abandoned.
 func (s *Service) Run(ctx context.Context) {
 	if !s.running.CompareAndSwap(false, true) {
 		return
 	}
 	defer close(s.done)
-	batch := make([]ports.AuditEntry, 0, s.opts.BatchSize)
+	quit := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { s.once.Do(func() { close(s.stop) }) })
+	defer stop()
+	go func() { <-s.stop; close(quit) }()
+	wctx := context.WithoutCancel(ctx)
+	s.batch = make([]ports.AuditEntry, 0, s.opts.BatchSize)
 	timer := time.NewTimer(s.opts.FlushInterval)
 	timer.Stop()
-	flush := func(ctx context.Context) {
-		if len(batch) > 0 {
-			s.write(ctx, batch)
-			batch = batch[:0]
+	for {
+		select {
+		case <-quit:
+			s.finish(quit)
+			return
+		default:
 		}
-	}
-	// drain writes everything queued now.
-	drain := func(ctx context.Context) {
-		for {
-			select {
-			case e := <-s.queue:
-				batch = append(batch, e)
-				if len(batch) == s.opts.BatchSize {
-					flush(ctx)
-				}
-			default:
-				flush(ctx)
-				return
+		select {
+		case e := <-s.queue:
+			s.batch = append(s.batch, e)
+			if len(s.batch) == 1 {
+				timer.Reset(s.opts.FlushInterval)
 			}
+			if len(s.batch) == s.opts.BatchSize {
+				timer.Stop()
+				s.flush(wctx, quit)
+			}
+		case <-timer.C:
+			s.flush(wctx, quit)
+		case reply := <-s.flushes:
+			timer.Stop()
+			s.drain(wctx, quit)
+			close(reply)
+		case <-quit:
+			s.finish(quit)
+			return
 		}
 	}
+}
+
+// flush writes the batch gathered so far.
+func (s *Service) flush(ctx context.Context, quit <-chan struct{}) {
+	if len(s.batch) > 0 {
+		s.write(ctx, s.batch, quit)
+		s.batch = s.batch[:0]
+	}
+}
+
+// drain writes the batch and everything queued now.
+func (s *Service) drain(ctx context.Context, quit <-chan struct{}) {
 	for {
 		select {
 		case e := <-s.queue:
-			batch = append(batch, e)
-			if len(batch) == 1 {
-				timer.Reset(s.opts.FlushInterval)
+			s.batch = append(s.batch, e)
+			if len(s.batch) == s.opts.BatchSize {
+				s.flush(ctx, quit)
 			}
-			if len(batch) == s.opts.BatchSize {
-				timer.Stop()
-				flush(ctx)
-			}
-		case <-timer.C:
-			flush(ctx)
-		case reply := <-s.flushes:
-			timer.Stop()
-			drain(ctx)
-			close(reply)
-		case <-ctx.Done():
-			s.finish(drain)
-			return
-		case <-s.stop:
-			s.finish(drain)
+		default:
+			s.flush(ctx, quit)
 			return
 		}
 	}
 }
 
-// finish writes what is queued on a context of its own: the app's is over.
-func (s *Service) finish(drain func(context.Context)) {
-	s.closed.Store(true)
+// finish closes the trail to new entries and writes what is gathered and
+// queued, within Options.ShutdownTimeout.
+func (s *Service) finish(quit <-chan struct{}) {
+	s.closing.Lock() // no enqueue is half way: what is queued now is all
+	s.closed = true
+	s.closing.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	drain(ctx)
-	if n := len(s.queue); n > 0 { // Record raced with closing
-		drain(ctx)
-	}
+	s.drain(ctx, quit)
 }
 
-// write logs batch, retrying with backoff; a batch refused every time is
-// counted as lost, with a log line.
-func (s *Service) write(ctx context.Context, batch []ports.AuditEntry) {
+// write logs batch, retrying with backoff (without waiting once quit is
+// closed: the app is stopping); a batch refused every time is counted as
+// lost, with a log line.
+func (s *Service) write(ctx context.Context, batch []ports.AuditEntry, quit <-chan struct{}) {
 	wait := s.opts.Backoff
 	var err error
 	for attempt := 0; attempt <= s.opts.MaxRetries; attempt++ {
@@ -282,18 +305,23 @@ func (s *Service) write(ctx context.Context, batch []ports.AuditEntry) {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+			case <-quit:
+				t.Stop()
 			case <-ctx.Done():
 				t.Stop()
 			}
 			wait = min(2*wait, 5*time.Second)
 		}
+		if ctx.Err() != nil {
+			break
+		}
 		if err = s.sink.Log(ctx, batch...); err == nil {
 			s.written.Add(int64(len(batch)))
 			return
 		}
-		if ctx.Err() != nil && attempt > 0 {
-			break
-		}
+	}
+	if err == nil {
+		err = ctx.Err()
 	}
 	total := s.lost.Add(int64(len(batch)))
 	s.opts.Logger.Error("audit entries lost: the audit log refused them", "entries", len(batch),
@@ -321,13 +349,19 @@ func (s *Service) Flush(ctx context.Context) error {
 }
 
 // Close stops the writer after it has written everything queued, and waits
-// for it. Entries recorded afterwards are dropped and counted.
+// for it; when Run never ran (a command-line tool that builds the app
+// without starting it), Close writes what was recorded itself. Entries
+// recorded afterwards are dropped and counted.
 func (s *Service) Close() error {
 	s.once.Do(func() { close(s.stop) })
-	if s.running.Load() {
-		<-s.done
+	if s.running.CompareAndSwap(false, true) {
+		closed := make(chan struct{})
+		close(closed)
+		s.finish(closed)
+		close(s.done)
+		return nil
 	}
-	s.closed.Store(true)
+	<-s.done
 	return nil
 }
 

@@ -244,3 +244,66 @@ func TestChangesDiffMasksAndCopies(t *testing.T) {
 	assert.Equal(t, [2]any{ports.AuditMasked, nil}, deleted["secret"])
 	assert.Nil(t, audit.Changes(dt, before, before), "no change, no diff")
 }
+
+// ctxSink is a log whose Log waits for release and fails when its context
+// has ended: a database whose driver gives up on a canceled context.
+type ctxSink struct {
+	sink
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *ctxSink) Log(ctx context.Context, entries ...ports.AuditEntry) error {
+	select {
+	case c.entered <- struct{}{}:
+	default:
+	}
+	<-c.release
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.sink.Log(ctx, entries...)
+}
+
+// TestShutdownFinishesTheWriteUnderWay: the app's context ending while a
+// batch is being written does not lose it, nor what is queued behind it.
+func TestShutdownFinishesTheWriteUnderWay(t *testing.T) {
+	s := &ctxSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	svc := audit.New(s, doctype.NewRegistry(), audit.Options{BatchSize: 100, FlushInterval: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(runCtx); close(done) }()
+	for range 300 {
+		svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin})
+	}
+	<-s.entered // a batch is being written
+	cancel()    // the app shuts down
+	close(s.release)
+	<-done
+	assert.Equal(t, audit.Stats{Written: 300}, svc.Stats())
+	assert.Len(t, s.entries(), 300)
+}
+
+// TestCloseWithoutRunWritesWhatWasRecorded: a command-line tool builds the
+// app without starting it; what it records is written when it closes.
+func TestCloseWithoutRunWritesWhatWasRecorded(t *testing.T) {
+	s := &sink{}
+	svc := audit.New(s, doctype.NewRegistry(), audit.Options{Logger: slog.New(slog.DiscardHandler)})
+	svc.Record(ctx, ports.AuditEntry{Action: ports.AuditPasswordChange})
+	require.NoError(t, svc.Close())
+	assert.Len(t, s.entries(), 1)
+	require.NoError(t, svc.Flush(context.Background()), "Flush after Close returns at once")
+}
+
+// TestEntryWithoutTenantIsDroppedAlone: an entry recorded outside any tenant
+// is counted as dropped; the others of its batch are written.
+func TestEntryWithoutTenantIsDroppedAlone(t *testing.T) {
+	s := &sink{}
+	svc, logs := start(t, s, audit.Options{})
+	svc.Record(context.Background(), ports.AuditEntry{Action: ports.AuditLogin})
+	svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin})
+	require.NoError(t, svc.Flush(context.Background()))
+	assert.Len(t, s.entries(), 1)
+	assert.Equal(t, int64(1), svc.Stats().Dropped)
+	assert.Contains(t, logs.String(), "without a tenant")
+}

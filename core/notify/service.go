@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -302,7 +303,7 @@ func (s *Service) List(ctx context.Context, p ListParams) (Page, error) {
 // CheckID validates a notification id as the API receives it: a UUID.
 func CheckID(field, id string) error {
 	if !isUUID(id) {
-		return core.Invalid(field, "must be a notification id (a UUID)")
+		return core.Invalid(field, "must be a notification id (a lower-case UUID)")
 	}
 	return nil
 }
@@ -319,7 +320,9 @@ func isUUID(s string) bool {
 				return false
 			}
 		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			// Lower case only, as ids are made: an upper-case "since" would
+			// compare (byte-wise, as SQLite does) before ids it follows.
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 				return false
 			}
 		}
@@ -557,8 +560,10 @@ func (s *Service) Run(ctx context.Context) {
 	go func() {
 		defer close(done)
 		if s.hub != nil {
-			go s.publishLoop(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { s.publishLoop(ctx) }) // waited for: the hub closes after Run
 			s.subscribe(ctx)
+			wg.Wait()
 		}
 	}()
 	s.keepAlive(ctx)
