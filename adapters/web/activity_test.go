@@ -360,3 +360,35 @@ func TestActivityFeedFollowsRowLevelSecurity(t *testing.T) {
 		})
 	}
 }
+
+// Record is a DocType whose reads are audited (Meta.AuditReads).
+type Record struct {
+	doctype.Base
+	Patient string `json:"patient"`
+}
+
+var recordMeta = doctype.Meta{Name: "Medical Record", AuditReads: true, Permissions: []doctype.Rule{{Role: "Writer", Actions: doctype.All}}}
+
+// TestAuditedReads: reading one document of a DocType whose Meta asks for
+// it leaves a read entry; a refused read and a list leave none; other
+// DocTypes' reads leave none.
+func TestAuditedReads(t *testing.T) {
+	app := fmtest.New(t, fmtest.SQLite, frameworkm.WithDocType[Record](recordMeta), frameworkm.WithDocType[Note](noteMeta))
+	w := app.As(fmtest.User("w", "Writer"))
+	rec := w.Post("/api/v1/resource/Medical%20Record", map[string]any{"patient": "p"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+	note := w.Post("/api/v1/resource/Note", map[string]any{"title": "t"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+	w.Get("/api/v1/resource/Medical%20Record/"+rec).RequireStatus(t, http.StatusOK)
+	w.Get("/api/v1/resource/Medical%20Record/"+rec).RequireStatus(t, http.StatusOK)
+	w.Get("/api/v1/resource/Medical%20Record").RequireStatus(t, http.StatusOK)
+	app.As(fmtest.User("o", "Guest")).Get("/api/v1/resource/Medical%20Record/"+rec).RequireStatus(t, http.StatusNotFound)
+	w.Get("/api/v1/resource/Note/"+note).RequireStatus(t, http.StatusOK)
+	flushAudit(t, app)
+	reads := feed(t, app.As(fmtest.Admin()), "/api/v1/activity?action=read")
+	require.Len(t, reads.Data, 2, "%+v", reads.Data)
+	for _, e := range reads.Data {
+		assert.Equal(t, "Medical Record", e.DocType)
+		assert.Equal(t, rec, e.DocumentID)
+		assert.Equal(t, "w", e.UserID)
+		assert.Empty(t, e.Changes)
+	}
+}
