@@ -208,6 +208,22 @@ func TestActivityFeedShowsWhatTheUserMayRead(t *testing.T) {
 	for _, e := range mine.Data {
 		assert.True(t, e.DocumentID == name || (e.Action == "login" && e.UserID == "w"), "%+v", e)
 	}
+	for _, e := range feed(t, app.As(fmtest.User("w2", "Writer")), "/api/v1/activity?doctype=Note").Data {
+		assert.NotContains(t, e.Metadata, "ip", "another user's address is theirs and admins' only")
+		assert.NotContains(t, e.Metadata, "user_agent")
+		assert.NotEmpty(t, e.Metadata["request_id"])
+	}
+	for _, e := range mine.Data {
+		if e.DocType != "" {
+			assert.NotEmpty(t, e.Metadata["ip"], "one's own address stays")
+		}
+	}
+	for _, e := range feed(t, admin, "/api/v1/activity?doctype=Note").Data {
+		assert.NotEmpty(t, e.Metadata["ip"], "admins see addresses")
+	}
+	for _, e := range feed(t, app.As(fmtest.User("w2", "Writer")), "/api/v1/resource/Note/"+name+"/activity").Data {
+		assert.NotContains(t, e.Metadata, "ip")
+	}
 	theirs := feed(t, outsider, "/api/v1/activity")
 	require.Len(t, theirs.Data, 1, "only their own login: %+v", theirs.Data)
 	assert.Equal(t, "o", theirs.Data[0].UserID)

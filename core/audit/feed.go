@@ -94,7 +94,32 @@ func (f *Feed) Document(ctx context.Context, doctypeName, name string, limit, of
 	if err != nil {
 		return nil, err
 	}
+	if !f.admin(u) {
+		for i, e := range res.Entries {
+			res.Entries[i] = private(u, e)
+		}
+	}
 	return &Page{Entries: nonNil(res.Entries), Total: res.Total}, nil
+}
+
+// personal are the metadata of an entry that only its user and admins see:
+// where another user made a change from is theirs, not their coworkers'.
+var personal = []string{"ip", "user_agent"}
+
+// private returns e as u may see it: without another user's address and
+// user agent.
+func private(u *ports.UserContext, e ports.AuditEntry) ports.AuditEntry {
+	if e.UserID == u.ID || len(e.Metadata) == 0 {
+		return e
+	}
+	md := make(map[string]any, len(e.Metadata))
+	for k, v := range e.Metadata {
+		if !slices.Contains(personal, k) {
+			md[k] = v
+		}
+	}
+	e.Metadata = md
+	return e
 }
 
 // scan pages through the newest FeedScanLimit matching entries and keeps
@@ -118,7 +143,7 @@ func (f *Feed) scan(ctx context.Context, u *ports.UserContext, filter ports.Audi
 				continue
 			}
 			if page.Total >= int64(offset) && len(page.Entries) < limit {
-				page.Entries = append(page.Entries, e)
+				page.Entries = append(page.Entries, private(u, e))
 			}
 			page.Total++
 		}
