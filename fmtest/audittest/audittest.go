@@ -441,7 +441,10 @@ func query(t *testing.T, l ports.AuditLog, f ports.AuditFilter, p ports.AuditPag
 }
 
 // expect is what a log should return for f out of all: the matches, newest
-// first, then by ID descending.
+// first, then by ID descending. It spells the contract out itself rather
+// than call ports.AuditFilter.Matches and ports.NewestFirst, which the
+// memory and file logs use: a mistake there must fail this suite, not pass
+// it twice.
 func expect(all []ports.AuditEntry, f ports.AuditFilter) []ports.AuditEntry {
 	var out []ports.AuditEntry
 	for _, e := range all {
