@@ -76,6 +76,9 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 	sel(o.storages, "files.storage_backend", cfg.Files.StorageBackend, o.storages.unknown)
 	add(checkStorage(cfg)...)
 	sel(o.audits, "audit.backend", cfg.Audit.Backend, o.audits.unknown)
+	sel(o.renderers, "print.renderer", cfg.Print.Renderer, o.renderers.unknown)
+	sel(o.pdfs, "print.pdf_backend", cfg.Print.PDFBackend, o.pdfs.unknown)
+	add(checkPrint(cfg)...)
 	if mode, err := auth.ParseMode(cfg.Auth.Mode); err == nil {
 		if mode.HasLocalUsers() {
 			sel(o.sessions, "auth.session.backend", cfg.Auth.Session.Backend, o.sessions.unknown)
@@ -128,7 +131,10 @@ func ownerOf(regs []sectionRegistry, key string) (sectionRegistry, string) {
 		if !ok || rest == "" || strings.Contains(rest, ".") {
 			continue
 		}
-		if owner == nil || len(r.sectionPrefix()) > len(owner.sectionPrefix()) {
+		// The longest prefix owns the key; of registries sharing a prefix
+		// ([print] renderers and PDF converters), the one with the backend.
+		if owner == nil || len(r.sectionPrefix()) > len(owner.sectionPrefix()) ||
+			(len(r.sectionPrefix()) == len(owner.sectionPrefix()) && r.has(rest) && !owner.has(name)) {
 			owner, name = r, rest
 		}
 	}

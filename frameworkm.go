@@ -36,6 +36,7 @@ import (
 	"github.com/framework-m/framework-m/core/events"
 	"github.com/framework-m/framework-m/core/files"
 	"github.com/framework-m/framework-m/core/notify"
+	printing "github.com/framework-m/framework-m/core/print"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/core/roles"
 	"github.com/framework-m/framework-m/core/settings"
@@ -91,6 +92,8 @@ type App struct {
 	Notifications *notify.Service
 	// Audit is the audit trail ([audit]; nil when backend = "off").
 	Audit *audit.Service
+	// Print prints documents to HTML and PDF ([print]).
+	Print *printing.Service
 
 	store          *db.Repository
 	shared         *Shared
@@ -174,6 +177,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := app.buildNotifications(o, deps); err != nil {
 		return nil, err
 	}
+	if err := app.buildPrint(o, deps); err != nil {
+		return nil, err
+	}
 	if err := app.buildAuthChain(o, deps); err != nil {
 		return nil, err
 	}
@@ -201,6 +207,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Files:          app.Files,
 		Notifications:  app.Notifications,
 		Activity:       app.activityFeed(),
+		Print:          app.Print,
 	})
 	ok = true
 	return app, nil

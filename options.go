@@ -39,6 +39,8 @@ type options struct {
 	hubs        *registry[ports.Hub]
 	storages    *registry[ports.Storage]
 	audits      *registry[ports.AuditLog]
+	renderers   *registry[ports.TemplateRenderer]
+	pdfs        *registry[ports.PDFConverter]
 }
 
 // newOptions returns the built-in backends of every port, then applies opts.
@@ -54,6 +56,8 @@ func newOptions(opts []Option) *options {
 		hubs:        newRegistry("hub", "hub", builtinHubs),
 		storages:    newRegistry("file storage", "files", builtinStorages),
 		audits:      newRegistry("audit log", "audit", builtinAudits),
+		renderers:   newRegistry("template renderer", "print", builtinRenderers),
+		pdfs:        newRegistry("PDF converter", "print", builtinPDFConverters),
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -63,7 +67,7 @@ func newOptions(opts []Option) *options {
 
 // sectionRegistries lists every registry whose backends may have a section.
 func (o *options) sectionRegistries() []sectionRegistry {
-	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs, o.storages, o.audits}
+	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs, o.storages, o.audits, o.renderers, o.pdfs}
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).

@@ -184,3 +184,17 @@ func (e *NotSupportedError) Error() string { return e.Message }
 
 // Is makes errors.Is(err, ErrNotSupported) true.
 func (e *NotSupportedError) Is(target error) bool { return target == ErrNotSupported }
+
+// ReportedError is an answer for the client (its cause's status and
+// message) that operators must see as well: the web adapter also stores it
+// in the Error Log. A saved print format that fails when used is one.
+type ReportedError struct{ Err error }
+
+// Report marks err for the Error Log while keeping its answer.
+func Report(err error) error { return &ReportedError{Err: err} }
+
+// Error is the cause's message.
+func (e *ReportedError) Error() string { return e.Err.Error() }
+
+// Unwrap reaches the cause.
+func (e *ReportedError) Unwrap() error { return e.Err }

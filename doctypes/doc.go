@@ -19,6 +19,7 @@ func Register(reg *doctype.Registry) error {
 	add(doctype.Register[Role](reg, RoleMeta))
 	add(doctype.Register[ActivityLog](reg, ActivityLogMeta))
 	add(doctype.Register[Notification](reg, NotificationMeta))
+	add(doctype.Register[PrintFormat](reg, PrintFormatMeta))
 	errs = append(errs, RegisterFiles(reg))
 	return errors.Join(errs...)
 }

@@ -92,6 +92,9 @@ func Config(t testing.TB, driver Driver) config.Config {
 	// Tests send many requests as one user; tests of the limit lower it.
 	cfg.RateLimit.Requests = 1_000_000
 	cfg.RateLimit.RequestsPerIP = 1_000_000
+	// PDFs come from the Gotenberg of FM_TEST_GOTENBERG_URL (see
+	// Gotenberg); without it PDF requests answer HTML at once.
+	cfg.Print.PDFBackend = "none"
 	switch driver {
 	case SQLite, "":
 		cfg.Database.Driver = "sqlite"
@@ -105,6 +108,19 @@ func Config(t testing.TB, driver Driver) config.Config {
 		t.Fatalf("fmtest: unknown driver %q", driver)
 	}
 	return cfg
+}
+
+// EnvGotenberg names the environment variable holding the URL of the
+// Gotenberg service the print tests convert with.
+const EnvGotenberg = "FM_TEST_GOTENBERG_URL"
+
+// Gotenberg points cfg's PDF converter at the Gotenberg service of
+// FM_TEST_GOTENBERG_URL, skipping the test without it (failing it under
+// FM_REQUIRE_SERVERS).
+func Gotenberg(t testing.TB, cfg *config.Config) {
+	t.Helper()
+	cfg.Print.PDFBackend = "gotenberg"
+	cfg.Print.GotenbergURL = SkipUnlessServer(t, EnvGotenberg, "Gotenberg")
 }
 
 // MultiTenant switches cfg to multi-tenant mode with the test client's

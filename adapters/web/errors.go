@@ -197,8 +197,12 @@ func (h *errorHandler) handle(err error, c echo.Context) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 		h.unavailable(c, err)
 	}
-	if !known {
+	var rep *core.ReportedError
+	switch {
+	case !known:
 		body.Error.Message = "internal error; quote request id " + rid + " when reporting it"
+		h.record(c, err)
+	case errors.As(err, &rep):
 		h.record(c, err)
 	}
 	if req.Method == http.MethodHead {

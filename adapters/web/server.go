@@ -24,6 +24,7 @@ import (
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/files"
 	"github.com/framework-m/framework-m/core/notify"
+	printing "github.com/framework-m/framework-m/core/print"
 	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/core/roles"
@@ -78,6 +79,8 @@ type Deps struct {
 	// Activity serves the audit trail as an activity feed (nil: no
 	// /activity routes).
 	Activity *audit.Feed
+	// Print serves /api/v1/print (nil: no print routes).
+	Print *printing.Service
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -161,6 +164,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindFiles(api, d.Files, maxBody)
 	bindNotifications(api, d.Notifications, d.Auth, d.Config.CORS, d.Logger)
 	bindActivity(api, d.Activity)
+	bindPrint(api, d.Print, maxBody)
 	for _, add := range d.Routes {
 		add(api)
 	}

@@ -29,6 +29,8 @@ type Config struct {
 	Audit       Audit       `toml:"audit"`
 	// Notifications configures in-app notifications and their WebSocket stream.
 	Notifications Notifications `toml:"notifications"`
+	// Print configures printing: templates and the PDF service.
+	Print Print `toml:"print"`
 
 	// Sections holds the adapters' own settings by dotted TOML table
 	// ("permissions.citadel", "rate_limit.redis", or a third party's
@@ -296,6 +298,45 @@ type Notifications struct {
 	RecheckSeconds int `toml:"recheck_seconds"`
 }
 
+// Print configures printing: the templates' limits and the service that
+// turns HTML into PDF.
+type Print struct {
+	// Renderer names the template renderer: "html" (Go's html/template,
+	// sandboxed) or a registered one whose settings are [print.<renderer>].
+	Renderer string `toml:"renderer"`
+	// PDFBackend names the PDF converter: "gotenberg" (the Gotenberg
+	// service at GotenbergURL), "none" (PDF requests answer HTML with a
+	// warning), or a registered one whose settings are [print.<backend>].
+	PDFBackend string `toml:"pdf_backend"`
+	// GotenbergURL is the Gotenberg service ("http://127.0.0.1:3000").
+	GotenbergURL string `toml:"gotenberg_url"`
+	// TimeoutMS bounds one conversion, retries included; past it a PDF
+	// request answers HTML with a warning.
+	TimeoutMS int `toml:"timeout_ms"`
+	// Retries is how often a conversion the service refused as busy (503,
+	// 429) or could not take is tried again within TimeoutMS.
+	Retries int `toml:"retries"`
+	// DefaultPageSize is the page of formats that name none: A4, Letter,
+	// Legal, A3 or A5.
+	DefaultPageSize string `toml:"default_page_size"`
+	// Margins of formats that name none: lengths with a unit (mm, cm, in,
+	// pt, px).
+	MarginTop    string `toml:"margin_top"`
+	MarginBottom string `toml:"margin_bottom"`
+	MarginLeft   string `toml:"margin_left"`
+	MarginRight  string `toml:"margin_right"`
+	// TemplateDir holds the templates formats name as "file:<path>" (""
+	// refuses them); nothing outside it is ever read.
+	TemplateDir string `toml:"template_dir"`
+	// RenderTimeoutMS cuts off a template that runs longer.
+	RenderTimeoutMS int `toml:"render_timeout_ms"`
+	// MaxOutputSize cuts off a template that writes more ("8MB").
+	MaxOutputSize string `toml:"max_output_size"`
+}
+
+// MaxOutputBytes is MaxOutputSize in bytes (valid configurations only).
+func (p Print) MaxOutputBytes() int64 { n, _ := ParseSize(p.MaxOutputSize); return n }
+
 // Files configures stored files: where their bytes go and what is accepted.
 // Sizes are strings such as "10MB" (B, KB, MB, GB; 1 KB = 1,024 bytes),
 // durations strings such as "24h".
@@ -531,6 +572,20 @@ func Default() Config {
 			PingIntervalSeconds:   30,
 			SendBuffer:            64,
 			RecheckSeconds:        5,
+		},
+		Print: Print{
+			Renderer:        "html",
+			PDFBackend:      "gotenberg",
+			GotenbergURL:    "http://127.0.0.1:3000",
+			TimeoutMS:       30000,
+			Retries:         2,
+			DefaultPageSize: "A4",
+			MarginTop:       "15mm",
+			MarginBottom:    "15mm",
+			MarginLeft:      "12mm",
+			MarginRight:     "12mm",
+			RenderTimeoutMS: 2000,
+			MaxOutputSize:   "8MB",
 		},
 		Sections: map[string]any{},
 	}

@@ -145,6 +145,7 @@ func (c *Config) Validate() error {
 	validateFiles(c.Files, bad)
 	validateAudit(c.Audit, bad)
 	validateNotifications(c.Notifications, bad)
+	validatePrint(c.Print, bad)
 	if c.RateLimit.Requests < 1 {
 		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
 	}
@@ -581,5 +582,42 @@ func checkRanges(bad func(key, format string, args ...any), rs []intRange) {
 		if r.v < r.lo || r.v > r.hi {
 			bad(r.key, "must be between %d and %d, not %d", r.lo, r.hi, r.v)
 		}
+	}
+}
+
+// printLength is a margin of [print]: a number and a unit.
+var printLength = regexp.MustCompile(`^[0-9]{1,4}(\.[0-9]{1,3})?(mm|cm|in|pt|px)$`)
+
+// validatePrint checks [print].
+func validatePrint(p Print, bad func(key, format string, args ...any)) {
+	if strings.TrimSpace(p.Renderer) == "" {
+		bad("print.renderer", "must not be empty")
+	}
+	if strings.TrimSpace(p.PDFBackend) == "" {
+		bad("print.pdf_backend", "must not be empty (\"none\" answers HTML)")
+	}
+	if p.TimeoutMS < 100 || p.TimeoutMS > 600_000 {
+		bad("print.timeout_ms", "must be between 100 and 600000, not %d", p.TimeoutMS)
+	}
+	if p.Retries < 0 || p.Retries > 10 {
+		bad("print.retries", "must be between 0 and 10, not %d", p.Retries)
+	}
+	switch p.DefaultPageSize {
+	case "A4", "Letter", "Legal", "A3", "A5":
+	default:
+		bad("print.default_page_size", "must be A4, Letter, Legal, A3 or A5, not %q", p.DefaultPageSize)
+	}
+	for key, v := range map[string]string{"margin_top": p.MarginTop, "margin_bottom": p.MarginBottom, "margin_left": p.MarginLeft, "margin_right": p.MarginRight} {
+		if v != "" && !printLength.MatchString(v) {
+			bad("print."+key, "want a length with a unit (mm, cm, in, pt or px) such as \"15mm\", not %q", v)
+		}
+	}
+	if p.RenderTimeoutMS < 10 || p.RenderTimeoutMS > 60_000 {
+		bad("print.render_timeout_ms", "must be between 10 and 60000, not %d", p.RenderTimeoutMS)
+	}
+	if n, err := ParseSize(p.MaxOutputSize); err != nil {
+		bad("print.max_output_size", "%v", err)
+	} else if n < 1<<10 || n > 1<<30 {
+		bad("print.max_output_size", "must be between 1KB and 1GB, not %s", p.MaxOutputSize)
 	}
 }

@@ -413,3 +413,27 @@ func TestInvoiceAttachments(t *testing.T) {
 		annC.Get(file).RequireStatus(t, http.StatusNotFound)
 	})
 }
+
+// TestInvoicePrint: the app's own print format prints an invoice its reader
+// may see — the amount formatted by the invoice's currency, the customer
+// escaped — and nobody else's.
+func TestInvoicePrint(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+		annC, bobC, admin := app.As(ann), app.As(bob), app.As(fmtest.Admin())
+		admin.Post("/api/v1/resource/Print%20Format", map[string]any{
+			"name": "Standard Invoice", "doctype": "Invoice", "is_default": true,
+			"template": billing.InvoiceTemplate, "css": billing.InvoiceCSS,
+		}).RequireStatus(t, http.StatusCreated)
+		inv := annC.Post(invoices, map[string]any{"customer": "Ann <& Sons>", "amount": "1234.5", "currency": "JPY"}).
+			RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+
+		res := annC.Get("/api/v1/print/Invoice/" + inv + "?format=html").RequireStatus(t, http.StatusOK)
+		body := string(res.Body)
+		assert.Contains(t, body, "Invoice "+inv)
+		assert.Contains(t, body, "Ann &lt;&amp; Sons&gt;")
+		assert.Contains(t, body, "¥1,235", "yen have no decimals")
+		assert.Contains(t, body, "Please pay within 30 days.")
+		assert.Contains(t, res.Header.Get("Content-Disposition"), "Invoice-"+inv+".html")
+		bobC.Get("/api/v1/print/Invoice/" + inv + "?format=html").RequireStatus(t, http.StatusNotFound)
+	})
+}
