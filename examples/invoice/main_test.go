@@ -427,13 +427,13 @@ func TestInvoicePrint(t *testing.T) {
 		inv := annC.Post(invoices, map[string]any{"customer": "Ann <& Sons>", "amount": "1234.5", "currency": "JPY"}).
 			RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
 
-		res := annC.Get("/api/v1/print/Invoice/" + inv + "?format=html").RequireStatus(t, http.StatusOK)
+		res := annC.Get("/api/v1/print/Invoice/"+inv+"?format=html").RequireStatus(t, http.StatusOK)
 		body := string(res.Body)
 		assert.Contains(t, body, "Invoice "+inv)
 		assert.Contains(t, body, "Ann &lt;&amp; Sons&gt;")
 		assert.Contains(t, body, "¥1,235", "yen have no decimals")
 		assert.Contains(t, body, "Please pay within 30 days.")
 		assert.Contains(t, res.Header.Get("Content-Disposition"), "Invoice-"+inv+".html")
-		bobC.Get("/api/v1/print/Invoice/" + inv + "?format=html").RequireStatus(t, http.StatusNotFound)
+		bobC.Get("/api/v1/print/Invoice/"+inv+"?format=html").RequireStatus(t, http.StatusNotFound)
 	})
 }

@@ -578,7 +578,7 @@ func (inst *instance) funcs() htmltemplate.FuncMap {
 			}
 			return st.locale.FormatDatetime(v, opt.(string))
 		},
-		"field":    func(kind string, v any) (string, error) { return formatField(st.locale, kind, v) },
+		"field": func(kind string, v any) (string, error) { return formatField(st.locale, kind, v) },
 	}
 }
 
