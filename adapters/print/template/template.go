@@ -17,7 +17,6 @@ package template
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	texttemplate "text/template"
 	"text/template/parse"
 	"time"
@@ -242,7 +242,7 @@ func fieldMaps(fs []ports.PrintField) []map[string]any {
 func localeOf(settings map[string]any) (Locale, error) {
 	l := Locale{Location: time.UTC, DateFormat: "yyyy-mm-dd", TimeFormat: "HH:mm:ss"}
 	if tz, _ := settings["timezone"].(string); tz != "" {
-		loc, err := time.LoadLocation(tz)
+		loc, err := location(tz)
 		if err != nil {
 			return l, fmt.Errorf("system settings timezone %q: %w", tz, err)
 		}
@@ -254,6 +254,22 @@ func localeOf(settings map[string]any) (Locale, error) {
 	if f, _ := settings["time_format"].(string); f != "" {
 		l.TimeFormat = f
 	}
+	return l, nil
+}
+
+// locations caches time zones by name: time.LoadLocation reads the zone
+// database on every call.
+var locations sync.Map
+
+func location(name string) (*time.Location, error) {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	locations.Store(name, l)
 	return l, nil
 }
 
@@ -277,6 +293,7 @@ type runState struct {
 	deadline time.Time
 	steps    int
 	maxSteps int
+	depth    int
 	out      int
 	maxOut   int
 	err      error // the budget error that cut the run off
@@ -385,7 +402,7 @@ func named(err error, format string) error {
 
 // entry returns the parsed template of source, parsing it once.
 func (r *Renderer) entry(part, source string) (*entry, error) {
-	text, key, err := r.text(part, source)
+	key, load, err := r.source(part, source)
 	if err != nil {
 		return nil, err
 	}
@@ -396,6 +413,10 @@ func (r *Renderer) entry(part, source string) (*entry, error) {
 		return e, e.err
 	}
 	e = &entry{}
+	text, err := load()
+	if err != nil {
+		return nil, err // not cached: a file may be fixed
+	}
 	first, err := r.parse(part, text)
 	if err != nil {
 		e.err = err
@@ -422,63 +443,79 @@ func (r *Renderer) entry(part, source string) (*entry, error) {
 	return e, e.err
 }
 
-// text returns the template text of source and its cache key; "file:"
-// sources are read from under TemplateDir.
-func (r *Renderer) text(part, source string) (text, key string, err error) {
+// source returns the cache key of source and how to read its text; "file:"
+// sources are files under TemplateDir, keyed by their path, size and
+// modification time, so an edited file is parsed again.
+func (r *Renderer) source(part, source string) (key string, load func() (string, error), err error) {
 	rel, isFile := strings.CutPrefix(source, "file:")
 	if !isFile {
 		if len(source) > r.cfg.MaxTemplateSize {
-			return "", "", &ports.TemplateError{Template: part, Reason: fmt.Sprintf("is longer than %d bytes", r.cfg.MaxTemplateSize)}
+			return "", nil, &ports.TemplateError{Template: part, Reason: fmt.Sprintf("is longer than %d bytes", r.cfg.MaxTemplateSize)}
 		}
-		sum := sha256.Sum256([]byte(source))
-		return source, part + "\x00" + string(sum[:]), nil
+		return part + "\x00" + source, func() (string, error) { return source, nil }, nil
 	}
 	rel = strings.TrimSpace(rel)
 	if r.root == nil {
-		return "", "", &ports.TemplateError{Template: part, Reason: "file templates need [print] template_dir"}
+		return "", nil, &ports.TemplateError{Template: part, Reason: "file templates need [print] template_dir"}
 	}
 	if rel == "" || !filepath.IsLocal(rel) || strings.ContainsRune(rel, '\\') {
-		return "", "", &ports.TemplateError{Template: part, Reason: fmt.Sprintf("file %q is not a relative path inside the template directory", rel)}
+		return "", nil, &ports.TemplateError{Template: part, Reason: fmt.Sprintf("file %q is not a relative path inside the template directory", rel)}
 	}
-	f, err := r.root.Open(rel)
-	if err != nil {
-		reason := fmt.Sprintf("file %q cannot be read", rel)
-		if errors.Is(err, fs.ErrNotExist) {
-			reason = fmt.Sprintf("file %q does not exist in the template directory", rel)
-		}
-		return "", "", &ports.TemplateError{Template: part, Reason: reason}
+	fault := func(format string) error {
+		return &ports.TemplateError{Template: part, Reason: fmt.Sprintf(format, rel)}
 	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil || !info.Mode().IsRegular() {
-		return "", "", &ports.TemplateError{Template: part, Reason: fmt.Sprintf("file %q is not a regular file", rel)}
-	}
-	if info.Size() > int64(r.cfg.MaxTemplateSize) {
-		return "", "", &ports.TemplateError{Template: part, Reason: fmt.Sprintf("file %q is longer than %d bytes", rel, r.cfg.MaxTemplateSize)}
+	// Stat first: opening a FIFO (or a device) would block.
+	info, err := r.root.Stat(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil, fault("file %q does not exist in the template directory")
+	case err != nil:
+		return "", nil, fault("file %q cannot be read")
+	case !info.Mode().IsRegular():
+		return "", nil, fault("file %q is not a regular file")
+	case info.Size() > int64(r.cfg.MaxTemplateSize):
+		return "", nil, &ports.TemplateError{Template: part, Reason: fmt.Sprintf("file %q is longer than %d bytes", rel, r.cfg.MaxTemplateSize)}
 	}
 	key = part + "\x00file:" + rel + "\x00" + strconv.FormatInt(info.Size(), 10) + "\x00" + strconv.FormatInt(info.ModTime().UnixNano(), 10)
-	r.mu.Lock()
-	_, cached := r.cache[key]
-	r.mu.Unlock()
-	if cached {
-		return "", key, nil // parsed already: the text is not needed again
+	load = func() (string, error) {
+		f, err := r.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return "", fault("file %q cannot be read")
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			return "", fault("file %q is not a regular file")
+		}
+		b, err := io.ReadAll(io.LimitReader(f, int64(r.cfg.MaxTemplateSize)+1))
+		if err != nil {
+			return "", fault("file %q cannot be read")
+		}
+		if len(b) > r.cfg.MaxTemplateSize {
+			return "", &ports.TemplateError{Template: part, Reason: fmt.Sprintf("file %q is longer than %d bytes", rel, r.cfg.MaxTemplateSize)}
+		}
+		return string(b), nil
 	}
-	b, err := io.ReadAll(io.LimitReader(f, int64(r.cfg.MaxTemplateSize)+1))
-	if err != nil {
-		return "", "", &ports.TemplateError{Template: part, Reason: fmt.Sprintf("file %q cannot be read", rel)}
-	}
-	return string(b), key, nil
+	return key, load, nil
 }
 
-// Function names the rewrite adds to every range and template call.
+// Function names the rewrite adds to every range and template.
 const (
 	fnIter1 = "_fm_iter1"
 	fnIter2 = "_fm_iter2"
-	fnStep  = "_fm_step"
+	fnEnter = "_fm_enter"
+	fnLeave = "_fm_leave"
 )
 
-// parse parses text into a new instance and rewrites its trees so that
-// every range iterates through the budget and every template call steps it.
+// MaxDepth bounds how deeply templates call templates ({{template}}): a
+// template calling itself ends there, at once, instead of after a
+// hundred thousand levels whose unwinding alone takes seconds.
+const MaxDepth = 64
+
+// parse parses text into a new instance, rewrites its trees so that every
+// range iterates through the budget and every template counts its calls
+// and depth, and escapes it (html/template does so at the first run): a
+// template that cannot be escaped ("ends in a non-text context") is refused
+// here, as a syntax error is.
 func (r *Renderer) parse(part, text string) (*instance, error) {
 	inst := &instance{}
 	t, err := htmltemplate.New(part).Funcs(inst.funcs()).Parse(text)
@@ -488,15 +525,36 @@ func (r *Renderer) parse(part, text string) (*instance, error) {
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil && tt.Tree.Root != nil {
 			rewrite(tt.Tree.Root)
+			guard(tt.Tree.Root)
 		}
 	}
 	inst.t = t
+	// A run that may not take a step nor write a byte: it escapes the
+	// templates and stops.
+	inst.st = runState{ctx: context.Background(), deadline: time.Now().Add(time.Minute)}
+	err = t.Execute(inst.st.limit(io.Discard), nil)
+	var escErr *htmltemplate.Error
+	if errors.As(err, &escErr) {
+		return nil, templateError(part, err)
+	}
 	return inst, nil
+}
+
+// guard wraps a template's body in {{if _fm_enter}}{{end}} … {{if
+// _fm_leave}}{{end}}: each run of it counts one step and one level of
+// depth. (Empty ifs, so that the escaper's contexts do not change.)
+func guard(root *parse.ListNode) {
+	wrap := func(fn string) parse.Node {
+		return &parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: root.Pos,
+			Pipe: &parse.PipeNode{NodeType: parse.NodePipe, Pos: root.Pos, Cmds: []*parse.CommandNode{call(fn, root.Pos)}},
+			List: &parse.ListNode{NodeType: parse.NodeList, Pos: root.Pos}}}
+	}
+	root.Nodes = append(append([]parse.Node{wrap(fnEnter)}, root.Nodes...), wrap(fnLeave))
 }
 
 // rewrite walks a parse tree: a range's pipeline gains a last command
 // (_fm_iter1 or _fm_iter2) that turns what it ranges over into a budgeted
-// iterator, and a template call's pipeline a _fm_step.
+// iterator.
 func rewrite(n parse.Node) {
 	switch n := n.(type) {
 	case *parse.ListNode:
@@ -520,11 +578,6 @@ func rewrite(n parse.Node) {
 		n.Pipe.Cmds = append(n.Pipe.Cmds, call(fn, n.Pipe.Pos))
 		rewrite(n.List)
 		rewrite(n.ElseList)
-	case *parse.TemplateNode:
-		if n.Pipe == nil {
-			n.Pipe = &parse.PipeNode{NodeType: parse.NodePipe, Pos: n.Pos, Line: n.Line}
-		}
-		n.Pipe.Cmds = append(n.Pipe.Cmds, call(fnStep, n.Pos))
 	}
 }
 
@@ -538,15 +591,17 @@ func (inst *instance) funcs() htmltemplate.FuncMap {
 	return htmltemplate.FuncMap{
 		fnIter1: func(v any) (iter.Seq[any], error) { return iter1(st, v) },
 		fnIter2: func(v any) (iter.Seq2[any, any], error) { return iter2(st, v) },
-		fnStep: func(args ...any) (any, error) {
-			if err := st.step(); err != nil {
-				return nil, err
+		fnEnter: func() (bool, error) {
+			st.depth++
+			if st.depth > MaxDepth && st.err == nil {
+				st.err = fmt.Errorf("calls templates more than %d deep", MaxDepth)
 			}
-			if len(args) == 0 {
-				return nil, nil
+			if st.depth == 1 {
+				return false, st.err // the run itself: not a call
 			}
-			return args[len(args)-1], nil
+			return false, st.step()
 		},
+		fnLeave: func() bool { st.depth--; return false },
 		"currency": func(args ...any) (string, error) {
 			v, opt, err := valueFirst("currency", args, isCode)
 			if err != nil {
@@ -602,10 +657,10 @@ func valueFirst(name string, args []any, isOpt func(any) bool) (v, opt any, err 
 	return nil, nil, fmt.Errorf("%s takes a value and at most one option, not %d arguments", name, len(args))
 }
 
-// isCode reports whether v reads as a currency code.
+// isCode reports whether v reads as a currency code ("" for the default).
 func isCode(v any) bool {
 	s, ok := v.(string)
-	if !ok || len(s) != 3 {
+	if !ok || (len(s) != 3 && s != "") {
 		return false
 	}
 	for _, r := range s {
