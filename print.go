@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/adapters/print/gotenberg"
+	printmemory "github.com/framework-m/framework-m/adapters/print/memory"
 	printtemplate "github.com/framework-m/framework-m/adapters/print/template"
 	"github.com/framework-m/framework-m/core/config"
 	printing "github.com/framework-m/framework-m/core/print"
@@ -23,13 +24,15 @@ var builtinRenderers = map[string]Backend[ports.TemplateRenderer]{
 }
 
 // builtinPDFConverters are the PDF converters [print] pdf_backend may name;
+// "memory" writes plain PDFs of the page's text in process (apps' tests);
 // "none" builds none (PDF requests answer HTML with a warning). Gotenberg's
 // settings are [print]'s flat keys, as in the Python framework.
 var builtinPDFConverters = map[string]Backend[ports.PDFConverter]{
 	"gotenberg": Factory(func(d Deps) (ports.PDFConverter, error) {
 		return gotenberg.New(gotenbergConfig(d.Config.Print))
 	}),
-	"none": Factory(func(Deps) (ports.PDFConverter, error) { return nil, nil }),
+	"memory": Factory(func(Deps) (ports.PDFConverter, error) { return printmemory.New(), nil }),
+	"none":   Factory(func(Deps) (ports.PDFConverter, error) { return nil, nil }),
 }
 
 func rendererConfig(p config.Print) printtemplate.Config {

@@ -27,6 +27,7 @@ import (
 	"github.com/framework-m/framework-m/adapters/print/gotenberg"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/fmtest"
+	"github.com/framework-m/framework-m/fmtest/printtest"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -160,6 +161,10 @@ func servePDF(w http.ResponseWriter) {
 var page = ports.Rendered{HTML: doc("<p>hello</p>")}
 
 // ---- the real service ------------------------------------------------------
+
+func TestRealContract(t *testing.T) {
+	printtest.RunPDF(t, func(t *testing.T) ports.PDFConverter { return realConverter(t, nil) })
+}
 
 func TestRealA4PortraitByDefault(t *testing.T) {
 	c := realConverter(t, nil)

