@@ -103,6 +103,18 @@ func TestValidate(t *testing.T) {
 		{"empty permissions backend", func(c *config.Config) { c.Permissions.Backend = "" }, []string{"permissions.backend"}, "empty"},
 		{"empty admin role", func(c *config.Config) { c.Permissions.AdminRoles = []string{"Admin", ""} }, []string{"permissions.admin_roles[1]"}, "empty"},
 		{"no admin roles", func(c *config.Config) { c.Permissions.AdminRoles = nil }, nil, ""},
+		{"print: no renderer", func(c *config.Config) { c.Print.Renderer = " " }, []string{"print.renderer"}, "empty"},
+		{"print: no pdf backend", func(c *config.Config) { c.Print.PDFBackend = "" }, []string{"print.pdf_backend"}, "none"},
+		{"print: timeout too short", func(c *config.Config) { c.Print.TimeoutMS = 50 }, []string{"print.timeout_ms"}, "between 100"},
+		{"print: retries", func(c *config.Config) { c.Print.Retries = 11 }, []string{"print.retries"}, "between 0 and 10"},
+		{"print: no retries", func(c *config.Config) { c.Print.Retries = 0 }, nil, ""},
+		{"print: page size", func(c *config.Config) { c.Print.DefaultPageSize = "a4" }, []string{"print.default_page_size"}, "A4, Letter"},
+		{"print: margin without unit", func(c *config.Config) { c.Print.MarginLeft = "10" }, []string{"print.margin_left"}, "unit"},
+		{"print: margin in inches", func(c *config.Config) { c.Print.MarginTop = "0.75in" }, nil, ""},
+		{"print: no margin", func(c *config.Config) { c.Print.MarginBottom = "" }, nil, ""},
+		{"print: render timeout", func(c *config.Config) { c.Print.RenderTimeoutMS = 0 }, []string{"print.render_timeout_ms"}, "between 10"},
+		{"print: output size", func(c *config.Config) { c.Print.MaxOutputSize = "8 parsecs" }, []string{"print.max_output_size"}, "size"},
+		{"print: output too small", func(c *config.Config) { c.Print.MaxOutputSize = "100B" }, []string{"print.max_output_size"}, "1KB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
