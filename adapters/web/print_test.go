@@ -436,3 +436,31 @@ func TestPrintSlowGotenberg(t *testing.T) {
 		return res.Status == http.StatusOK && res.Header.Get("Content-Type") == "application/pdf"
 	}, 30*time.Second, 500*time.Millisecond, "PDFs again once Gotenberg answers")
 }
+
+// TestPrintFileTemplates: a format may name a file under [print]
+// template_dir; one that is gone when printing fails cleanly, with an
+// Error Log row, and one outside the directory is never read.
+func TestPrintFileTemplates(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "invoice.html"), []byte(`<p>From file: {{.doc.customer}}</p>`), 0o600))
+	outside := filepath.Join(t.TempDir(), "secret.html")
+	require.NoError(t, os.WriteFile(outside, []byte("SECRET"), 0o600))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link.html")))
+	app := printApp(t, fmtest.SQLite, func(c *config.Config) { c.Print.TemplateDir = dir })
+	admin := app.As(fmtest.Admin())
+	ann := app.As(fmtest.User("ann", "Accounts"))
+	name := newInvoice(t, ann, "Acme", 1)
+
+	admin.Post(printFormats, map[string]any{"name": "File", "doctype": "Sales Invoice", "template": "file:invoice.html"}).RequireStatus(t, http.StatusCreated)
+	assert.Contains(t, string(ann.Get(printPath(name, "format=html&print_format=File")).RequireStatus(t, http.StatusOK).Body), "From file: Acme")
+	for _, path := range []string{"file:link.html", "file:../" + filepath.Base(filepath.Dir(outside)) + "/secret.html", "file:" + outside, "file:missing.html"} {
+		e := admin.Post(printFormats, map[string]any{"name": "Bad", "doctype": "Sales Invoice", "template": path}).RequireStatus(t, http.StatusBadRequest).Err(t)
+		assert.NotContains(t, e.Error.Message, "SECRET", path)
+	}
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "invoice.html")))
+	before := errorLogs(t, app)
+	e := ann.Get(printPath(name, "format=html&print_format=File")).RequireStatus(t, http.StatusBadRequest).Err(t)
+	assert.Contains(t, e.Error.Message, "does not exist")
+	assert.Equal(t, before+1, errorLogs(t, app), "the operator sees the broken format")
+}
