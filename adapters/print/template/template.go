@@ -17,6 +17,7 @@ package template
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -452,7 +453,12 @@ func (r *Renderer) source(part, source string) (key string, load func() (string,
 		if len(source) > r.cfg.MaxTemplateSize {
 			return "", nil, &ports.TemplateError{Template: part, Reason: fmt.Sprintf("is longer than %d bytes", r.cfg.MaxTemplateSize)}
 		}
-		return part + "\x00" + source, func() (string, error) { return source, nil }, nil
+		key := part + "\x00=" + source
+		if len(source) > 256 { // the parsed template keeps the text already
+			sum := sha256.Sum256([]byte(source))
+			key = part + "\x00#" + string(sum[:])
+		}
+		return key, func() (string, error) { return source, nil }, nil
 	}
 	rel = strings.TrimSpace(rel)
 	if r.root == nil {
@@ -524,6 +530,10 @@ func (r *Renderer) parse(part, text string) (*instance, error) {
 	}
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil && tt.Tree.Root != nil {
+			if rn := tooDeep(tt.Tree.Root, 0); rn != nil {
+				line, _ := strconv.Atoi(lineOf(tt.Tree, rn))
+				return nil, &ports.TemplateError{Template: part, Line: line, Reason: fmt.Sprintf("nests ranges more than %d deep", MaxRangeNesting)}
+			}
 			rewrite(tt.Tree.Root)
 			guard(tt.Tree.Root)
 		}
@@ -538,6 +548,53 @@ func (r *Renderer) parse(part, text string) (*instance, error) {
 		return nil, templateError(part, err)
 	}
 	return inst, nil
+}
+
+// MaxRangeNesting bounds ranges written one inside another: html/template
+// escapes a range's body twice, so escaping costs 2^nesting.
+const MaxRangeNesting = 12
+
+// tooDeep returns the first range nested more than MaxRangeNesting deep.
+func tooDeep(n parse.Node, depth int) *parse.RangeNode {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if r := tooDeep(c, depth); r != nil {
+				return r
+			}
+		}
+	case *parse.IfNode:
+		if r := tooDeep(n.List, depth); r != nil {
+			return r
+		}
+		return tooDeep(n.ElseList, depth)
+	case *parse.WithNode:
+		if r := tooDeep(n.List, depth); r != nil {
+			return r
+		}
+		return tooDeep(n.ElseList, depth)
+	case *parse.RangeNode:
+		if depth+1 > MaxRangeNesting {
+			return n
+		}
+		if r := tooDeep(n.List, depth+1); r != nil {
+			return r
+		}
+		return tooDeep(n.ElseList, depth)
+	}
+	return nil
+}
+
+func lineOf(t *parse.Tree, n parse.Node) string {
+	loc, _ := t.ErrorContext(n) // "name:line:col"
+	parts := strings.Split(loc, ":")
+	if len(parts) < 3 {
+		return "0"
+	}
+	return parts[len(parts)-2]
 }
 
 // guard wraps a template's body in {{if _fm_enter}}{{end}} … {{if
@@ -618,7 +675,7 @@ func (inst *instance) funcs() htmltemplate.FuncMap {
 			if err != nil {
 				return "", err
 			}
-			if opt == nil {
+			if opt == nil || opt == "" {
 				return st.locale.FormatDate(v)
 			}
 			return st.locale.FormatDate(v, opt.(string))
@@ -628,7 +685,7 @@ func (inst *instance) funcs() htmltemplate.FuncMap {
 			if err != nil {
 				return "", err
 			}
-			if opt == nil {
+			if opt == nil || opt == "" {
 				return st.locale.FormatDatetime(v)
 			}
 			return st.locale.FormatDatetime(v, opt.(string))
@@ -646,13 +703,18 @@ func valueFirst(name string, args []any, isOpt func(any) bool) (v, opt any, err 
 	case 1:
 		return args[0], nil, nil
 	case 2:
-		if isOpt(args[0]) && !isOpt(args[1]) {
-			return args[1], args[0], nil
+		a, b := args[0], args[1]
+		switch {
+		case isOpt(a) && !isOpt(b): // piped
+			return b, a, nil
+		case isOpt(b) && b != "": // value first
+			return a, b, nil
+		case isOpt(a) && a != "" && b == "": // piped, an empty value
+			return b, a, nil
+		case isOpt(b): // value first, the default option
+			return a, b, nil
 		}
-		if !isOpt(args[1]) {
-			return nil, nil, fmt.Errorf("%s: %v is not an option of %s", name, args[1], name)
-		}
-		return args[0], args[1], nil
+		return nil, nil, fmt.Errorf("%s: %v is not an option of %s", name, b, name)
 	}
 	return nil, nil, fmt.Errorf("%s takes a value and at most one option, not %d arguments", name, len(args))
 }
@@ -671,11 +733,15 @@ func isCode(v any) bool {
 	return true
 }
 
-// isLayout reports whether v reads as a date or time format.
+// isLayout reports whether v reads as a date or time format ("" for the
+// settings' own).
 func isLayout(v any) bool {
 	s, ok := v.(string)
 	if !ok {
 		return false
+	}
+	if s == "" {
+		return true
 	}
 	_, err := GoLayout(s)
 	return err == nil
@@ -803,6 +869,7 @@ func templateError(part string, err error) error {
 	}
 	out.Reason = strings.ReplaceAll(out.Reason, "error calling "+fnIter1+": ", "")
 	out.Reason = strings.ReplaceAll(out.Reason, "error calling "+fnIter2+": ", "")
+	out.Reason = strings.NewReplacer("<"+fnIter1+">", "<range>", "<"+fnIter2+">", "<range>", " | "+fnIter1, "", " | "+fnIter2, "").Replace(out.Reason)
 	if len(out.Reason) > 500 {
 		out.Reason = out.Reason[:500] + "…"
 	}

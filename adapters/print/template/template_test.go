@@ -893,6 +893,19 @@ func TestCurrencyFilterEmptyCode(t *testing.T) {
 			t.Errorf("%s with currency \"\" = %q, %v; want \"$5.00\" as FormatCurrency(v, \"\")", src, out, err)
 		}
 	}
+	// An empty amount prints nothing, whichever way it is written (an
+	// empty code must not make "EUR" the value).
+	empty := docData(map[string]any{"amount": "", "none": nil})
+	for _, src := range []string{
+		`{{currency .doc.amount "EUR"}}`, `{{.doc.amount | currency "EUR"}}`,
+		`{{currency .doc.none "EUR"}}`, `{{.doc.none | currency "EUR"}}`,
+		`{{currency .doc.amount}}`, `{{.doc.amount | currency}}`,
+	} {
+		out, err := r.RenderHTMLString(context.Background(), src, empty)
+		if err != nil || out != "" {
+			t.Errorf("%s with an empty amount = %q, %v; want \"\"", src, out, err)
+		}
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -1381,6 +1394,35 @@ func TestRunawayRecursionThroughRangeEndsQuickly(t *testing.T) {
 	}
 }
 
+// html/template escapes a range body twice (to find the context a loop
+// settles in), and each nested range again: escaping costs 2^depth. It runs
+// in Check (and at a template's first render), outside the run's budget and
+// deadline, so a few hundred bytes of nested ranges must be refused or
+// escaped in bounded time, never hang a save or a render.
+func TestDeeplyNestedRangesAreBounded(t *testing.T) {
+	r := newRenderer(t, Config{Timeout: 200 * time.Millisecond})
+	// Sensible nesting still works.
+	ok := strings.Repeat("{{range 2}}", 6) + "x" + strings.Repeat("{{end}}", 6)
+	if out := renderString(t, r, ok, docData(nil)); out != strings.Repeat("x", 64) {
+		t.Errorf("6 nested ranges = %q", out)
+	}
+	// 24 levels, 433 bytes: about 20s of escaping today (2^24 body walks).
+	src := strings.Repeat("{{range 1}}", 24) + "x" + strings.Repeat("{{end}}", 24)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- r.Check(context.Background(), src) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			templateErr(t, err)
+		}
+		t.Logf("Check of 24 nested ranges: %v after %v", err, time.Since(start))
+	case <-time.After(hangBound):
+		// The goroutine keeps a CPU busy until it ends or the binary exits.
+		t.Errorf("Check of %d bytes of 24 nested ranges still running after %v", len(src), hangBound)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Benchmark
 
@@ -1483,4 +1525,29 @@ func TestRendererContract(t *testing.T) {
 		}
 		return r
 	})
+}
+
+// TestFilterOptionsMayBeEmpty: an empty currency code or date format from
+// the data means the default, written either way round; internal names
+// never show in errors.
+func TestFilterOptionsMayBeEmpty(t *testing.T) {
+	r := newRenderer(t, Config{})
+	data := docData(map[string]any{"total": 5, "code": "", "d": "2026-03-01", "fmt": "", "s": "text"})
+	for src, want := range map[string]string{
+		`{{currency .doc.total .doc.code}}`:   "$5.00",
+		`{{.doc.total | currency .doc.code}}`: "$5.00",
+		`{{date .doc.d .doc.fmt}}`:            "2026-03-01",
+		`{{.doc.d | date .doc.fmt}}`:          "2026-03-01",
+		`{{datetime .doc.d .doc.fmt}}`:        "2026-03-01 00:00:00",
+	} {
+		out, err := r.RenderHTMLString(context.Background(), src, data)
+		if err != nil || out != want {
+			t.Errorf("%s = %q, %v; want %q", src, out, err, want)
+		}
+	}
+	_, err := r.RenderHTMLString(context.Background(), `{{range .doc.s}}{{end}}`, data)
+	te := templateErr(t, err)
+	if strings.Contains(te.Reason, "_fm_") {
+		t.Errorf("internal names in %q", te.Reason)
+	}
 }
