@@ -2,6 +2,8 @@ package doctypes
 
 import (
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 	_ "time/tzdata" // validate time zones on machines without a zoneinfo database
 
@@ -64,9 +66,13 @@ func (s *SystemSettings) Validate() error {
 	}
 	if s.DateFormat == "" {
 		v.Add("date_format", "must not be empty")
+	} else if !slices.Contains(DateFormats, s.DateFormat) {
+		v.Add("date_format", "must be one of "+strings.Join(DateFormats, ", "))
 	}
 	if s.TimeFormat == "" {
 		v.Add("time_format", "must not be empty")
+	} else if !slices.Contains(TimeFormats, s.TimeFormat) {
+		v.Add("time_format", "must be one of "+strings.Join(TimeFormats, ", "))
 	}
 	if !languageTag.MatchString(s.Language) {
 		v.Add("language", "must be a language tag such as en or pt-BR")
@@ -76,6 +82,14 @@ func (s *SystemSettings) Validate() error {
 	}
 	return v.Err()
 }
+
+// DateFormats are the date formats System Settings may choose (yyyy year,
+// mm month, dd day), as printed dates show them.
+var DateFormats = []string{"yyyy-mm-dd", "dd-mm-yyyy", "dd/mm/yyyy", "dd.mm.yyyy", "mm/dd/yyyy", "mm-dd-yyyy", "yyyy/mm/dd", "yyyy.mm.dd"}
+
+// TimeFormats are the time formats System Settings may choose (HH 24-hour,
+// hh 12-hour with a for AM/PM).
+var TimeFormats = []string{"HH:mm:ss", "HH:mm", "hh:mm:ss a", "hh:mm a"}
 
 // InMaintenance reports whether maintenance mode is on.
 func (s *SystemSettings) InMaintenance() bool { return s.MaintenanceMode }

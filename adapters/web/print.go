@@ -32,6 +32,7 @@ func bindPrint(api *echo.Group, svc *printing.Service, maxBody int64) {
 	}
 	h := printHandler{print: svc, maxBody: maxBody}
 	api.GET("/print/:doctype/:name", h.get, RequireUser)
+	api.HEAD("/print/:doctype/:name", h.get, RequireUser) // the checks, no render nor conversion
 	api.POST("/print/preview", h.preview, RequireUser)
 }
 
@@ -53,6 +54,7 @@ func (h printHandler) get(c echo.Context) error {
 	res, err := h.print.Print(c.Request().Context(), printing.Request{
 		DocType: param(c, "doctype"), Name: param(c, "name"),
 		Format: q.Get("format"), PrintFormat: q.Get("print_format"),
+		HeadOnly: c.Request().Method == http.MethodHead,
 	})
 	if err != nil {
 		return err
@@ -126,14 +128,15 @@ func (h printHandler) write(c echo.Context, res *printing.Result) error {
 	if res.Warning != "" {
 		hdr.Set(HeaderPrintWarning, res.Warning)
 	}
+	if c.Request().Method == http.MethodHead {
+		c.Response().WriteHeader(http.StatusOK)
+		return nil
+	}
 	if res.PDF == nil {
 		return c.Blob(http.StatusOK, res.ContentType, res.HTML)
 	}
 	defer res.PDF.Close()
 	c.Response().WriteHeader(http.StatusOK)
-	if c.Request().Method == http.MethodHead {
-		return nil
-	}
 	_, err := io.Copy(c.Response(), res.PDF)
 	return err
 }

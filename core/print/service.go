@@ -13,11 +13,13 @@ package print
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +114,10 @@ type Request struct {
 	Format string
 	// PrintFormat names the format to use ("" : the default, else generated).
 	PrintFormat string
+	// HeadOnly answers what a print would be (its type, filename and
+	// warning) after the same checks, without rendering or converting: a
+	// HEAD request.
+	HeadOnly bool
 }
 
 // Result is a print: HTML, or a PDF to stream.
@@ -149,6 +155,20 @@ func (s *Service) Print(ctx context.Context, req Request) (*Result, error) {
 	pf, err := s.pick(ctx, dt.Name, req.PrintFormat)
 	if err != nil {
 		return nil, err
+	}
+	if req.HeadOnly {
+		res := &Result{ContentType: ContentTypeHTML}
+		switch {
+		case format == FormatHTML:
+		case s.pdf == nil:
+			res.Warning = warnNotConfigured
+		case s.degraded():
+			res.Warning = warnUnavailable
+		default:
+			res.ContentType = ContentTypePDF
+		}
+		res.Filename = Filename(dt.Name, req.Name, res.ContentType)
+		return res, nil
 	}
 	data, err := s.data(ctx, dt, doc, pf)
 	if err != nil {
@@ -293,7 +313,7 @@ func (s *Service) data(ctx context.Context, dt *doctype.DocType, doc any, pf *do
 	d := ports.PrintData{Doc: plainMap(dt.ToMap(doc, nil)), Meta: s.meta(dt), Format: map[string]any{}, Settings: map[string]any{}}
 	if pf != nil {
 		if pfdt, err := s.res.DocType(doctypes.PrintFormatDocType); err == nil {
-			d.Format = pfdt.ToMap(pf, nil)
+			d.Format = plainMap(pfdt.ToMap(pf, nil))
 		}
 	}
 	if s.settings != nil {
@@ -302,7 +322,7 @@ func (s *Service) data(ctx context.Context, dt *doctype.DocType, doc any, pf *do
 			return d, err
 		}
 		if sdt, ok := s.res.Registry().Of(st); ok {
-			d.Settings = sdt.ToMap(st, nil)
+			d.Settings = plainMap(sdt.ToMap(st, nil))
 		}
 	}
 	if u := ports.UserFrom(ctx); u != nil {
@@ -347,7 +367,7 @@ func (s *Service) render(ctx context.Context, dt *doctype.DocType, data ports.Pr
 			if rerr != nil {
 				return nil, rerr
 			}
-			res.Warning = "PDF service unavailable; answered with HTML"
+			res.Warning = warnUnavailable
 			return res, nil
 		} else {
 			res, err := s.renderHTML(ctx, data, t, fault)
@@ -363,7 +383,7 @@ func (s *Service) render(ctx context.Context, dt *doctype.DocType, data ports.Pr
 		return nil, err
 	}
 	if format == FormatPDF {
-		res.Warning = "PDF conversion is not configured; answered with HTML"
+		res.Warning = warnNotConfigured
 	}
 	return res, nil
 }
@@ -379,19 +399,29 @@ func (s *Service) renderHTML(ctx context.Context, data ports.PrintData, t ports.
 // probe checks the converter before use while it is degraded (it failed
 // lately): "" to go on, else the warning of the HTML fallback.
 func (s *Service) probe(ctx context.Context) string {
-	s.mu.Lock()
-	degraded := !s.failedAt.IsZero() && time.Since(s.failedAt) < s.opts.Degraded
-	s.mu.Unlock()
-	if !degraded {
+	if !s.degraded() {
 		return ""
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.opts.ProbeTimeout)
 	defer cancel()
 	if err := s.pdf.IsAvailable(pctx); err != nil {
 		s.failed()
-		return "PDF service unavailable; answered with HTML"
+		return warnUnavailable
 	}
 	return ""
+}
+
+// Warnings of a PDF request answered with HTML.
+const (
+	warnUnavailable   = "PDF service unavailable; answered with HTML"
+	warnNotConfigured = "PDF conversion is not configured; answered with HTML"
+)
+
+// degraded reports whether the converter failed lately.
+func (s *Service) degraded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.failedAt.IsZero() && time.Since(s.failedAt) < s.opts.Degraded
 }
 
 func (s *Service) failed() {
@@ -432,7 +462,7 @@ func (s *Service) pdfOptions(pf *doctypes.PrintFormat, data ports.PrintData) por
 
 // guard checks a Print Format before it is saved: its DocType exists, its
 // templates parse, and it is not a second enabled default.
-func (s *Service) guard(ctx context.Context, action ports.Action, _, after any) error {
+func (s *Service) guard(ctx context.Context, action ports.Action, before, after any) error {
 	pf, ok := after.(*doctypes.PrintFormat)
 	if !ok || action == ports.ActionDelete {
 		return nil
@@ -440,8 +470,13 @@ func (s *Service) guard(ctx context.Context, action ports.Action, _, after any) 
 	if _, err := s.res.DocType(pf.DocType); err != nil {
 		return core.Invalidf("doctype", "no DocType is named %q", pf.DocType)
 	}
-	if err := s.checkTemplates(ctx, pf); err != nil {
-		return err
+	// Templates are checked when they change: a format whose file went
+	// missing can still be disabled.
+	prev, _ := before.(*doctypes.PrintFormat)
+	if prev == nil || prev.Template != pf.Template || prev.HeaderHTML != pf.HeaderHTML || prev.FooterHTML != pf.FooterHTML {
+		if err := s.checkTemplates(ctx, pf); err != nil {
+			return err
+		}
 	}
 	if pf.DefaultFor == nil {
 		return nil
@@ -587,9 +622,12 @@ func Label(name string) string {
 	return strings.Join(words, " ")
 }
 
-// plainMap turns the structs in a document's values (child rows) into maps
-// keyed by JSON name, so templates read every level alike:
-// {{range .doc.items}}{{.qty}}{{end}}.
+// plainMap turns a document's values into what templates read: maps keyed
+// by JSON name for structs (child rows included), []any, map[string]any and
+// the basic types — values without methods, except time.Time's, so that a
+// template cannot reach computation the sandbox does not count (a
+// decimal's *big.Rat, an app type's methods). Decimals become json.Number,
+// which prints as written and which the filters read exactly.
 func plainMap(m map[string]any) map[string]any {
 	for k, v := range m {
 		m[k] = plain(reflect.ValueOf(v), 0)
@@ -597,8 +635,11 @@ func plainMap(m map[string]any) map[string]any {
 	return m
 }
 
+// maxPlainDepth bounds the levels plain follows; deeper values are left out.
+const maxPlainDepth = 8
+
 func plain(v reflect.Value, depth int) any {
-	if !v.IsValid() {
+	if !v.IsValid() || depth > maxPlainDepth {
 		return nil
 	}
 	switch v.Kind() {
@@ -606,13 +647,13 @@ func plain(v reflect.Value, depth int) any {
 		if v.IsNil() {
 			return nil
 		}
-		if v.Type() == reflect.PointerTo(timeType) || v.Type() == reflect.PointerTo(decimalType) {
-			return v.Elem().Interface()
-		}
 		return plain(v.Elem(), depth)
 	case reflect.Struct:
-		if v.Type() == timeType || v.Type() == decimalType || depth > 4 {
+		switch v.Type() {
+		case timeType:
 			return v.Interface()
+		case decimalType:
+			return json.Number(v.Interface().(doctype.Decimal).String())
 		}
 		out := make(map[string]any, v.NumField())
 		for i := range v.NumField() {
@@ -626,16 +667,40 @@ func plain(v reflect.Value, depth int) any {
 		if v.Kind() == reflect.Slice && v.IsNil() {
 			return nil
 		}
-		if elemStruct(v.Type()) == nil {
-			return v.Interface()
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return string(v.Bytes())
 		}
 		out := make([]any, v.Len())
 		for i := range v.Len() {
 			out[i] = plain(v.Index(i), depth+1)
 		}
 		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return nil
+		}
+		out := make(map[string]any, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			switch k := it.Key(); {
+			case k.Kind() == reflect.String:
+				out[k.String()] = plain(it.Value(), depth+1)
+			case k.CanInt():
+				out[strconv.FormatInt(k.Int(), 10)] = plain(it.Value(), depth+1)
+			}
+		}
+		return out
+	case reflect.String:
+		return v.String()
+	case reflect.Bool:
+		return v.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return v.Uint()
+	case reflect.Float32, reflect.Float64:
+		return v.Float()
 	}
-	return v.Interface()
+	return nil // functions, channels, complex numbers
 }
 
 // Filename is "<doctype>-<name>.pdf" (or .html) with every character

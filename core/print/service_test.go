@@ -2,6 +2,7 @@ package print
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -81,6 +82,14 @@ func TestPrintFieldKinds(t *testing.T) {
 	}
 }
 
+// named is an app type whose methods templates must not reach.
+type named string
+
+func (n named) Shout() string { return strings.ToUpper(string(n)) }
+
+// TestPlainMap: templates get maps, slices and basic values — no value
+// with methods but time.Time — so the sandbox's budget covers everything a
+// template can run.
 func TestPlainMap(t *testing.T) {
 	when := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	m := plainMap(map[string]any{
@@ -91,14 +100,20 @@ func TestPlainMap(t *testing.T) {
 		"none":  (*time.Time)(nil),
 		"tags":  []string{"x"},
 		"nil":   []line(nil),
+		"money": doctype.MustDecimal("1234.50"),
+		"named": named("hi"),
+		"byid":  map[int]line{7: {Item: "c"}},
+		"bytes": []byte("raw"),
+		"fn":    func() {},
+		"qty":   int32(3),
 	})
 	rows, ok := m["lines"].([]any)
 	if !ok || len(rows) != 1 {
 		t.Fatalf("lines = %#v", m["lines"])
 	}
 	row := rows[0].(map[string]any)
-	if row["item"] != "a" || row["rate"].(doctype.Decimal).String() != "1.50" || len(row) != 2 {
-		t.Errorf("row = %#v: want item and rate by JSON name only", row)
+	if row["item"] != "a" || row["rate"] != json.Number("1.50") || len(row) != 2 {
+		t.Errorf("row = %#v: want item and rate by JSON name only, the rate as written", row)
 	}
 	if p := m["ptrs"].([]any); p[0].(map[string]any)["item"] != "b" || p[1] != nil {
 		t.Errorf("ptrs = %#v", p)
@@ -106,8 +121,14 @@ func TestPlainMap(t *testing.T) {
 	if m["when"] != when || m["day"] != when || m["none"] != nil {
 		t.Errorf("times: %#v %#v %#v", m["when"], m["day"], m["none"])
 	}
-	if !reflect.DeepEqual(m["tags"], []string{"x"}) || m["nil"] != nil {
+	if !reflect.DeepEqual(m["tags"], []any{"x"}) || m["nil"] != nil {
 		t.Errorf("tags %#v nil %#v", m["tags"], m["nil"])
+	}
+	if m["money"] != json.Number("1234.50") || m["named"] != "hi" || m["bytes"] != "raw" || m["fn"] != nil || m["qty"] != int64(3) {
+		t.Errorf("money %#v named %#v bytes %#v fn %#v qty %#v: want plain values", m["money"], m["named"], m["bytes"], m["fn"], m["qty"])
+	}
+	if c := m["byid"].(map[string]any)["7"].(map[string]any); c["item"] != "c" {
+		t.Errorf("byid = %#v", m["byid"])
 	}
 }
 

@@ -249,11 +249,17 @@ func localeOf(settings map[string]any) (Locale, error) {
 		}
 		l.Location = loc
 	}
+	// Formats the filters cannot read keep the defaults: a bad setting must
+	// not break every print (System Settings validates them as well).
 	if f, _ := settings["date_format"].(string); f != "" {
-		l.DateFormat = f
+		if _, err := GoLayout(f); err == nil {
+			l.DateFormat = f
+		}
 	}
 	if f, _ := settings["time_format"].(string); f != "" {
-		l.TimeFormat = f
+		if _, err := GoLayout(f); err == nil {
+			l.TimeFormat = f
+		}
 	}
 	return l, nil
 }
@@ -295,6 +301,7 @@ type runState struct {
 	steps    int
 	maxSteps int
 	depth    int
+	built    int // bytes the string functions (printf …) made
 	out      int
 	maxOut   int
 	err      error // the budget error that cut the run off
@@ -333,6 +340,66 @@ func (s *runState) check() error {
 		return err
 	}
 	return nil
+}
+
+// build runs f, a string function of the template (printf, print, js …),
+// within the run's budget: est, an upper bound of its result's size, must
+// fit before it runs, and what it made counts after, so that strings built
+// from strings never grow past the output limit, written or not.
+func (s *runState) build(est int, f func() string) (string, error) {
+	if err := s.check(); err != nil {
+		return "", err
+	}
+	if est < 0 || s.built+est > s.maxOut {
+		s.err = fmt.Errorf("builds strings longer than %d bytes", s.maxOut)
+		return "", s.err
+	}
+	out := f()
+	s.built += len(out)
+	if s.built > s.maxOut {
+		s.err = fmt.Errorf("builds strings longer than %d bytes", s.maxOut)
+		return "", s.err
+	}
+	return out, nil
+}
+
+// sizeOf bounds what formatting args may write: the length of strings, a
+// little for other values, and every number in format (a width such as
+// %0999999d) or among args (a width given by *).
+func sizeOf(format string, args []any) int {
+	n := len(format)
+	for _, a := range args {
+		v := reflect.ValueOf(a)
+		switch v.Kind() {
+		case reflect.String:
+			n += v.Len()
+		case reflect.Slice, reflect.Array, reflect.Map:
+			n += 64 * (v.Len() + 1)
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			n += 32
+			if strings.Contains(format, "*") {
+				n += int(min(max(v.Int(), -v.Int()), 1_000_000))
+			}
+		default:
+			n += 64
+		}
+	}
+	for i := 0; i < len(format); i++ {
+		if format[i] < '0' || format[i] > '9' {
+			continue
+		}
+		j := i
+		for j < len(format) && format[j] >= '0' && format[j] <= '9' {
+			j++
+		}
+		w, err := strconv.Atoi(format[i:j])
+		if err != nil || w > 1_000_000 {
+			w = 1_000_000 // fmt refuses wider
+		}
+		n += w
+		i = j
+	}
+	return n
 }
 
 // Write bounds the output.
@@ -386,6 +453,9 @@ func (r *Renderer) exec(ctx context.Context, part, format, source string, root m
 	}
 	if err != nil {
 		return nil, named(templateError(part, err), format)
+	}
+	if metaEquiv.Match(buf.Bytes()) {
+		return nil, named(&ports.TemplateError{Template: part, Reason: errMetaEquiv}, format)
 	}
 	return buf.Bytes(), nil
 }
@@ -528,8 +598,15 @@ func (r *Renderer) parse(part, text string) (*instance, error) {
 	if err != nil {
 		return nil, templateError(part, err)
 	}
+	if m := metaEquiv.FindStringIndex(text); m != nil {
+		return nil, &ports.TemplateError{Template: part, Line: 1 + strings.Count(text[:m[0]], "\n"), Reason: errMetaEquiv}
+	}
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil && tt.Tree.Root != nil {
+			if id := reservedName(tt.Tree.Root); id != nil {
+				line, _ := strconv.Atoi(lineOf(tt.Tree, id))
+				return nil, &ports.TemplateError{Template: part, Line: line, Reason: fmt.Sprintf("function %q not defined", id.Ident)}
+			}
 			if rn := tooDeep(tt.Tree.Root, 0); rn != nil {
 				line, _ := strconv.Atoi(lineOf(tt.Tree, rn))
 				return nil, &ports.TemplateError{Template: part, Line: line, Reason: fmt.Sprintf("nests ranges more than %d deep", MaxRangeNesting)}
@@ -548,6 +625,67 @@ func (r *Renderer) parse(part, text string) (*instance, error) {
 		return nil, templateError(part, err)
 	}
 	return inst, nil
+}
+
+// metaEquiv finds a <meta http-equiv> element: a refresh would make the PDF
+// service's browser navigate (to an internal address, a file), which the
+// page's Content-Security-Policy cannot stop.
+var metaEquiv = regexp.MustCompile(`(?i)<meta\b[^>]*http-equiv`)
+
+const errMetaEquiv = "writes a <meta http-equiv> element (a refresh would send the PDF service's browser elsewhere): remove it"
+
+// reservedName returns the first identifier naming one of the sandbox's
+// own functions (_fm_…), which templates may not call.
+func reservedName(n parse.Node) *parse.IdentifierNode {
+	var found *parse.IdentifierNode
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if found != nil || n == nil {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.IdentifierNode:
+			if strings.HasPrefix(n.Ident, "_fm_") {
+				found = n
+			}
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n != nil {
+				for _, c := range n.Cmds {
+					walk(c)
+				}
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.ChainNode:
+			walk(n.Node)
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.TemplateNode:
+			walk(n.Pipe)
+		}
+	}
+	walk(n)
+	return found
 }
 
 // MaxRangeNesting bounds ranges written one inside another: html/template
@@ -659,6 +797,25 @@ func (inst *instance) funcs() htmltemplate.FuncMap {
 			return false, st.step()
 		},
 		fnLeave: func() bool { st.depth--; return false },
+		// text/template's string builders, within the budget.
+		"printf": func(format string, args ...any) (string, error) {
+			return st.build(sizeOf(format, args), func() string { return fmt.Sprintf(format, args...) })
+		},
+		"print": func(args ...any) (string, error) {
+			return st.build(sizeOf("", args), func() string { return fmt.Sprint(args...) })
+		},
+		"println": func(args ...any) (string, error) {
+			return st.build(sizeOf("", args)+len(args), func() string { return fmt.Sprintln(args...) })
+		},
+		"html": func(args ...any) (string, error) {
+			return st.build(6*sizeOf("", args), func() string { return htmltemplate.HTMLEscaper(args...) })
+		},
+		"js": func(args ...any) (string, error) {
+			return st.build(6*sizeOf("", args), func() string { return htmltemplate.JSEscaper(args...) })
+		},
+		"urlquery": func(args ...any) (string, error) {
+			return st.build(3*sizeOf("", args), func() string { return htmltemplate.URLQueryEscaper(args...) })
+		},
 		"currency": func(args ...any) (string, error) {
 			v, opt, err := valueFirst("currency", args, isCode)
 			if err != nil {

@@ -253,7 +253,7 @@ func TestRunawayTemplates(t *testing.T) {
 			name: "output flood from one big action",
 			cfg:  Config{Timeout: 200 * time.Millisecond, MaxOutput: 64 << 10},
 			src:  `{{printf "%0999999d" 1}}`,
-			want: []string{"wrote more than 65536 bytes"},
+			want: []string{"builds strings longer than 65536 bytes", "wrote more than 65536 bytes"},
 		},
 		{
 			name: "time limit",
@@ -1549,5 +1549,46 @@ func TestFilterOptionsMayBeEmpty(t *testing.T) {
 	te := templateErr(t, err)
 	if strings.Contains(te.Reason, "_fm_") {
 		t.Errorf("internal names in %q", te.Reason)
+	}
+}
+
+// TestStringBuildersAreBudgeted: printf and the other string functions
+// count what they build against the output limit, written or not, before
+// and after they run; the sandbox's names are reserved; a template writing
+// <meta http-equiv> is refused at Check and at render.
+func TestStringBuildersAreBudgeted(t *testing.T) {
+	r := newRenderer(t, Config{MaxOutput: 1 << 20})
+	ctx := context.Background()
+	for _, src := range []string{
+		`{{$x := printf "%0999999d" 1}}{{$x = printf "%s%s" $x $x}}{{len $x}}`,
+		`{{$x := printf "%0900000d" 1}}{{$y := print $x $x}}`,
+		`{{$x := printf "%0500000d" 1}}{{$y := js $x}}`,
+		`{{$x := printf "%0500000d" 1}}{{$y := urlquery $x $x $x}}`,
+		`{{printf "%0999999d%0999999d" 1 2}}`,
+		`{{printf "%*d" 900000 1}}{{printf "%*d" 900000 1}}`,
+	} {
+		_, err := r.RenderHTMLString(ctx, src, docData(nil))
+		if te := templateErr(t, err); !strings.Contains(te.Reason, "builds strings longer than") {
+			t.Errorf("%s: %q", src, te.Reason)
+		}
+	}
+	if out, err := r.RenderHTMLString(ctx, `{{printf "%05d|%s" 42 "ok"}}{{print 1 2}}`, docData(nil)); err != nil || out != "00042|ok1 2" {
+		t.Errorf("small strings: %q, %v", out, err)
+	}
+	for _, src := range []string{`{{_fm_leave}}`, `{{if _fm_enter}}{{end}}`, `{{range _fm_iter1 .doc}}{{end}}`} {
+		if te := templateErr(t, r.Check(ctx, src)); !strings.Contains(te.Reason, "not defined") {
+			t.Errorf("%s: %q", src, te.Reason)
+		}
+	}
+	for _, src := range []string{`<META HTTP-EQUIV="refresh" content="0;url=http://10.0.0.1/">`, "x\n<meta/http-equiv=refresh>"} {
+		if te := templateErr(t, r.Check(ctx, src)); !strings.Contains(te.Reason, "http-equiv") {
+			t.Errorf("%s: %q", src, te.Reason)
+		}
+	}
+	// Assembled at render time: html/template escapes the "<" (and the
+	// output scan would refuse it).
+	out, err := r.RenderHTMLString(ctx, `<{{.doc.tag}} http-equiv="refresh">`, docData(map[string]any{"tag": "meta"}))
+	if err == nil && strings.Contains(strings.ToLower(out), "<meta") {
+		t.Errorf("a <meta http-equiv> assembled at render time passed: %q", out)
 	}
 }
