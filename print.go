@@ -107,6 +107,7 @@ func (a *App) buildPrint(o *options, d Deps) error {
 	a.Print = printing.New(a.Resources, a.Repository, settings, renderer, pdf, printing.Options{
 		DefaultPageSize: p.DefaultPageSize,
 		MarginTop:       p.MarginTop, MarginBottom: p.MarginBottom, MarginLeft: p.MarginLeft, MarginRight: p.MarginRight,
+		MaxConversions: p.MaxConversions, QueueWait: time.Duration(p.QueueWaitMS) * time.Millisecond,
 		Logger: a.Logger,
 	})
 	return nil

@@ -316,6 +316,10 @@ type Print struct {
 	// Retries is how often a conversion the service refused as busy (503,
 	// 429) or could not take is tried again within TimeoutMS.
 	Retries int `toml:"retries"`
+	// MaxConversions bounds the conversions one instance has in flight; a
+	// PDF request that waits QueueWaitMS for a turn answers HTML.
+	MaxConversions int `toml:"max_conversions"`
+	QueueWaitMS    int `toml:"queue_wait_ms"`
 	// DefaultPageSize is the page of formats that name none: A4, Letter,
 	// Legal, A3 or A5.
 	DefaultPageSize string `toml:"default_page_size"`
@@ -579,6 +583,8 @@ func Default() Config {
 			GotenbergURL:    "http://127.0.0.1:3000",
 			TimeoutMS:       30000,
 			Retries:         2,
+			MaxConversions:  8,
+			QueueWaitMS:     5000,
 			DefaultPageSize: "A4",
 			MarginTop:       "15mm",
 			MarginBottom:    "15mm",

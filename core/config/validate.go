@@ -602,6 +602,12 @@ func validatePrint(p Print, bad func(key, format string, args ...any)) {
 	if p.Retries < 0 || p.Retries > 10 {
 		bad("print.retries", "must be between 0 and 10, not %d", p.Retries)
 	}
+	if p.MaxConversions < 1 || p.MaxConversions > 1000 {
+		bad("print.max_conversions", "must be between 1 and 1000, not %d", p.MaxConversions)
+	}
+	if p.QueueWaitMS < 0 || p.QueueWaitMS > 600_000 {
+		bad("print.queue_wait_ms", "must be between 0 and 600000, not %d", p.QueueWaitMS)
+	}
 	switch p.DefaultPageSize {
 	case "A4", "Letter", "Legal", "A3", "A5":
 	default:

@@ -52,6 +52,13 @@ type Options struct {
 	// fall back to HTML within ProbeTimeout instead of each waiting for the
 	// conversion's timeout.
 	Degraded time.Duration
+	// MaxConversions bounds the conversions this instance has in flight
+	// (default 8); a PDF request that waits QueueWait for a turn is
+	// answered with the HTML: a flood of prints never piles up behind a
+	// slow converter, each holding its page in memory.
+	MaxConversions int
+	// QueueWait is how long a PDF request waits for a turn (0: none).
+	QueueWait time.Duration
 	// Logger receives fallbacks.
 	Logger *slog.Logger
 }
@@ -65,6 +72,12 @@ func (o *Options) defaults() {
 	}
 	if o.Degraded <= 0 {
 		o.Degraded = 10 * time.Second
+	}
+	if o.MaxConversions <= 0 {
+		o.MaxConversions = 8
+	}
+	if o.QueueWait < 0 {
+		o.QueueWait = 0
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -84,6 +97,8 @@ type Service struct {
 
 	mu       sync.Mutex
 	failedAt time.Time // the converter's last failure
+
+	turns chan struct{} // a token per conversion in flight
 }
 
 // SettingsSource gives the tenant's System Settings document (core/settings).
@@ -102,7 +117,8 @@ func (f SettingsFunc) Current(ctx context.Context) (any, error) { return f(ctx) 
 // warning.
 func New(res *resource.Service, repo ports.Repository, settings SettingsSource, renderer ports.TemplateRenderer, pdf ports.PDFConverter, opts Options) *Service {
 	opts.defaults()
-	s := &Service{res: res, repo: repo, settings: settings, renderer: renderer, pdf: pdf, opts: opts}
+	s := &Service{res: res, repo: repo, settings: settings, renderer: renderer, pdf: pdf, opts: opts,
+		turns: make(chan struct{}, opts.MaxConversions)}
 	res.Guard(doctypes.PrintFormatDocType, s.guard)
 	return s
 }
@@ -346,17 +362,23 @@ func (s *Service) render(ctx context.Context, dt *doctype.DocType, data ports.Pr
 		return pub
 	}
 	if format == FormatPDF && s.pdf != nil {
-		if warn := s.probe(ctx); warn == "" {
+		warn := s.probe(ctx)
+		if warn == "" {
+			warn = s.turn(ctx)
+		}
+		if warn == "" {
 			t.Paged = true
 			page, err := s.renderer.RenderHTML(ctx, data, t)
 			if err != nil {
+				s.done()
 				return nil, fault(err)
 			}
 			pdf, err := s.pdf.HTMLToPDF(ctx, page, opts)
 			if err == nil {
 				s.succeeded()
-				return &Result{ContentType: ContentTypePDF, PDF: pdf}, nil
+				return &Result{ContentType: ContentTypePDF, PDF: &turnBody{ReadCloser: pdf, done: s.done}}, nil
 			}
+			s.done()
 			if !errors.Is(err, core.ErrUnavailable) || ctx.Err() != nil {
 				return nil, err
 			}
@@ -411,8 +433,45 @@ func (s *Service) probe(ctx context.Context) string {
 	return ""
 }
 
+// turn waits up to QueueWait for a conversion's turn: "" when it has one
+// (release it with done), else the warning of the HTML fallback.
+func (s *Service) turn(ctx context.Context) string {
+	select {
+	case s.turns <- struct{}{}:
+		return ""
+	default:
+	}
+	t := time.NewTimer(s.opts.QueueWait)
+	defer t.Stop()
+	select {
+	case s.turns <- struct{}{}:
+		return ""
+	case <-t.C:
+		return warnBusy
+	case <-ctx.Done():
+		return warnBusy
+	}
+}
+
+func (s *Service) done() { <-s.turns }
+
+// turnBody gives the conversion's turn back when the PDF is closed: a
+// turn lasts until the PDF has streamed to the client.
+type turnBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (b *turnBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
+}
+
 // Warnings of a PDF request answered with HTML.
 const (
+	warnBusy          = "PDF service busy; answered with HTML"
 	warnUnavailable   = "PDF service unavailable; answered with HTML"
 	warnNotConfigured = "PDF conversion is not configured; answered with HTML"
 )

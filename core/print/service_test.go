@@ -219,6 +219,7 @@ func TestRenderFallsBackAndProbes(t *testing.T) {
 	pdf := &fakePDF{}
 	s := &Service{renderer: fakeRenderer{}, pdf: pdf, opts: Options{Degraded: time.Hour, Logger: quiet()}}
 	s.opts.defaults()
+	s.turns = make(chan struct{}, s.opts.MaxConversions)
 	dt := &doctype.DocType{Meta: doctype.Meta{Name: "Invoice"}}
 	tmpl := ports.PrintTemplate{Source: "<p>body</p>", HeaderHTML: "<b>head</b>"}
 	ctx := context.Background()
@@ -291,6 +292,7 @@ func TestTemplateFaults(t *testing.T) {
 	fault := &ports.TemplateError{Template: "Std: template", Line: 3, Reason: "boom"}
 	s := &Service{renderer: fakeRenderer{err: fault}, opts: Options{Logger: quiet()}}
 	s.opts.defaults()
+	s.turns = make(chan struct{}, s.opts.MaxConversions)
 	_, err := s.render(context.Background(), dt, ports.PrintData{}, ports.PrintTemplate{}, ports.PDFOptions{}, FormatHTML, true)
 	var rep *core.ReportedError
 	var ve *core.ValidationError
@@ -305,4 +307,64 @@ func TestTemplateFaults(t *testing.T) {
 	if _, err = s.render(context.Background(), dt, ports.PrintData{}, ports.PrintTemplate{}, ports.PDFOptions{}, FormatHTML, true); !errors.Is(err, context.Canceled) || errors.As(err, &ve) {
 		t.Errorf("other errors pass: %v", err)
 	}
+}
+
+// blockingPDF converts once release is closed.
+type blockingPDF struct {
+	fakePDF
+	release chan struct{}
+}
+
+func (b *blockingPDF) HTMLToPDF(ctx context.Context, page ports.Rendered, o ports.PDFOptions) (io.ReadCloser, error) {
+	<-b.release
+	return b.fakePDF.HTMLToPDF(ctx, page, o)
+}
+
+// TestConversionsAreBounded: past MaxConversions in flight, a PDF request
+// waits QueueWait for a turn and is then answered with the HTML; a turn
+// lasts until the PDF is closed.
+func TestConversionsAreBounded(t *testing.T) {
+	pdf := &blockingPDF{release: make(chan struct{})}
+	s := &Service{renderer: fakeRenderer{}, pdf: pdf, opts: Options{MaxConversions: 2, QueueWait: 50 * time.Millisecond, Logger: quiet()}}
+	s.opts.defaults()
+	s.turns = make(chan struct{}, s.opts.MaxConversions)
+	dt := &doctype.DocType{Meta: doctype.Meta{Name: "Invoice"}}
+	tmpl := ports.PrintTemplate{Source: "<p>x</p>"}
+	results := make(chan *Result, 2)
+	for range 2 {
+		go func() {
+			res, err := s.render(context.Background(), dt, ports.PrintData{}, tmpl, ports.PDFOptions{}, FormatPDF, true)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- res
+		}()
+	}
+	for len(s.turns) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	res, err := s.render(context.Background(), dt, ports.PrintData{}, tmpl, ports.PDFOptions{}, FormatPDF, true)
+	if err != nil || res.ContentType != ContentTypeHTML || !strings.Contains(res.Warning, "busy") {
+		t.Fatalf("third at once: %+v, %v; want the HTML, busy", res, err)
+	}
+	close(pdf.release)
+	for range 2 {
+		r := <-results
+		if r.ContentType != ContentTypePDF {
+			t.Fatalf("%+v", r)
+		}
+		if len(s.turns) == 0 {
+			t.Fatal("the turn was given back before the PDF was closed")
+		}
+		_ = r.PDF.Close()
+		_ = r.PDF.Close() // twice: one turn back only
+	}
+	if len(s.turns) != 0 {
+		t.Fatalf("%d turns still taken", len(s.turns))
+	}
+	res, err = s.render(context.Background(), dt, ports.PrintData{}, tmpl, ports.PDFOptions{}, FormatPDF, true)
+	if err != nil || res.ContentType != ContentTypePDF {
+		t.Fatalf("after: %+v, %v", res, err)
+	}
+	_ = res.PDF.Close()
 }
