@@ -1,0 +1,237 @@
+// Package smtp delivers emails over SMTP (ports.EmailSender) with
+// github.com/wneessen/go-mail: multipart/alternative HTML and text,
+// attachments streamed from their source while the message is written,
+// Cc in the headers and Bcc in the envelope only, the queue's Message-ID,
+// and In-Reply-To/References for threads.
+//
+// Replies classify failures: a 5xx (the server refuses the email or a
+// recipient) wraps ports.ErrEmailRejected and is not retried; 4xx
+// replies, network errors and timeouts are temporary.
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// Security of the connection.
+const (
+	SecurityStartTLS = "starttls" // plain connection upgraded with STARTTLS (required)
+	SecurityTLS      = "tls"      // TLS from the first byte (port 465)
+	SecurityNone     = "none"     // no encryption (local relays, tests)
+)
+
+// Config is [email.smtp].
+type Config struct {
+	Host     string `toml:"host"`
+	Port     int    `toml:"port"`
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	// Security is starttls, tls or none.
+	Security string `toml:"security"`
+	// From is the sender of emails that name none ("App <app@example.com>").
+	From string `toml:"from"`
+	// TimeoutMS bounds connecting and each SMTP command.
+	TimeoutMS int `toml:"timeout_ms"`
+	// HELO is the name the client greets with ("" : go-mail's default).
+	HELO string `toml:"helo"`
+}
+
+// DefaultConfig is [email.smtp]'s defaults.
+func DefaultConfig() Config {
+	return Config{Host: "", Port: 587, Security: SecurityStartTLS, TimeoutMS: 15000}
+}
+
+// Validate checks the settings' shape.
+func (c Config) Validate() error {
+	v := &core.ValidationError{}
+	if c.Port < 1 || c.Port > 65535 {
+		v.Add("port", "must be between 1 and 65535")
+	}
+	switch c.Security {
+	case SecurityStartTLS, SecurityTLS, SecurityNone:
+	default:
+		v.Add("security", `must be "starttls", "tls" or "none"`)
+	}
+	if c.TimeoutMS < 100 || c.TimeoutMS > 600_000 {
+		v.Add("timeout_ms", "must be between 100 and 600000")
+	}
+	if c.From != "" {
+		if _, err := mail.ParseAddress(c.From); err != nil {
+			v.Add("from", "must be an address such as \"App <app@example.com>\"")
+		}
+	}
+	if (c.Username == "") != (c.Password == "") {
+		v.Add("password", "username and password go together")
+	}
+	return v.Err()
+}
+
+// Required checks what sending needs: a host.
+func (c Config) Required() error {
+	if strings.TrimSpace(c.Host) == "" {
+		return core.Invalid("host", "is required with sender = \"smtp\"")
+	}
+	return nil
+}
+
+// Sender delivers over SMTP, one connection per email.
+type Sender struct {
+	cfg  Config
+	from *mail.Address
+}
+
+// New returns a sender for cfg.
+func New(cfg Config) (*Sender, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Required(); err != nil {
+		return nil, err
+	}
+	s := &Sender{cfg: cfg}
+	if cfg.From != "" {
+		s.from, _ = mail.ParseAddress(cfg.From)
+	}
+	return s, nil
+}
+
+func (s *Sender) client() (*gomail.Client, error) {
+	opts := []gomail.Option{
+		gomail.WithPort(s.cfg.Port),
+		gomail.WithTimeout(time.Duration(s.cfg.TimeoutMS) * time.Millisecond),
+	}
+	switch s.cfg.Security {
+	case SecurityTLS:
+		opts = append(opts, gomail.WithSSL())
+	case SecurityNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	}
+	if s.cfg.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
+	}
+	if s.cfg.HELO != "" {
+		opts = append(opts, gomail.WithHELO(s.cfg.HELO))
+	}
+	return gomail.NewClient(s.cfg.Host, opts...)
+}
+
+// message builds the MIME message of msg.
+func (s *Sender) message(ctx context.Context, msg ports.EmailMessage) (*gomail.Msg, error) {
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	bad := func(field string, err error) error {
+		return fmt.Errorf("%w: %s: %v", ports.ErrEmailRejected, field, err)
+	}
+	from := msg.From
+	if from.Address == "" && s.from != nil {
+		from = ports.EmailAddress{Address: s.from.Address, Name: s.from.Name}
+	}
+	if from.Address == "" {
+		return nil, bad("from", errors.New("no sender: set [email.smtp] from"))
+	}
+	if err := m.FromFormat(from.Name, from.Address); err != nil {
+		return nil, bad("from", err)
+	}
+	if msg.ReplyTo != nil {
+		if err := m.ReplyToFormat(msg.ReplyTo.Name, msg.ReplyTo.Address); err != nil {
+			return nil, bad("reply_to", err)
+		}
+	}
+	for _, list := range []struct {
+		field string
+		addrs []ports.EmailAddress
+		add   func(name, addr string) error
+	}{{"to", msg.To, m.AddToFormat}, {"cc", msg.Cc, m.AddCcFormat}, {"bcc", msg.Bcc, m.AddBccFormat}} {
+		for _, a := range list.addrs {
+			if err := list.add(a.Name, a.Address); err != nil {
+				return nil, bad(list.field, err)
+			}
+		}
+	}
+	if len(msg.Recipients()) == 0 {
+		return nil, bad("to", errors.New("no recipient"))
+	}
+	m.Subject(msg.Subject)
+	if msg.MessageID != "" {
+		m.SetMessageIDWithValue(msg.MessageID)
+	} else {
+		m.SetMessageID()
+	}
+	m.SetDate()
+	if msg.InReplyTo != "" {
+		m.SetGenHeader(gomail.HeaderInReplyTo, "<"+msg.InReplyTo+">")
+	}
+	if len(msg.References) > 0 {
+		refs := make([]string, len(msg.References))
+		for i, r := range msg.References {
+			refs[i] = "<" + r + ">"
+		}
+		m.SetGenHeader(gomail.HeaderReferences, strings.Join(refs, " "))
+	}
+	switch {
+	case msg.Text != "" && msg.HTML != "":
+		m.SetBodyString(gomail.TypeTextPlain, msg.Text)
+		m.AddAlternativeString(gomail.TypeTextHTML, msg.HTML)
+	case msg.HTML != "":
+		m.SetBodyString(gomail.TypeTextHTML, msg.HTML)
+	default:
+		m.SetBodyString(gomail.TypeTextPlain, msg.Text)
+	}
+	files := make([]*gomail.File, 0, len(msg.Attachments))
+	for _, a := range msg.Attachments {
+		a := a
+		files = append(files, &gomail.File{
+			Name:        a.FileName,
+			ContentType: gomail.ContentType(a.ContentType),
+			Header:      map[string][]string{},
+			// Opened as the message is written: the bytes stream from
+			// their storage to the server, never held whole.
+			Writer: func(w io.Writer) (int64, error) {
+				r, err := a.Open(ctx)
+				if err != nil {
+					return 0, fmt.Errorf("open attachment %q: %w", a.FileName, err)
+				}
+				defer r.Close()
+				return io.Copy(w, r)
+			},
+		})
+	}
+	m.SetAttachments(files)
+	return m, nil
+}
+
+// Send delivers msg: ports.ErrEmailRejected for a message the server (or
+// this sender) refuses for good, another error when retrying may help.
+func (s *Sender) Send(ctx context.Context, msg ports.EmailMessage) error {
+	m, err := s.message(ctx, msg)
+	if err != nil {
+		return err
+	}
+	c, err := s.client()
+	if err != nil {
+		return fmt.Errorf("smtp client: %w", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+		var se *gomail.SendError
+		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+			return fmt.Errorf("%w: %v", ports.ErrEmailRejected, err)
+		}
+		return fmt.Errorf("smtp send: %w", err)
+	}
+	return nil
+}
+
+var _ ports.EmailSender = (*Sender)(nil)
