@@ -105,7 +105,9 @@ func message() ports.EmailMessage {
 		Text:      "Thank you",
 		InReplyTo: "parent@example.com",
 		Attachments: []ports.EmailAttachment{{FileName: "inv.txt", ContentType: "text/plain", Size: 13,
-			Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("attached text")), nil }}},
+			Open: func(context.Context) (io.ReadCloser, error) {
+				return io.NopCloser(strings.NewReader("attached text")), nil
+			}}},
 	}
 }
 
