@@ -579,7 +579,7 @@ func Default() Config {
 		},
 		Print: Print{
 			Renderer:        "html",
-			PDFBackend:      "gotenberg",
+			PDFBackend:      "none",
 			GotenbergURL:    "http://127.0.0.1:3000",
 			TimeoutMS:       30000,
 			Retries:         2,
