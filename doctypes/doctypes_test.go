@@ -68,3 +68,20 @@ func TestNewErrorLog(t *testing.T) {
 	assert.Equal(t, time.UTC, doc.Timestamp.Location())
 	assert.Equal(t, doctype.JSONMap{"k": "v"}, doc.Context)
 }
+
+// TestSystemSettingsFormats: date and time formats are the shapes the print
+// filters read; anything else is refused when saved.
+func TestSystemSettingsFormats(t *testing.T) {
+	for _, ok := range [][2]string{{"dd/mm/yy", "hh:mm a"}, {"yyyy.mm.dd", "HH:mm"}, {"mm-dd-yyyy", "hh:mm:ss a"}} {
+		s := &doctypes.SystemSettings{}
+		s.Defaults()
+		s.DateFormat, s.TimeFormat = ok[0], ok[1]
+		assert.NoError(t, s.Validate(), ok)
+	}
+	for _, bad := range [][2]string{{"dd/mm/yyyy Q", "HH:mm"}, {"yyyy-mm-dd", "HH:mm Q"}, {"DD-MM-YYYY", "HH:mm"}, {"dd-mm", "HH:mm"}} {
+		s := &doctypes.SystemSettings{}
+		s.Defaults()
+		s.DateFormat, s.TimeFormat = bad[0], bad[1]
+		assert.Error(t, s.Validate(), bad)
+	}
+}

@@ -2,7 +2,6 @@ package doctypes
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // validate time zones on machines without a zoneinfo database
@@ -66,13 +65,13 @@ func (s *SystemSettings) Validate() error {
 	}
 	if s.DateFormat == "" {
 		v.Add("date_format", "must not be empty")
-	} else if !slices.Contains(DateFormats, s.DateFormat) {
-		v.Add("date_format", "must be one of "+strings.Join(DateFormats, ", "))
+	} else if !dateFormat.MatchString(s.DateFormat) {
+		v.Add("date_format", "must be day, month and year (dd, mm, yyyy or yy) with separators, such as "+strings.Join(DateFormats, ", "))
 	}
 	if s.TimeFormat == "" {
 		v.Add("time_format", "must not be empty")
-	} else if !slices.Contains(TimeFormats, s.TimeFormat) {
-		v.Add("time_format", "must be one of "+strings.Join(TimeFormats, ", "))
+	} else if !timeFormat.MatchString(s.TimeFormat) {
+		v.Add("time_format", "must be such as "+strings.Join(TimeFormats, ", "))
 	}
 	if !languageTag.MatchString(s.Language) {
 		v.Add("language", "must be a language tag such as en or pt-BR")
@@ -83,12 +82,18 @@ func (s *SystemSettings) Validate() error {
 	return v.Err()
 }
 
-// DateFormats are the date formats System Settings may choose (yyyy year,
-// mm month, dd day), as printed dates show them.
+// dateFormat and timeFormat are the shapes of the formats printed dates
+// follow (the print filters read exactly these tokens).
+var (
+	dateFormat = regexp.MustCompile(`^(dd|mm|yyyy|yy)[-/. ](dd|mm|yyyy|yy)[-/. ](dd|mm|yyyy|yy)$`)
+	timeFormat = regexp.MustCompile(`^(HH|hh):mm(:ss)?( a)?$`)
+)
+
+// DateFormats are common date formats (yyyy year, mm month, dd day).
 var DateFormats = []string{"yyyy-mm-dd", "dd-mm-yyyy", "dd/mm/yyyy", "dd.mm.yyyy", "mm/dd/yyyy", "mm-dd-yyyy", "yyyy/mm/dd", "yyyy.mm.dd"}
 
-// TimeFormats are the time formats System Settings may choose (HH 24-hour,
-// hh 12-hour with a for AM/PM).
+// TimeFormats are common time formats (HH 24-hour, hh 12-hour with a for
+// AM/PM).
 var TimeFormats = []string{"HH:mm:ss", "HH:mm", "hh:mm:ss a", "hh:mm a"}
 
 // InMaintenance reports whether maintenance mode is on.

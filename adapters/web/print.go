@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -137,6 +138,23 @@ func (h printHandler) write(c echo.Context, res *printing.Result) error {
 	}
 	defer res.PDF.Close()
 	c.Response().WriteHeader(http.StatusOK)
-	_, err := io.Copy(c.Response(), res.PDF)
+	_, err := io.Copy(&idleWriter{w: c.Response(), rc: http.NewResponseController(c.Response())}, res.PDF)
 	return err
+}
+
+// pdfIdleTimeout is how long a client may leave a PDF unread: its
+// conversion's turn is held until the PDF has streamed out.
+const pdfIdleTimeout = 30 * time.Second
+
+// idleWriter writes with a deadline renewed on every write, so a client
+// that stops reading ends its response (and frees its turn) instead of
+// holding it forever.
+type idleWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (d *idleWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(pdfIdleTimeout)) // unsupported writers just write
+	return d.w.Write(p)
 }

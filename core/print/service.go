@@ -706,7 +706,7 @@ func plain(v reflect.Value, depth int) any {
 		if v.IsNil() {
 			return nil
 		}
-		return plain(v.Elem(), depth)
+		return plain(v.Elem(), depth+1) // +1: a pointer cycle ends
 	case reflect.Struct:
 		switch v.Type() {
 		case timeType:
@@ -745,6 +745,8 @@ func plain(v reflect.Value, depth int) any {
 				out[k.String()] = plain(it.Value(), depth+1)
 			case k.CanInt():
 				out[strconv.FormatInt(k.Int(), 10)] = plain(it.Value(), depth+1)
+			case k.CanUint():
+				out[strconv.FormatUint(k.Uint(), 10)] = plain(it.Value(), depth+1)
 			}
 		}
 		return out

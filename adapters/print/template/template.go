@@ -375,11 +375,9 @@ func sizeOf(format string, args []any) int {
 			n += v.Len()
 		case reflect.Slice, reflect.Array, reflect.Map:
 			n += 64 * (v.Len() + 1)
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 			n += 32
-			if strings.Contains(format, "*") {
-				n += int(min(max(v.Int(), -v.Int()), 1_000_000))
-			}
 		default:
 			n += 64
 		}
@@ -400,6 +398,63 @@ func sizeOf(format string, args []any) int {
 		i = j
 	}
 	return n
+}
+
+// printfSize bounds what printf(format, args…) writes, verb by verb. It
+// refuses what makes fmt repeat work beyond the format's length: argument
+// indexes (%[1]s used a thousand times), widths and precisions from
+// arguments (*), and widths or precisions on lists and maps (fmt pads each
+// element).
+func printfSize(format string, args []any) (int, error) {
+	n, next := 0, 0
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			n++
+			continue
+		}
+		i++
+		for i < len(format) && strings.IndexByte("+-# 0", format[i]) >= 0 {
+			i++
+		}
+		num := func() int {
+			v := 0
+			for i < len(format) && format[i] >= '0' && format[i] <= '9' {
+				v = min(v*10+int(format[i]-'0'), 1_000_000) // fmt refuses more
+				i++
+			}
+			return v
+		}
+		width, prec := num(), 0
+		if i < len(format) && format[i] == '.' {
+			i++
+			prec = num()
+		}
+		if i >= len(format) {
+			return 0, errors.New("printf: the format ends inside a verb")
+		}
+		switch format[i] {
+		case '[', '*':
+			return 0, errors.New("printf: argument indexes ([n]) and * widths are not allowed in templates")
+		case '%':
+			n++
+			continue
+		}
+		if next >= len(args) {
+			n += 16 // %!v(MISSING)
+			continue
+		}
+		a := args[next]
+		next++
+		size := sizeOf("", []any{a})
+		if width > 0 || prec > 0 {
+			switch reflect.ValueOf(a).Kind() {
+			case reflect.Slice, reflect.Array, reflect.Map, reflect.Struct:
+				return 0, errors.New("printf: widths and precisions apply to single values, not lists or maps")
+			}
+		}
+		n += max(width, size) + prec + 32
+	}
+	return n + sizeOf("", args[next:]), nil // extra arguments are written too
 }
 
 // Write bounds the output.
@@ -630,9 +685,11 @@ func (r *Renderer) parse(part, text string) (*instance, error) {
 // metaEquiv finds a <meta http-equiv> element: a refresh would make the PDF
 // service's browser navigate (to an internal address, a file), which the
 // page's Content-Security-Policy cannot stop.
-var metaEquiv = regexp.MustCompile(`(?i)<meta\b[^>]*http-equiv`)
+// Every <meta> is refused, whatever its attributes hold (a ">" inside a
+// quoted value ends no tag): the page's head is the framework's.
+var metaEquiv = regexp.MustCompile(`(?i)<meta[\s/>]`)
 
-const errMetaEquiv = "writes a <meta http-equiv> element (a refresh would send the PDF service's browser elsewhere): remove it"
+const errMetaEquiv = "writes a <meta> element: the page's head is the framework's (a <meta http-equiv> refresh would send the PDF service's browser elsewhere)"
 
 // reservedName returns the first identifier naming one of the sandbox's
 // own functions (_fm_…), which templates may not call.
@@ -799,7 +856,11 @@ func (inst *instance) funcs() htmltemplate.FuncMap {
 		fnLeave: func() bool { st.depth--; return false },
 		// text/template's string builders, within the budget.
 		"printf": func(format string, args ...any) (string, error) {
-			return st.build(sizeOf(format, args), func() string { return fmt.Sprintf(format, args...) })
+			est, err := printfSize(format, args)
+			if err != nil {
+				return "", err
+			}
+			return st.build(est, func() string { return fmt.Sprintf(format, args...) })
 		},
 		"print": func(args ...any) (string, error) {
 			return st.build(sizeOf("", args), func() string { return fmt.Sprint(args...) })
