@@ -2,13 +2,13 @@ package web
 
 import (
 	"io"
-	"mime"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/core/files"
 	printing "github.com/framework-m/framework-m/core/print"
 	"github.com/framework-m/framework-m/doctypes"
 )
@@ -119,7 +119,7 @@ func (h printHandler) preview(c echo.Context) error {
 func (h printHandler) write(c echo.Context, res *printing.Result) error {
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, res.ContentType)
-	hdr.Set(echo.HeaderContentDisposition, mime.FormatMediaType("inline", map[string]string{"filename": res.Filename}))
+	hdr.Set(echo.HeaderContentDisposition, files.Disposition(res.Filename, true))
 	hdr.Set(echo.HeaderXContentTypeOptions, "nosniff")
 	hdr.Set(echo.HeaderCacheControl, "private, no-store")
 	if res.PDF == nil {
