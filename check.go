@@ -79,6 +79,8 @@ func (o *options) check(cfg config.Config) (ignored []string, err error) {
 	sel(o.renderers, "print.renderer", cfg.Print.Renderer, o.renderers.unknown)
 	sel(o.pdfs, "print.pdf_backend", cfg.Print.PDFBackend, o.pdfs.unknown)
 	add(checkPrint(cfg)...)
+	sel(o.emailSenders, "email.sender", cfg.Email.Sender, o.emailSenders.unknown)
+	sel(o.emailQueues, "email.queue.backend", cfg.Email.Queue.Backend, o.emailQueues.unknown)
 	if mode, err := auth.ParseMode(cfg.Auth.Mode); err == nil {
 		if mode.HasLocalUsers() {
 			sel(o.sessions, "auth.session.backend", cfg.Auth.Session.Backend, o.sessions.unknown)

@@ -34,6 +34,8 @@ import (
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/core/errorlog"
 	"github.com/framework-m/framework-m/core/events"
+	"github.com/framework-m/framework-m/core/email"
+	"github.com/framework-m/framework-m/core/email/drafts"
 	"github.com/framework-m/framework-m/core/files"
 	"github.com/framework-m/framework-m/core/notify"
 	printing "github.com/framework-m/framework-m/core/print"
@@ -94,6 +96,10 @@ type App struct {
 	Audit *audit.Service
 	// Print prints documents to HTML and PDF ([print]).
 	Print *printing.Service
+	// Email queues emails and sends them in the background ([email]).
+	Email *email.Service
+	// EmailDrafts keeps users' email drafts ([email.drafts]).
+	EmailDrafts *drafts.Service
 
 	store          *db.Repository
 	shared         *Shared
@@ -180,6 +186,12 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := app.buildPrint(o, deps); err != nil {
 		return nil, err
 	}
+	if err := app.buildEmail(o, deps); err != nil {
+		return nil, err
+	}
+	if err := app.buildEmailDrafts(); err != nil {
+		return nil, err
+	}
 	if err := app.buildAuthChain(o, deps); err != nil {
 		return nil, err
 	}
@@ -208,6 +220,8 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Notifications:  app.Notifications,
 		Activity:       app.activityFeed(),
 		Print:          app.Print,
+		Email:          app.Email,
+		EmailDrafts:    app.EmailDrafts,
 	})
 	ok = true
 	return app, nil

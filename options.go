@@ -41,23 +41,29 @@ type options struct {
 	audits      *registry[ports.AuditLog]
 	renderers   *registry[ports.TemplateRenderer]
 	pdfs        *registry[ports.PDFConverter]
+	// emailSenders and emailQueues are [email] sender's and [email.queue]
+	// backend's.
+	emailSenders *registry[ports.EmailSender]
+	emailQueues  *registry[ports.EmailQueue]
 }
 
 // newOptions returns the built-in backends of every port, then applies opts.
 func newOptions(opts []Option) *options {
 	o := &options{
-		strategies:  newRegistry("auth strategy", "auth.strategy", builtinStrategies),
-		tenants:     newRegistry("tenant resolver", "tenancy", builtinTenantResolvers),
-		permissions: newRegistry("permission", "permissions", builtinPermissions),
-		sessions:    newRegistry("session store", "auth.session", builtinSessionStores),
-		limiters:    newRegistry("rate limiter", "rate_limit", builtinRateLimiters),
-		identities:  newRegistry("identity provider", "auth.identity", builtinIdentityProviders),
-		tokens:      newRegistry("token service", "auth.tokens", builtinTokenServices),
-		hubs:        newRegistry("hub", "hub", builtinHubs),
-		storages:    newRegistry("file storage", "files", builtinStorages),
-		audits:      newRegistry("audit log", "audit", builtinAudits),
-		renderers:   newRegistry("template renderer", "print", builtinRenderers),
-		pdfs:        newRegistry("PDF converter", "print", builtinPDFConverters),
+		strategies:   newRegistry("auth strategy", "auth.strategy", builtinStrategies),
+		tenants:      newRegistry("tenant resolver", "tenancy", builtinTenantResolvers),
+		permissions:  newRegistry("permission", "permissions", builtinPermissions),
+		sessions:     newRegistry("session store", "auth.session", builtinSessionStores),
+		limiters:     newRegistry("rate limiter", "rate_limit", builtinRateLimiters),
+		identities:   newRegistry("identity provider", "auth.identity", builtinIdentityProviders),
+		tokens:       newRegistry("token service", "auth.tokens", builtinTokenServices),
+		hubs:         newRegistry("hub", "hub", builtinHubs),
+		storages:     newRegistry("file storage", "files", builtinStorages),
+		audits:       newRegistry("audit log", "audit", builtinAudits),
+		renderers:    newRegistry("template renderer", "print", builtinRenderers),
+		pdfs:         newRegistry("PDF converter", "print", builtinPDFConverters),
+		emailSenders: newRegistry("email sender", "email", builtinEmailSenders),
+		emailQueues:  newRegistry("email queue", "email.queue", builtinEmailQueues),
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -67,7 +73,7 @@ func newOptions(opts []Option) *options {
 
 // sectionRegistries lists every registry whose backends may have a section.
 func (o *options) sectionRegistries() []sectionRegistry {
-	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs, o.storages, o.audits, o.renderers, o.pdfs}
+	return []sectionRegistry{o.strategies, o.tenants, o.permissions, o.sessions, o.limiters, o.identities, o.tokens, o.hubs, o.storages, o.audits, o.renderers, o.pdfs, o.emailSenders, o.emailQueues}
 }
 
 // WithDocType registers the app DocType whose struct is T (embedding doctype.Base).

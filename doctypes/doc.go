@@ -20,6 +20,8 @@ func Register(reg *doctype.Registry) error {
 	add(doctype.Register[ActivityLog](reg, ActivityLogMeta))
 	add(doctype.Register[Notification](reg, NotificationMeta))
 	add(doctype.Register[PrintFormat](reg, PrintFormatMeta))
+	add(doctype.Register[EmailQueue](reg, EmailQueueMeta))
+	errs = append(errs, RegisterEmailDrafts(reg))
 	errs = append(errs, RegisterFiles(reg))
 	return errors.Join(errs...)
 }

@@ -2,11 +2,14 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -83,6 +86,59 @@ func strictOr(err, fallback error) error {
 		return verr
 	}
 	return fallback
+}
+
+// decodeFields decodes a JSON body strictly into v like decodeStrict, and
+// names the field of every problem it can: a value of the wrong type, an
+// unknown key, a time that is not RFC 3339 (timeField: the body's time
+// field, "body" when it has several). shape describes the body wanted,
+// for the problems that name no field.
+func decodeFields(body []byte, v any, shape, timeField string) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return core.Invalid("body", "is required: "+shape)
+	}
+	err := decodeStrict(body, v)
+	if err == nil {
+		return nil
+	}
+	if verr := strictError(err); verr != nil {
+		return verr
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return core.Invalidf(te.Field, "must be %s", jsonKind(te.Type))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return core.Invalid(strings.Trim(name, `"`), "unknown field")
+	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		if timeField == "" {
+			timeField = "body"
+		}
+		return core.Invalid(timeField, "must be an RFC 3339 time, such as 2026-03-01T10:00:00Z")
+	}
+	return core.Invalid("body", "must be "+shape)
+}
+
+// jsonKind names a JSON value of Go type t for messages.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "an object"
+	}
+	return "a " + t.String()
 }
 
 // data writes {"data": v}.

@@ -22,6 +22,8 @@ import (
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/email"
+	"github.com/framework-m/framework-m/core/email/drafts"
 	"github.com/framework-m/framework-m/core/files"
 	"github.com/framework-m/framework-m/core/notify"
 	printing "github.com/framework-m/framework-m/core/print"
@@ -81,6 +83,11 @@ type Deps struct {
 	Activity *audit.Feed
 	// Print serves /api/v1/print (nil: no print routes).
 	Print *printing.Service
+	// Email serves the admin API of the email queue, /api/v1/email-queue
+	// (nil: none).
+	Email *email.Service
+	// EmailDrafts serves /api/v1/email/drafts (nil: none).
+	EmailDrafts *drafts.Service
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -165,6 +172,8 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindNotifications(api, d.Notifications, d.Auth, d.Config.CORS, d.Logger)
 	bindActivity(api, d.Activity)
 	bindPrint(api, d.Print, maxBody)
+	bindEmailQueue(api, d.Email, maxBody)
+	bindEmailDrafts(api, d.EmailDrafts, maxBody)
 	for _, add := range d.Routes {
 		add(api)
 	}

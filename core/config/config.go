@@ -31,6 +31,8 @@ type Config struct {
 	Notifications Notifications `toml:"notifications"`
 	// Print configures printing: templates and the PDF service.
 	Print Print `toml:"print"`
+	// Email configures outgoing email: the sender, the queue and drafts.
+	Email Email `toml:"email"`
 
 	// Sections holds the adapters' own settings by dotted TOML table
 	// ("permissions.citadel", "rate_limit.redis", or a third party's
@@ -341,6 +343,69 @@ type Print struct {
 // MaxOutputBytes is MaxOutputSize in bytes (valid configurations only).
 func (p Print) MaxOutputBytes() int64 { n, _ := ParseSize(p.MaxOutputSize); return n }
 
+// Email configures outgoing email. Emails are queued and sent by
+// background workers, never in a request.
+type Email struct {
+	// Sender names the email sender: "log" (logs each email instead of
+	// sending it: the default, so a fresh server needs no mail server),
+	// "smtp" (settings in [email.smtp]) or a registered one whose settings
+	// are [email.<sender>].
+	Sender string `toml:"sender"`
+	// From is the From of emails that name none ("Name <address>" or an
+	// address); its domain ends each Message-ID.
+	From string `toml:"from"`
+	// Queue configures the queue and its workers.
+	Queue EmailQueue `toml:"queue"`
+	// Drafts configures the server-side email drafts.
+	Drafts EmailDrafts `toml:"drafts"`
+}
+
+// EmailQueue configures the email queue and the workers that drain it.
+type EmailQueue struct {
+	// Backend names the queue: "database" (the Email Queue DocType; many
+	// instances share it), "memory" (one process, for tests) or a
+	// registered one whose settings are [email.queue.<backend>].
+	Backend string `toml:"backend"`
+	// Workers is how many emails one instance sends at once (0: this
+	// instance sends none, others do).
+	Workers int `toml:"workers"`
+	// PollIntervalMS is how often idle workers look for due emails.
+	PollIntervalMS int `toml:"poll_interval_ms"`
+	// BatchSize is how many emails one claim takes.
+	BatchSize int `toml:"batch_size"`
+	// MaxRetries is how often a temporary failure is tried again unless
+	// the email says otherwise (0–10).
+	MaxRetries int `toml:"max_retries"`
+	// LeaseSeconds is how long a worker holds the emails it claimed; the
+	// emails of a worker that died are sent by another after it.
+	LeaseSeconds int `toml:"lease_seconds"`
+	// RetryBaseMS and RetryMaxMS bound the backoff between attempts: base
+	// × 2^retries with jitter, at most max.
+	RetryBaseMS int `toml:"retry_base_ms"`
+	RetryMaxMS  int `toml:"retry_max_ms"`
+}
+
+// EmailDrafts configures server-side email drafts.
+type EmailDrafts struct {
+	// MaxDraftSize bounds one draft (subject, bodies, recipients, tags):
+	// at least 1MB.
+	MaxDraftSize string `toml:"max_draft_size"`
+	// MaxRecoveryAge is how far back a draft's saves can be restored
+	// ("720h"); older saves are pruned.
+	MaxRecoveryAge string `toml:"max_recovery_age"`
+	// MaxHistory is how many saves of one draft are kept.
+	MaxHistory int `toml:"max_history"`
+}
+
+// MaxDraftBytes is MaxDraftSize in bytes (valid configurations only).
+func (d EmailDrafts) MaxDraftBytes() int64 { n, _ := ParseSize(d.MaxDraftSize); return n }
+
+// RecoveryAge is MaxRecoveryAge as a duration (valid configurations only).
+func (d EmailDrafts) RecoveryAge() time.Duration {
+	t, _ := time.ParseDuration(d.MaxRecoveryAge)
+	return t
+}
+
 // Files configures stored files: where their bytes go and what is accepted.
 // Sizes are strings such as "10MB" (B, KB, MB, GB; 1 KB = 1,024 bytes),
 // durations strings such as "24h".
@@ -592,6 +657,25 @@ func Default() Config {
 			MarginRight:     "12mm",
 			RenderTimeoutMS: 2000,
 			MaxOutputSize:   "8MB",
+		},
+		Email: Email{
+			Sender: "log",
+			From:   "Framework M <noreply@localhost>",
+			Queue: EmailQueue{
+				Backend:        "database",
+				Workers:        4,
+				PollIntervalMS: 1000,
+				BatchSize:      20,
+				MaxRetries:     3,
+				LeaseSeconds:   300,
+				RetryBaseMS:    30000,
+				RetryMaxMS:     3600000,
+			},
+			Drafts: EmailDrafts{
+				MaxDraftSize:   "10MB",
+				MaxRecoveryAge: "720h",
+				MaxHistory:     50,
+			},
 		},
 		Sections: map[string]any{},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -146,6 +147,7 @@ func (c *Config) Validate() error {
 	validateAudit(c.Audit, bad)
 	validateNotifications(c.Notifications, bad)
 	validatePrint(c.Print, bad)
+	validateEmail(c.Email, bad)
 	if c.RateLimit.Requests < 1 {
 		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
 	}
@@ -625,5 +627,46 @@ func validatePrint(p Print, bad func(key, format string, args ...any)) {
 		bad("print.max_output_size", "%v", err)
 	} else if n < 1<<10 || n > 1<<30 {
 		bad("print.max_output_size", "must be between 1KB and 1GB, not %s", p.MaxOutputSize)
+	}
+}
+
+// validateEmail checks [email], [email.queue] and [email.drafts].
+func validateEmail(m Email, bad func(key, format string, args ...any)) {
+	if strings.TrimSpace(m.Sender) == "" {
+		bad("email.sender", "must not be empty (\"log\" logs instead of sending)")
+	}
+	if a, err := mail.ParseAddress(m.From); err != nil || !strings.Contains(a.Address, "@") {
+		bad("email.from", "must be an address such as \"Acme <noreply@acme.example>\", not %q", m.From)
+	}
+	q := m.Queue
+	if strings.TrimSpace(q.Backend) == "" {
+		bad("email.queue.backend", "must not be empty (\"database\" is the default)")
+	}
+	ranges := []struct {
+		key       string
+		v, lo, hi int
+	}{
+		{"email.queue.workers", q.Workers, 0, 256},
+		{"email.queue.poll_interval_ms", q.PollIntervalMS, 10, 600000},
+		{"email.queue.batch_size", q.BatchSize, 1, 1000},
+		{"email.queue.max_retries", q.MaxRetries, 0, 10},
+		{"email.queue.lease_seconds", q.LeaseSeconds, 5, 86400},
+		{"email.queue.retry_base_ms", q.RetryBaseMS, 1, 86400000},
+		{"email.queue.retry_max_ms", q.RetryMaxMS, 1, 7 * 86400000},
+		{"email.drafts.max_history", m.Drafts.MaxHistory, 1, 1000},
+	}
+	for _, r := range ranges {
+		if r.v < r.lo || r.v > r.hi {
+			bad(r.key, "must be between %d and %d, not %d", r.lo, r.hi, r.v)
+		}
+	}
+	if q.RetryMaxMS < q.RetryBaseMS {
+		bad("email.queue.retry_max_ms", "must be at least retry_base_ms (%d), not %d", q.RetryBaseMS, q.RetryMaxMS)
+	}
+	if n, err := ParseSize(m.Drafts.MaxDraftSize); err != nil || n < 1<<20 || n > 1<<30 {
+		bad("email.drafts.max_draft_size", "must be a size from 1MB to 1GB such as \"10MB\", not %q", m.Drafts.MaxDraftSize)
+	}
+	if d, err := time.ParseDuration(m.Drafts.MaxRecoveryAge); err != nil || d <= 0 {
+		bad("email.drafts.max_recovery_age", "must be a positive duration such as \"720h\", not %q", m.Drafts.MaxRecoveryAge)
 	}
 }

@@ -232,3 +232,30 @@ func ScanJSON(src any, dst any) error {
 	}
 	return json.Unmarshal(b, dst)
 }
+
+// JSONList is a list of any JSON-encodable values (structs included)
+// stored as a JSON array in a text column, like StringList.
+type JSONList[T any] []T
+
+// MarshalJSON encodes nil as [].
+func (l JSONList[T]) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]T(l))
+}
+
+// Value stores the list as JSON text.
+func (l JSONList[T]) Value() (driver.Value, error) {
+	b, err := l.MarshalJSON()
+	return string(b), err
+}
+
+// Scan reads JSON text; NULL is an empty list.
+func (l *JSONList[T]) Scan(src any) error {
+	*l = nil
+	return ScanJSON(src, (*[]T)(l))
+}
+
+// GormDataType makes the column text.
+func (JSONList[T]) GormDataType() string { return "text" }

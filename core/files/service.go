@@ -384,6 +384,14 @@ func (s *Service) Get(ctx context.Context, id string) (*doctypes.File, error) {
 	return f, nil
 }
 
+// Record returns the File id of the tenant in ctx without asking whether
+// anyone may read it: for the framework's own jobs (an email's attachments
+// are checked when it is queued and read when it is sent). A missing file
+// is core.ErrNotFound.
+func (s *Service) Record(ctx context.Context, id string) (*doctypes.File, error) {
+	return s.load(ctx, id)
+}
+
 // load reads the File id of the tenant in ctx.
 func (s *Service) load(ctx context.Context, id string) (*doctypes.File, error) {
 	if id == "" || len(id) > 140 {

@@ -45,11 +45,22 @@ type Config struct {
 	TimeoutMS int `toml:"timeout_ms"`
 	// HELO is the name the client greets with ("" : go-mail's default).
 	HELO string `toml:"helo"`
+	// MaxIdleConnections is how many open connections are kept for the
+	// next emails (0: a connection per email). Each worker sending at
+	// once uses one.
+	MaxIdleConnections int `toml:"max_idle_connections"`
+	// IdleTimeoutMS closes a kept connection unused that long (servers
+	// drop idle clients after a while).
+	IdleTimeoutMS int `toml:"idle_timeout_ms"`
+	// MaxMessagesPerConnection starts a new connection after that many
+	// emails (servers limit them per connection).
+	MaxMessagesPerConnection int `toml:"max_messages_per_connection"`
 }
 
 // DefaultConfig is [email.smtp]'s defaults.
 func DefaultConfig() Config {
-	return Config{Host: "", Port: 587, Security: SecurityStartTLS, TimeoutMS: 15000}
+	return Config{Host: "", Port: 587, Security: SecurityStartTLS, TimeoutMS: 15000,
+		MaxIdleConnections: 16, IdleTimeoutMS: 30000, MaxMessagesPerConnection: 100}
 }
 
 // Validate checks the settings' shape.
@@ -71,6 +82,15 @@ func (c Config) Validate() error {
 			v.Add("from", "must be an address such as \"App <app@example.com>\"")
 		}
 	}
+	if c.MaxIdleConnections < 0 || c.MaxIdleConnections > 1000 {
+		v.Add("max_idle_connections", "must be between 0 and 1000")
+	}
+	if c.IdleTimeoutMS < 0 || c.IdleTimeoutMS > 3_600_000 {
+		v.Add("idle_timeout_ms", "must be between 0 and 3600000")
+	}
+	if c.MaxMessagesPerConnection < 1 || c.MaxMessagesPerConnection > 100_000 {
+		v.Add("max_messages_per_connection", "must be between 1 and 100000")
+	}
 	if (c.Username == "") != (c.Password == "") {
 		v.Add("password", "username and password go together")
 	}
@@ -85,10 +105,21 @@ func (c Config) Required() error {
 	return nil
 }
 
-// Sender delivers over SMTP, one connection per email.
+// Sender delivers over SMTP. Connections are kept open between emails
+// (up to MaxIdleConnections, each for at most MaxMessagesPerConnection
+// emails and IdleTimeoutMS idle): one email at a time per connection, as
+// many at once as callers send.
 type Sender struct {
 	cfg  Config
 	from *mail.Address
+	idle chan *conn
+}
+
+// conn is an open connection and what it has done.
+type conn struct {
+	client   *gomail.Client
+	sent     int
+	lastUsed time.Time
 }
 
 // New returns a sender for cfg.
@@ -99,7 +130,7 @@ func New(cfg Config) (*Sender, error) {
 	if err := cfg.Required(); err != nil {
 		return nil, err
 	}
-	s := &Sender{cfg: cfg}
+	s := &Sender{cfg: cfg, idle: make(chan *conn, cfg.MaxIdleConnections)}
 	if cfg.From != "" {
 		s.from, _ = mail.ParseAddress(cfg.From)
 	}
@@ -214,24 +245,92 @@ func (s *Sender) message(ctx context.Context, msg ports.EmailMessage) (*gomail.M
 }
 
 // Send delivers msg: ports.ErrEmailRejected for a message the server (or
-// this sender) refuses for good, another error when retrying may help.
+// this sender) refuses for good, another error when retrying may help. A
+// kept connection the server has closed meanwhile is replaced before
+// anything is sent on it.
 func (s *Sender) Send(ctx context.Context, msg ports.EmailMessage) error {
 	m, err := s.message(ctx, msg)
 	if err != nil {
 		return err
 	}
-	c, err := s.client()
-	if err != nil {
-		return fmt.Errorf("smtp client: %w", err)
-	}
-	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+	for {
+		c, reused, err := s.conn(ctx)
+		if err != nil {
+			return err
+		}
+		err = c.client.Send(m)
+		if err == nil || m.IsDelivered() {
+			// Delivered: a failure after the server accepted the data (the
+			// RSET that follows) must not make the email be sent again.
+			s.put(c, err == nil)
+			return nil
+		}
+		_ = c.client.Close()
 		var se *gomail.SendError
+		if reused && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
+			continue // the kept connection was dead before anything was sent: open a new one
+		}
 		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 			return fmt.Errorf("%w: %v", ports.ErrEmailRejected, err)
 		}
 		return fmt.Errorf("smtp send: %w", err)
 	}
-	return nil
+}
+
+// conn returns a kept connection, or a new one; reused says which.
+func (s *Sender) conn(ctx context.Context) (*conn, bool, error) {
+	idle := time.Duration(s.cfg.IdleTimeoutMS) * time.Millisecond
+	for {
+		select {
+		case c := <-s.idle:
+			if idle > 0 && time.Since(c.lastUsed) > idle {
+				_ = c.client.Close()
+				continue
+			}
+			return c, true, nil
+		default:
+		}
+		break
+	}
+	cl, err := s.client()
+	if err != nil {
+		return nil, false, fmt.Errorf("smtp client: %w", err)
+	}
+	if err := cl.DialWithContext(ctx); err != nil {
+		var se *gomail.SendError
+		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+			return nil, false, fmt.Errorf("%w: %v", ports.ErrEmailRejected, err)
+		}
+		return nil, false, fmt.Errorf("smtp connect: %w", err)
+	}
+	return &conn{client: cl}, false, nil
+}
+
+// put keeps c for the next email when it is healthy and has room, else
+// closes it.
+func (s *Sender) put(c *conn, healthy bool) {
+	c.sent++
+	c.lastUsed = time.Now()
+	if healthy && c.sent < s.cfg.MaxMessagesPerConnection {
+		select {
+		case s.idle <- c:
+			return
+		default:
+		}
+	}
+	_ = c.client.Close()
+}
+
+// Close closes the kept connections.
+func (s *Sender) Close() error {
+	for {
+		select {
+		case c := <-s.idle:
+			_ = c.client.Close()
+		default:
+			return nil
+		}
+	}
 }
 
 var _ ports.EmailSender = (*Sender)(nil)

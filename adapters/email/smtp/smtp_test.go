@@ -25,13 +25,19 @@ import (
 // to DATA (nil: accept), how long it waits first, and what it received.
 type script struct {
 	mu       sync.Mutex
+	sessions int // connections opened
 	reply    error
 	delay    time.Duration
 	envelope []string
 	data     []string
 }
 
-func (s *script) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &session{s: s}, nil }
+func (s *script) NewSession(*gosmtp.Conn) (gosmtp.Session, error) {
+	s.mu.Lock()
+	s.sessions++
+	s.mu.Unlock()
+	return &session{s: s}, nil
+}
 
 type session struct {
 	s    *script
@@ -69,7 +75,7 @@ func (x *session) Data(r io.Reader) error {
 }
 
 // scripted starts a scripted server and a sender for it.
-func scripted(t *testing.T, timeoutMS int) (*script, *smtp.Sender) {
+func scripted(t *testing.T, timeoutMS int, tune ...func(*gosmtp.Server, *smtp.Config)) (*script, *smtp.Sender) {
 	t.Helper()
 	sc := &script{}
 	srv := gosmtp.NewServer(sc)
@@ -87,6 +93,9 @@ func scripted(t *testing.T, timeoutMS int) (*script, *smtp.Sender) {
 	cfg.Security = smtp.SecurityNone
 	cfg.From = "App <app@example.com>"
 	cfg.TimeoutMS = timeoutMS
+	for _, f := range tune {
+		f(srv, &cfg)
+	}
 	s, err := smtp.New(cfg)
 	if err != nil {
 		t.Fatal(err)

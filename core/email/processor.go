@@ -1,0 +1,227 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/framework-m/framework-m/core"
+	"github.com/framework-m/framework-m/ports"
+)
+
+// ProcessorOptions configure the workers.
+type ProcessorOptions struct {
+	// Workers is how many emails this instance sends at once (0: none;
+	// Run returns at once).
+	Workers int
+	// BatchSize is how many emails one claim takes (default 20).
+	BatchSize int
+	// PollInterval is how often idle workers look for due emails (default
+	// 1s); an email queued on this instance wakes them at once.
+	PollInterval time.Duration
+	// Lease is how long a worker holds what it claimed (default 5m); the
+	// emails of a worker that died are claimed again after it.
+	Lease time.Duration
+	// RetryBase and RetryMax bound the backoff of temporary failures:
+	// RetryBase × 2^retries, between half and all of it at random, at most
+	// RetryMax (defaults 30s and 1h).
+	RetryBase, RetryMax time.Duration
+	// SendTimeout bounds one attempt, attachments included (default 2m,
+	// at most half the lease).
+	SendTimeout time.Duration
+}
+
+// Processor sends queued emails: Run's workers claim due emails with a
+// lease and send them one at a time each.
+type Processor struct {
+	svc    *Service
+	sender ports.EmailSender
+	opts   ProcessorOptions
+	log    *slog.Logger
+}
+
+func newProcessor(s *Service, sender ports.EmailSender, o ProcessorOptions) *Processor {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 20
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.Lease <= 0 {
+		o.Lease = 5 * time.Minute
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 30 * time.Second
+	}
+	if o.RetryMax < o.RetryBase {
+		o.RetryMax = max(time.Hour, o.RetryBase)
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 2 * time.Minute
+	}
+	o.SendTimeout = min(o.SendTimeout, o.Lease/2)
+	return &Processor{svc: s, sender: sender, opts: o, log: s.opts.Logger}
+}
+
+// Run runs the workers until ctx ends. Each claims a batch, sends it one
+// email at a time and claims again; with nothing due it waits for the poll
+// interval or an email queued on this instance. When ctx ends, a worker
+// finishes the email it is sending (within the send timeout) and returns
+// the rest of its batch to the queue for others.
+func (p *Processor) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range p.opts.Workers {
+		wg.Go(func() { p.work(ctx) })
+	}
+	wg.Wait()
+}
+
+// work is one worker's loop.
+func (p *Processor) work(ctx context.Context) {
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		wake := p.svc.woken()
+		n, err := p.processBatch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The queue is unreachable: wait longer each time, up to a minute.
+			backoff = min(max(2*backoff, p.opts.PollInterval), time.Minute)
+			p.log.Warn("email queue: claim failed", "err", err, "retry_in", backoff)
+			sleep(ctx, backoff, nil)
+			continue
+		}
+		backoff = 0
+		if n < p.opts.BatchSize {
+			sleep(ctx, p.opts.PollInterval, wake)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-wake:
+	}
+}
+
+// ProcessQueue claims one batch of due emails and sends them, returning
+// how many it claimed. When ctx ends it stops after the email in flight
+// and releases the rest.
+func (p *Processor) ProcessQueue(ctx context.Context) (int, error) {
+	return p.processBatch(ctx)
+}
+
+func (p *Processor) processBatch(ctx context.Context) (int, error) {
+	batch, err := p.svc.queue.Claim(ctx, p.opts.BatchSize, p.opts.Lease)
+	if err != nil {
+		return 0, fmt.Errorf("claim emails: %w", err)
+	}
+	for i := range batch {
+		e := &batch[i]
+		// An email is only sent while its lease leaves time for the attempt;
+		// past that, another worker may claim it and both would send.
+		if ctx.Err() != nil || p.svc.opts.Now().Add(p.opts.SendTimeout).After(e.LeaseUntil) {
+			p.release(e)
+			continue
+		}
+		p.attempt(e)
+	}
+	return len(batch), nil
+}
+
+// ProcessSingle sends the Queued email id of the tenant in ctx now and
+// returns it as it ended.
+func (p *Processor) ProcessSingle(ctx context.Context, id string) (*ports.QueuedEmail, error) {
+	e, err := p.svc.queue.ClaimID(ctx, id, p.opts.Lease)
+	if err != nil {
+		return nil, err
+	}
+	p.attempt(e)
+	return p.svc.queue.Get(ctx, id)
+}
+
+// release returns e to the queue untried.
+func (p *Processor) release(e *ports.QueuedEmail) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.svc.queue.Release(ctx, e.Lease()); err != nil {
+		p.log.Warn("email queue: release failed; the email is sent after its lease expires", "email", e.ID, "err", err)
+	}
+}
+
+// attempt sends e once and records the outcome. It runs to its end even
+// when the app is stopping: an email handed to the server must be marked.
+func (p *Processor) attempt(e *ports.QueuedEmail) {
+	ctx := ports.WithTenantID(context.Background(), e.TenantID)
+	sendCtx, cancel := context.WithTimeout(ctx, p.opts.SendTimeout)
+	err := p.send(sendCtx, e)
+	cancel()
+	mctx, mcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer mcancel()
+	now := p.svc.opts.Now().UTC()
+	if err == nil {
+		if merr := p.svc.queue.MarkSent(mctx, e.Lease(), now); merr != nil {
+			p.log.Error("email queue: sent, but could not record it", "email", e.ID, "message_id", e.MessageID, "err", merr)
+		}
+		return
+	}
+	retryAt := time.Time{}
+	if !errors.Is(err, ports.ErrEmailRejected) && e.RetryCount < e.MaxRetries {
+		retryAt = now.Add(p.backoff(e.RetryCount))
+	}
+	p.log.Warn("email queue: attempt failed", "email", e.ID, "tenant", e.TenantID, "err", err,
+		"permanent", errors.Is(err, ports.ErrEmailRejected), "retry_at", retryAt)
+	if merr := p.svc.queue.MarkFailed(mctx, e.Lease(), clipError(err.Error()), retryAt); merr != nil {
+		p.log.Error("email queue: could not record a failed attempt", "email", e.ID, "err", merr)
+	}
+}
+
+// send opens e's attachments and hands it to the sender.
+func (p *Processor) send(ctx context.Context, e *ports.QueuedEmail) error {
+	msg := e.Message()
+	for _, id := range e.Attachments {
+		if p.svc.files == nil {
+			return fmt.Errorf("attachment %s: this app stores no files: %w", id, ports.ErrEmailRejected)
+		}
+		a, err := p.svc.files.Open(ctx, id)
+		if errors.Is(err, core.ErrNotFound) {
+			return fmt.Errorf("attachment %s is gone: %w", id, ports.ErrEmailRejected)
+		}
+		if err != nil {
+			return fmt.Errorf("attachment %s: %w", id, err)
+		}
+		msg.Attachments = append(msg.Attachments, a)
+	}
+	return p.sender.Send(ctx, msg)
+}
+
+// backoff is the wait before retry n+1: RetryBase × 2^n, between half and
+// all of it, at most RetryMax.
+func (p *Processor) backoff(n int) time.Duration {
+	d := p.opts.RetryBase
+	for range n {
+		if d >= p.opts.RetryMax {
+			break
+		}
+		d *= 2
+	}
+	d = min(d, p.opts.RetryMax)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+func clipError(s string) string {
+	if len(s) <= maxErrorText {
+		return s
+	}
+	return s[:maxErrorText-3] + "..."
+}
