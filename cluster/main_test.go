@@ -100,6 +100,14 @@ type nodeSpec struct {
 	Hub string
 	// RecheckSeconds, when set, is [notifications] recheck_seconds.
 	RecheckSeconds int
+	// SMTPHost and SMTPPort, when set, send email through that SMTP server
+	// (no TLS); EmailWorkers, EmailBatch and EmailLeaseSeconds set
+	// [email.queue] when positive.
+	SMTPHost          string
+	SMTPPort          int
+	EmailWorkers      int
+	EmailBatch        int
+	EmailLeaseSeconds int
 	// FreezeFile arms the freeze hook: when that file exists and the SQL
 	// of a statement the instance just ran contains its content, the
 	// instance removes it and stops itself (SIGSTOP).
@@ -143,6 +151,20 @@ func (s nodeSpec) config() config.Config {
 	if s.RecheckSeconds > 0 {
 		cfg.Notifications.RecheckSeconds = s.RecheckSeconds
 	}
+	if s.SMTPHost != "" {
+		cfg.Email.Sender = "smtp"
+		cfg.SetSection("email.smtp", map[string]any{"host": s.SMTPHost, "port": s.SMTPPort, "security": "none", "timeout_ms": 10000})
+	}
+	if s.EmailWorkers > 0 {
+		cfg.Email.Queue.Workers = s.EmailWorkers
+	}
+	if s.EmailBatch > 0 {
+		cfg.Email.Queue.BatchSize = s.EmailBatch
+	}
+	if s.EmailLeaseSeconds > 0 {
+		cfg.Email.Queue.LeaseSeconds = s.EmailLeaseSeconds
+	}
+	cfg.Email.Queue.PollIntervalMS = 100
 	if s.BootstrapAdmin {
 		cfg.Auth.BootstrapAdmin = config.BootstrapAdmin{Email: adminEmail, Password: adminPass}
 	}

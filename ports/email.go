@@ -224,12 +224,25 @@ type EmailQueue interface {
 	// Cancel makes the Queued email id Cancelled; any other status is
 	// core.ErrConflict.
 	Cancel(ctx context.Context, id string) error
-	// Retry queues the Failed or Cancelled email id again, due now, with
-	// RetryCount 0 and Error cleared; any other status is core.ErrConflict.
+	// Retry queues the Failed or Cancelled email id again, due now (its
+	// SendAfter and NextAttemptAt cleared), with RetryCount 0 and Error
+	// cleared; any other status is core.ErrConflict.
 	Retry(ctx context.Context, id string) error
 	// Get returns the email id.
 	Get(ctx context.Context, id string) (*QueuedEmail, error)
 	// List returns the emails f selects, newest first, and how many it
 	// selects in all.
 	List(ctx context.Context, f EmailQueueFilter) ([]QueuedEmail, int, error)
+}
+
+// EmailSentBatcher is implemented by queues that record many sent emails
+// in one statement. The processor then records the emails of one claimed
+// batch together, once the batch is done, instead of one write per email:
+// an instance that dies meanwhile has its batch's sent emails sent again
+// after their lease, with their Message-IDs, like any email accepted by the
+// server and not yet recorded.
+type EmailSentBatcher interface {
+	// MarkSentBatch is MarkSent for each of ls; it returns those whose
+	// lease was lost (their emails are left as they are).
+	MarkSentBatch(ctx context.Context, ls []EmailLease, at time.Time) (lost []EmailLease, err error)
 }

@@ -59,7 +59,9 @@ func bindEmailDrafts(api *echo.Group, svc *drafts.Service, maxBody int64) {
 	if svc == nil {
 		return
 	}
-	h := draftsHandler{svc: svc, maxBody: maxBody, saveBody: max(maxBody, 2*svc.MaxDraftBytes()+1<<20)}
+	// A save's body may hold a whole draft, however its client escapes
+	// JSON: at most 6 bytes ("\u003c") for each byte the limit counts.
+	h := draftsHandler{svc: svc, maxBody: maxBody, saveBody: max(maxBody, 6*svc.MaxDraftBytes()+64<<10)}
 	// The fixed paths first, so that they never read as a draft's id.
 	api.GET(draftsPath+"/export", h.export, RequireUser)
 	api.POST(draftsPath+"/import", h.importBundle, RequireUser)
@@ -352,14 +354,25 @@ func decodeDraftJSON(body []byte, v any, shape string) error {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return core.Invalidf(te.Field, "must be %s", draftJSONKind(te.Type))
+		return core.Invalidf(drafts.JSONPath(te.Field), "must be %s", draftJSONKind(te.Type))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return core.Invalid(strings.Trim(name, `"`), "unknown field")
 	}
 	var pe *time.ParseError
 	if errors.As(err, &pe) {
-		return core.Invalid("body", "times must be RFC 3339, such as 2026-03-01T10:00:00Z")
+		field := "body"
+		var raw map[string]json.RawMessage
+		if json.Unmarshal(body, &raw) == nil {
+			for k, v := range raw {
+				var t *time.Time
+				if json.Unmarshal(v, &t) != nil {
+					field = k
+					break
+				}
+			}
+		}
+		return core.Invalid(field, "must be a time in RFC 3339, such as 2026-03-01T10:00:00Z")
 	}
 	return core.Invalid("body", "must be "+shape)
 }

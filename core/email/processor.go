@@ -125,6 +125,11 @@ func (p *Processor) processBatch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("claim emails: %w", err)
 	}
+	// With a queue that records many sent emails at once, the batch's are
+	// recorded together: when it ends, or every markEvery while it runs.
+	batcher, _ := p.svc.queue.(ports.EmailSentBatcher)
+	var sent []ports.EmailLease
+	since := time.Now()
 	for i := range batch {
 		e := &batch[i]
 		// An email is only sent while its lease leaves time for the attempt;
@@ -133,9 +138,43 @@ func (p *Processor) processBatch(ctx context.Context) (int, error) {
 			p.release(e)
 			continue
 		}
-		p.attempt(e)
+		if p.attempt(e, batcher != nil) && batcher != nil {
+			sent = append(sent, e.Lease())
+		}
+		if len(sent) > 0 && time.Since(since) > markEvery {
+			p.markSent(batcher, sent)
+			sent, since = sent[:0], time.Now()
+		}
 	}
+	p.markSent(batcher, sent)
 	return len(batch), nil
+}
+
+// markEvery bounds how long a sent email of a batch waits to be recorded.
+const markEvery = time.Second
+
+// markSent records the sent emails of ls in one write; if that fails,
+// one by one.
+func (p *Processor) markSent(batcher ports.EmailSentBatcher, ls []ports.EmailLease) {
+	if len(ls) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := p.svc.opts.Now().UTC()
+	lost, err := batcher.MarkSentBatch(ctx, ls, now)
+	if err != nil {
+		p.log.Warn("email queue: could not record a batch sent; recording one by one", "emails", len(ls), "err", err)
+		for _, l := range ls {
+			if err := p.svc.queue.MarkSent(ctx, l, now); err != nil {
+				p.log.Error("email queue: sent, but could not record it", "email", l.ID, "err", err)
+			}
+		}
+		return
+	}
+	for _, l := range lost {
+		p.log.Error("email queue: sent, but its lease was lost; another worker may send it again", "email", l.ID)
+	}
 }
 
 // ProcessSingle sends the Queued email id of the tenant in ctx now and
@@ -145,7 +184,7 @@ func (p *Processor) ProcessSingle(ctx context.Context, id string) (*ports.Queued
 	if err != nil {
 		return nil, err
 	}
-	p.attempt(e)
+	p.attempt(e, false)
 	return p.svc.queue.Get(ctx, id)
 }
 
@@ -158,9 +197,11 @@ func (p *Processor) release(e *ports.QueuedEmail) {
 	}
 }
 
-// attempt sends e once and records the outcome. It runs to its end even
-// when the app is stopping: an email handed to the server must be marked.
-func (p *Processor) attempt(e *ports.QueuedEmail) {
+// attempt sends e once and records the outcome, except a success when
+// deferSent (the caller records it with others); it reports whether e was
+// sent. It runs to its end even when the app is stopping: an email handed
+// to the server must be recorded.
+func (p *Processor) attempt(e *ports.QueuedEmail, deferSent bool) bool {
 	ctx := ports.WithTenantID(context.Background(), e.TenantID)
 	sendCtx, cancel := context.WithTimeout(ctx, p.opts.SendTimeout)
 	err := p.send(sendCtx, e)
@@ -169,10 +210,13 @@ func (p *Processor) attempt(e *ports.QueuedEmail) {
 	defer mcancel()
 	now := p.svc.opts.Now().UTC()
 	if err == nil {
+		if deferSent {
+			return true
+		}
 		if merr := p.svc.queue.MarkSent(mctx, e.Lease(), now); merr != nil {
 			p.log.Error("email queue: sent, but could not record it", "email", e.ID, "message_id", e.MessageID, "err", merr)
 		}
-		return
+		return true
 	}
 	retryAt := time.Time{}
 	if !errors.Is(err, ports.ErrEmailRejected) && e.RetryCount < e.MaxRetries {
@@ -183,6 +227,7 @@ func (p *Processor) attempt(e *ports.QueuedEmail) {
 	if merr := p.svc.queue.MarkFailed(mctx, e.Lease(), clipError(err.Error()), retryAt); merr != nil {
 		p.log.Error("email queue: could not record a failed attempt", "email", e.ID, "err", merr)
 	}
+	return false
 }
 
 // send opens e's attachments and hands it to the sender.

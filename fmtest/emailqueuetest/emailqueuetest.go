@@ -349,7 +349,6 @@ func testRoundTrip(t *testing.T, q ports.EmailQueue) {
 	leased(t, &claimed, lease, "Claim")
 	want.Status, want.LeaseUntil = ports.EmailSending, claimed.LeaseUntil
 	assertEmail(t, want, &claimed, "Claim returns the whole email")
-	assert.Equal(t, claimed.Lease(), ports.EmailLease{TenantID: "t1", ID: e.ID, Token: claimed.LeaseToken})
 	assertEmail(t, want, get(t, q, ctx, e.ID), "Get of the claimed email")
 
 	// ClaimID returns the whole email too.
@@ -478,7 +477,6 @@ func testClaimSpansTenants(t *testing.T, q ports.EmailQueue) {
 	tenants := map[string]string{}
 	for _, e := range got {
 		tenants[e.ID] = e.TenantID
-		assert.Equal(t, e.TenantID, e.Lease().TenantID)
 	}
 	assert.Equal(t, map[string]string{a.ID: "t1", b.ID: "t2"}, tenants, "claimed emails carry their tenant")
 	for _, e := range got {
@@ -589,6 +587,7 @@ func testConcurrentClaims(t *testing.T, q ports.EmailQueue) {
 	var (
 		mu     sync.Mutex
 		counts = map[string]int{}
+		claims int
 		errs   []error
 		wg     sync.WaitGroup
 	)
@@ -603,6 +602,10 @@ func testConcurrentClaims(t *testing.T, q ports.EmailQueue) {
 				if len(got) > batch {
 					errs = append(errs, fmt.Errorf("claim of %d returned %d emails", batch, len(got)))
 				}
+				claims += len(got)
+				// Stopping once as many claims came back as were queued
+				// keeps a queue that hands emails out twice from looping.
+				done := claims >= total
 				for _, e := range got {
 					counts[e.TenantID+"/"+e.ID]++
 					if e.Status != ports.EmailSending || e.LeaseToken == "" {
@@ -610,7 +613,7 @@ func testConcurrentClaims(t *testing.T, q ports.EmailQueue) {
 					}
 				}
 				mu.Unlock()
-				if err != nil || len(got) == 0 {
+				if err != nil || len(got) == 0 || done {
 					return
 				}
 			}

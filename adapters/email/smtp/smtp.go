@@ -141,6 +141,9 @@ func (s *Sender) client() (*gomail.Client, error) {
 	opts := []gomail.Option{
 		gomail.WithPort(s.cfg.Port),
 		gomail.WithTimeout(time.Duration(s.cfg.TimeoutMS) * time.Millisecond),
+		// No NOOP before each email: a kept connection that died fails at
+		// MAIL FROM without an SMTP reply, and Send opens another then.
+		gomail.WithoutNoop(),
 	}
 	switch s.cfg.Security {
 	case SecurityTLS:
@@ -267,7 +270,8 @@ func (s *Sender) Send(ctx context.Context, msg ports.EmailMessage) error {
 		}
 		_ = c.client.Close()
 		var se *gomail.SendError
-		if reused && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
+		if reused && errors.As(err, &se) && se.ErrorCode() == 0 &&
+			(se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom) {
 			continue // the kept connection was dead before anything was sent: open a new one
 		}
 		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {

@@ -259,6 +259,45 @@ func (q *Queue) MarkSent(ctx context.Context, l ports.EmailLease, at time.Time) 
 	return q.leased(ctx, l, "status = 'Sent', sent_at = ?, error = ''", stamp(at))
 }
 
+// MarkSentBatch records that the emails held by ls were accepted at at,
+// in one statement; it returns the leases that were lost.
+func (q *Queue) MarkSentBatch(ctx context.Context, ls []ports.EmailLease, at time.Time) ([]ports.EmailLease, error) {
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	var lost []ports.EmailLease
+	for start := 0; start < len(ls); start += 300 { // bound the statement's parameters
+		chunk := ls[start:min(start+300, len(ls))]
+		tuples := make([]string, len(chunk))
+		args := []any{stamp(at), stamp(q.now())}
+		for i, l := range chunk {
+			tuples[i] = "(?, ?, ?)"
+			args = append(args, l.TenantID, l.ID, l.Token)
+		}
+		var marked []struct {
+			TenantID string
+			Name     string
+		}
+		err := q.write(ctx, func(tx *gorm.DB) error {
+			return tx.Raw(fmt.Sprintf(`UPDATE %s SET status = 'Sent', sent_at = ?, error = '', lease_token = '', lease_until = NULL, modified_at = ?, version = version + 1
+WHERE status = 'Sending' AND (tenant_id, name, lease_token) IN (%s) RETURNING tenant_id, name`, q.table, strings.Join(tuples, ", ")), args...).Scan(&marked).Error
+		})
+		if err != nil {
+			return nil, fmt.Errorf("email queue: mark %d sent: %w", len(chunk), err)
+		}
+		done := make(map[[2]string]bool, len(marked))
+		for _, m := range marked {
+			done[[2]string{m.TenantID, m.Name}] = true
+		}
+		for _, l := range chunk {
+			if !done[[2]string{l.TenantID, l.ID}] {
+				lost = append(lost, l)
+			}
+		}
+	}
+	return lost, nil
+}
+
 // MarkFailed records a failed attempt of the email held by l.
 func (q *Queue) MarkFailed(ctx context.Context, l ports.EmailLease, reason string, retryAt time.Time) error {
 	if retryAt.IsZero() {
@@ -313,7 +352,7 @@ func (q *Queue) Cancel(ctx context.Context, id string) error {
 func (q *Queue) Retry(ctx context.Context, id string) error {
 	now := stamp(q.now())
 	return q.tenantChange(ctx, id, []string{ports.EmailFailed, ports.EmailCancelled},
-		"status = 'Queued', retry_count = 0, error = '', next_attempt_at = NULL, available_at = ?",
+		"status = 'Queued', retry_count = 0, error = '', next_attempt_at = NULL, send_after = NULL, available_at = ?",
 		"can be retried only when Failed or Cancelled", now)
 }
 
@@ -368,4 +407,7 @@ func (q *Queue) List(ctx context.Context, f ports.EmailQueueFilter) ([]ports.Que
 	return out, int(total), nil
 }
 
-var _ ports.EmailQueue = (*Queue)(nil)
+var (
+	_ ports.EmailQueue       = (*Queue)(nil)
+	_ ports.EmailSentBatcher = (*Queue)(nil)
+)

@@ -249,7 +249,7 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 	if e.Status != ports.EmailFailed && e.Status != ports.EmailCancelled {
 		return core.Publicf(core.ErrConflict, "email %q is %s: only a Failed or Cancelled email can be queued again", id, e.Status)
 	}
-	e.Status, e.RetryCount, e.Error, e.NextAttemptAt = ports.EmailQueued, 0, "", time.Time{}
+	e.Status, e.RetryCount, e.Error, e.NextAttemptAt, e.SendAfter = ports.EmailQueued, 0, "", time.Time{}, time.Time{}
 	unlease(e)
 	return nil
 }
@@ -345,7 +345,7 @@ func isDue(e *ports.QueuedEmail, now time.Time) bool {
 	case ports.EmailQueued:
 		return !e.SendAfter.After(now) && !e.NextAttemptAt.After(now)
 	case ports.EmailSending:
-		return true
+		return e.LeaseUntil.Before(now)
 	}
 	return false
 }

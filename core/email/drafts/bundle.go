@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
@@ -239,6 +240,21 @@ func (s *Service) importOne(ctx context.Context, u *ports.UserContext, i int, d 
 	return err
 }
 
+// JSONPath is the JSON path of a json.UnmarshalTypeError's Field, without
+// the Go names of the embedded structs on the way ("SaveInput.Content.to"
+// is "to").
+func JSONPath(field string) string {
+	parts := strings.Split(field, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && unicode.IsUpper([]rune(p)[0]) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
+}
+
 // readBundle reads and checks a whole bundle: its drafts, normalized.
 func (s *Service) readBundle(r io.Reader) ([]Draft, error) {
 	limit := s.opts.MaxImportBytes
@@ -271,7 +287,7 @@ func (s *Service) readBundle(r io.Reader) ([]Draft, error) {
 	if err := json.Unmarshal(data, &b); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return nil, core.Invalidf(te.Field, "must be a %s", te.Type.Kind())
+			return nil, core.Invalidf(JSONPath(te.Field), "must be a %s", te.Type.Kind())
 		}
 		return nil, badBundle("is not an export bundle: " + err.Error())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
@@ -48,11 +49,11 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Summary, int, error) {
 	if f.Offset < 0 || f.Offset > MaxOffset {
 		v.Add("offset", fmt.Sprintf("must be between 0 and %d", MaxOffset))
 	}
-	if len(f.AccountID) > 4*MaxAccountID {
-		v.Add("account_id", fmt.Sprintf("must be at most %d characters", MaxAccountID))
+	if !utf8.ValidString(f.AccountID) || hasControl(f.AccountID) || utf8.RuneCountInString(f.AccountID) > MaxAccountID {
+		v.Add("account_id", fmt.Sprintf("must be an account id: at most %d characters of text", MaxAccountID))
 	}
-	if len(f.Tag) > 4*MaxTagLength {
-		v.Add("tag", fmt.Sprintf("must be at most %d characters", MaxTagLength))
+	if !utf8.ValidString(f.Tag) || utf8.RuneCountInString(f.Tag) > MaxTagLength {
+		v.Add("tag", fmt.Sprintf("must be a tag: at most %d characters of text", MaxTagLength))
 	}
 	if err := v.Err(); err != nil {
 		return nil, 0, err
@@ -200,7 +201,7 @@ func (s *Service) SaveOf(ctx context.Context, id, saveID string) (*Save, error) 
 // it is missing or another draft's.
 func (s *Service) saveRecord(ctx context.Context, u *ports.UserContext, id, saveID string) (*doctypes.EmailDraftSave, error) {
 	gone := core.Publicf(core.ErrNotFound, "save %q of draft %q not found", clip(saveID), clip(id))
-	if doctype.CheckName(saveID) != nil {
+	if checkName(saveID) != nil {
 		return nil, gone
 	}
 	doc, err := s.repo.Get(ctx, doctypes.EmailDraftSaveDocType, saveID)

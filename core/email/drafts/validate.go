@@ -2,6 +2,7 @@ package drafts
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,13 +41,22 @@ var reserved = []string{"export", "import"}
 
 // checkID reports why id cannot name a draft.
 func checkID(id string) error {
-	if err := doctype.CheckName(id); err != nil {
+	if err := checkName(id); err != nil {
 		return err
 	}
 	if slices.Contains(reserved, id) {
 		return fmt.Errorf("%q is reserved", id)
 	}
 	return nil
+}
+
+// checkName reports why name cannot name a document: doctype.CheckName's
+// rules, in UTF-8.
+func checkName(name string) error {
+	if !utf8.ValidString(name) {
+		return errors.New("must be UTF-8 text")
+	}
+	return doctype.CheckName(name)
 }
 
 // checkDevice reports why device cannot name a device.
@@ -110,7 +120,7 @@ func normalize(v *core.ValidationError, prefix string, c Content) Content {
 		v.Add(prefix+"attachments", fmt.Sprintf("at most %d files", MaxAttachments))
 	} else {
 		for i, id := range c.Attachments {
-			if doctype.CheckName(id) != nil {
+			if checkName(id) != nil {
 				v.Add(fmt.Sprintf("%sattachments[%d]", prefix, i), "must be a File id")
 			}
 		}
