@@ -223,6 +223,11 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Email:          app.Email,
 		EmailDrafts:    app.EmailDrafts,
 	})
+	for _, setup := range o.setups {
+		if err := setup(app); err != nil {
+			return nil, fmt.Errorf("setup: %w", err)
+		}
+	}
 	ok = true
 	return app, nil
 }

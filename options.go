@@ -28,6 +28,7 @@ type options struct {
 	quietBootstrap bool
 	configSource   string
 	changeHandlers []changeHandler
+	setups         []func(app *App) error
 
 	strategies  *registry[ports.Authenticator]
 	tenants     *registry[ports.TenantResolver]
@@ -109,6 +110,14 @@ func WithConfigSource(path string) Option { return func(o *options) { o.configSo
 // App.Changes.Subscribe does the same.
 func WithChangeHandler(doctype string, h ports.ChangeHandler) Option {
 	return func(o *options) { o.changeHandlers = append(o.changeHandlers, changeHandler{doctype, h}) }
+}
+
+// WithSetup runs fn on the App at the end of New, every service built and
+// before anything is served: the place for app code that needs the App
+// (queueing emails from a change handler, say) in apps whose main is
+// frameworkm.Run. An error fails New.
+func WithSetup(fn func(app *App) error) Option {
+	return func(o *options) { o.setups = append(o.setups, fn) }
 }
 
 type changeHandler struct {

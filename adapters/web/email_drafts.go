@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,10 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -104,7 +101,7 @@ func (h draftsHandler) save(c echo.Context) error {
 		return err
 	}
 	var b draftSaveBody
-	if err := decodeDraftJSON(body, &b, draftSaveShape); err != nil {
+	if err := decodeFields(body, &b, draftSaveShape); err != nil {
 		return err
 	}
 	if b.ID != nil && *b.ID != id {
@@ -238,7 +235,7 @@ func (h draftsHandler) recover(c echo.Context) error {
 		return err
 	}
 	var b draftRecoverBody
-	if err := decodeDraftJSON(body, &b, `{"save_id": "..."}`); err != nil {
+	if err := decodeFields(body, &b, `{"save_id": "..."}`); err != nil {
 		return err
 	}
 	res, err := h.svc.Recover(c.Request().Context(), param(c, "id"), b.SaveID)
@@ -337,60 +334,4 @@ func (b *draftImportBody) Read(p []byte) (int, error) {
 		err = core.Publicf(core.ErrPayloadTooBig, "the import bundle exceeds %d bytes", b.limit)
 	}
 	return n, err
-}
-
-// decodeDraftJSON decodes a JSON body strictly into v, naming the field of a
-// problem where it can; shape describes the body wanted.
-func decodeDraftJSON(body []byte, v any, shape string) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return core.Invalid("body", "is required: "+shape)
-	}
-	err := decodeStrict(body, v)
-	if err == nil {
-		return nil
-	}
-	if verr := strictError(err); verr != nil {
-		return verr
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return core.Invalidf(drafts.JSONPath(te.Field), "must be %s", draftJSONKind(te.Type))
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return core.Invalid(strings.Trim(name, `"`), "unknown field")
-	}
-	var pe *time.ParseError
-	if errors.As(err, &pe) {
-		field := "body"
-		var raw map[string]json.RawMessage
-		if json.Unmarshal(body, &raw) == nil {
-			for k, v := range raw {
-				var t *time.Time
-				if json.Unmarshal(v, &t) != nil {
-					field = k
-					break
-				}
-			}
-		}
-		return core.Invalid(field, "must be a time in RFC 3339, such as 2026-03-01T10:00:00Z")
-	}
-	return core.Invalid("body", "must be "+shape)
-}
-
-// draftJSONKind names a JSON value of Go type t for messages.
-func draftJSONKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "a list"
-	}
-	return "an object"
 }

@@ -53,7 +53,7 @@ func (h emailQueueHandler) create(c echo.Context) error {
 		return err
 	}
 	var req email.Request
-	if err := decodeFields(body, &req, `an email: {"to": [{"address": "..."}], "subject": "...", "body": "..."}`, "send_after"); err != nil {
+	if err := decodeFields(body, &req, `an email: {"to": [{"address": "..."}], "subject": "...", "body": "..."}`); err != nil {
 		return err
 	}
 	e, err := h.email.Submit(c.Request().Context(), req)

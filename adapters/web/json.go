@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,10 +92,9 @@ func strictOr(err, fallback error) error {
 
 // decodeFields decodes a JSON body strictly into v like decodeStrict, and
 // names the field of every problem it can: a value of the wrong type, an
-// unknown key, a time that is not RFC 3339 (timeField: the body's time
-// field, "body" when it has several). shape describes the body wanted,
-// for the problems that name no field.
-func decodeFields(body []byte, v any, shape, timeField string) error {
+// unknown key, a time that is not RFC 3339. shape describes the body
+// wanted, for the problems that name no field.
+func decodeFields(body []byte, v any, shape string) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return core.Invalid("body", "is required: "+shape)
 	}
@@ -106,19 +107,50 @@ func decodeFields(body []byte, v any, shape, timeField string) error {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return core.Invalidf(te.Field, "must be %s", jsonKind(te.Type))
+		return core.Invalidf(jsonPath(te.Field), "must be %s", jsonKind(te.Type))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return core.Invalid(strings.Trim(name, `"`), "unknown field")
 	}
 	var pe *time.ParseError
 	if errors.As(err, &pe) {
-		if timeField == "" {
-			timeField = "body"
-		}
-		return core.Invalid(timeField, "must be an RFC 3339 time, such as 2026-03-01T10:00:00Z")
+		return core.Invalid(badTimeField(body), "must be an RFC 3339 time, such as 2026-03-01T10:00:00Z")
 	}
 	return core.Invalid("body", "must be "+shape)
+}
+
+// jsonPath is encoding/json's path of a field (JSON names, and Go names
+// of embedded structs) with the Go names left out: "to.0.address".
+func jsonPath(field string) string {
+	parts := strings.Split(field, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
+}
+
+// badTimeField names the top-level key of body holding a string that is
+// not a time ("body" when there is none).
+func badTimeField(body []byte) string {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(body, &raw) != nil {
+		return "body"
+	}
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		var s string
+		if json.Unmarshal(raw[k], &s) != nil {
+			continue
+		}
+		var t time.Time
+		if json.Unmarshal(raw[k], &t) != nil {
+			return k
+		}
+	}
+	return "body"
 }
 
 // jsonKind names a JSON value of Go type t for messages.
@@ -135,10 +167,8 @@ func jsonKind(t reflect.Type) string {
 		return "a number"
 	case reflect.Slice, reflect.Array:
 		return "a list"
-	case reflect.Map, reflect.Struct, reflect.Pointer:
-		return "an object"
 	}
-	return "a " + t.String()
+	return "an object"
 }
 
 // data writes {"data": v}.

@@ -19,7 +19,7 @@ import (
 )
 
 // appOptions is everything this app adds to the framework.
-func appOptions() []frameworkm.Option { return billing.Options() }
+func appOptions() []frameworkm.Option { return append(billing.Options(), billing.ReceiptEmails()) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -18,6 +18,7 @@ import (
 	frameworkm "github.com/framework-m/framework-m"
 	"github.com/framework-m/framework-m/examples/invoice/billing"
 	"github.com/framework-m/framework-m/fmtest"
+	"github.com/framework-m/framework-m/ports"
 )
 
 // forEachDriver runs fn against the invoice app on SQLite and on PostgreSQL,
@@ -435,5 +436,31 @@ func TestInvoicePrint(t *testing.T) {
 		assert.Contains(t, body, "Please pay within 30 days.")
 		assert.Contains(t, res.Header.Get("Content-Disposition"), "Invoice-"+inv+".html")
 		bobC.Get("/api/v1/print/Invoice/"+inv+"?format=html").RequireStatus(t, http.StatusNotFound)
+	})
+}
+
+// TestReceiptEmails: an invoice that becomes Paid queues one receipt to its
+// customer's address, about the invoice; one without an address, none.
+func TestReceiptEmails(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, app *fmtest.App) {
+		c := app.As(manager)
+		name := c.Post(invoices, map[string]any{"customer": "ACME <b>", "customer_email": "billing@acme.example", "amount": "99.90", "currency": "EUR"}).
+			RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+		other := c.Post(invoices, map[string]any{"customer": "Globex", "amount": "5.00"}).RequireStatus(t, http.StatusCreated).Data(t)["name"].(string)
+		assert.Equal(t, http.StatusBadRequest, c.Post(invoices, map[string]any{"customer": "X", "customer_email": "not an address"}).Status)
+		c.Patch(invoices+"/"+name, map[string]any{"status": "Paid"}).RequireStatus(t, http.StatusOK)
+		c.Patch(invoices+"/"+name, map[string]any{"customer": "ACME Corp"}).RequireStatus(t, http.StatusOK) // paid already
+		c.Patch(invoices+"/"+other, map[string]any{"status": "Paid"}).RequireStatus(t, http.StatusOK)
+		ctx := app.SystemContext(context.Background(), "")
+		list, total, err := app.Email.Queue().List(ctx, ports.EmailQueueFilter{ReferenceDocType: "Invoice", ReferenceID: name})
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+		e := list[0]
+		assert.Equal(t, "billing@acme.example", e.To[0].Address)
+		assert.Equal(t, "Receipt for invoice "+name, e.Subject)
+		assert.Contains(t, e.HTML, "ACME &lt;b&gt;", "the customer's name is escaped in the HTML body")
+		_, total, err = app.Email.Queue().List(ctx, ports.EmailQueueFilter{ReferenceDocType: "Invoice", ReferenceID: other})
+		require.NoError(t, err)
+		assert.Zero(t, total)
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -40,22 +41,34 @@ type Queue struct {
 	table    string
 	postgres bool
 	now      func() time.Time
+
+	indexMu sync.Mutex
+	indexed bool
 }
 
 // New returns a Queue over store, whose Email Queue DocType is stored in
-// table (doctypes.EmailQueueMeta, migrated). It adds the index claims
-// read: due rows in claim order, across tenants.
+// table (doctypes.EmailQueueMeta, migrated before the first claim).
 func New(ctx context.Context, store Store, table string) (*Queue, error) {
 	if !validIdent(table) {
 		return nil, fmt.Errorf("email queue: bad table name %q", table)
 	}
-	gdb := store.DB(ctx)
-	q := &Queue{store: store, table: table, postgres: gdb.Name() == "postgres", now: time.Now}
-	idx := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS idx_%s_claim ON %s (priority_rank DESC, queued_at, name) WHERE status IN ('Queued', 'Sending')`, table, table)
-	if err := gdb.Exec(idx).Error; err != nil {
-		return nil, fmt.Errorf("email queue: create the claim index: %w", err)
+	return &Queue{store: store, table: table, postgres: store.DB(ctx).Name() == "postgres", now: time.Now}, nil
+}
+
+// claimIndex adds, once, the index claims read: the due rows in claim
+// order, across tenants (a partial index the DocType's Meta cannot say).
+func (q *Queue) claimIndex(ctx context.Context) error {
+	q.indexMu.Lock()
+	defer q.indexMu.Unlock()
+	if q.indexed {
+		return nil
 	}
-	return q, nil
+	idx := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS idx_%s_claim ON %s (priority_rank DESC, queued_at, name) WHERE status IN ('Queued', 'Sending')`, q.table, q.table)
+	if err := q.write(ctx, func(tx *gorm.DB) error { return tx.Exec(idx).Error }); err != nil {
+		return fmt.Errorf("email queue: create the claim index: %w", err)
+	}
+	q.indexed = true
+	return nil
 }
 
 func validIdent(s string) bool {
@@ -173,6 +186,9 @@ func (q *Queue) randomToken() string {
 func (q *Queue) Claim(ctx context.Context, n int, d time.Duration) ([]ports.QueuedEmail, error) {
 	if n <= 0 {
 		return nil, nil
+	}
+	if err := q.claimIndex(ctx); err != nil {
+		return nil, err
 	}
 	now := stamp(q.now())
 	until := now.Add(d)

@@ -240,10 +240,10 @@ func (s *Service) importOne(ctx context.Context, u *ports.UserContext, i int, d 
 	return err
 }
 
-// JSONPath is the JSON path of a json.UnmarshalTypeError's Field, without
+// jsonPath is the JSON path of a json.UnmarshalTypeError's Field, without
 // the Go names of the embedded structs on the way ("SaveInput.Content.to"
 // is "to").
-func JSONPath(field string) string {
+func jsonPath(field string) string {
 	parts := strings.Split(field, ".")
 	out := parts[:0]
 	for _, p := range parts {
@@ -287,7 +287,7 @@ func (s *Service) readBundle(r io.Reader) ([]Draft, error) {
 	if err := json.Unmarshal(data, &b); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return nil, core.Invalidf(JSONPath(te.Field), "must be a %s", te.Type.Kind())
+			return nil, core.Invalidf(jsonPath(te.Field), "must be a %s", te.Type.Kind())
 		}
 		return nil, badBundle("is not an export bundle: " + err.Error())
 	}

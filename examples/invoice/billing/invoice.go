@@ -5,15 +5,20 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/email"
+	"github.com/framework-m/framework-m/ports"
 )
 
 // Invoice is an app-defined DocType: a struct embedding doctype.Base.
 type Invoice struct {
 	doctype.Base
-	Customer string          `json:"customer"`
-	Amount   doctype.Decimal `json:"amount"`
-	Currency string          `json:"currency" gorm:"size:3"`
-	Status   string          `json:"status" gorm:"size:16"`
+	Customer string `json:"customer"`
+	// CustomerEmail, when set, receives a receipt when the invoice is paid
+	// (see ReceiptEmails).
+	CustomerEmail string          `json:"customer_email" gorm:"size:254"`
+	Amount        doctype.Decimal `json:"amount"`
+	Currency      string          `json:"currency" gorm:"size:3"`
+	Status        string          `json:"status" gorm:"size:16"`
 }
 
 // Invoice statuses.
@@ -47,6 +52,11 @@ func (inv *Invoice) Validate() error {
 	v := &core.ValidationError{}
 	if inv.Customer == "" {
 		v.Add("customer", "is required")
+	}
+	if inv.CustomerEmail != "" {
+		if err := email.ValidAddress(ports.EmailAddress{Address: inv.CustomerEmail}); err != nil {
+			v.Add("customer_email", err.Error())
+		}
 	}
 	if inv.Amount.Sign() < 0 {
 		v.Add("amount", "must not be negative")
