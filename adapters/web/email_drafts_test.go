@@ -5,12 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/fmtest"
+	"github.com/framework-m/framework-m/fmtest/smtptest"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -651,15 +653,10 @@ func TestDraftSend(t *testing.T) {
 // TestDraftSendMailpit: a sent draft arrives at the SMTP server
 // (FM_TEST_SMTP_ADDR, read back through FM_TEST_MAILPIT_URL).
 func TestDraftSendMailpit(t *testing.T) {
-	addr := fmtest.SkipUnlessServer(t, "FM_TEST_SMTP_ADDR", "SMTP (mailpit)")
-	api := fmtest.SkipUnlessServer(t, "FM_TEST_MAILPIT_URL", "SMTP (mailpit)")
-	host, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	portNum, err := strconv.Atoi(port)
-	require.NoError(t, err)
+	mp := smtptest.MailpitFromEnv(t)
 	app := draftApp(t, fmtest.SQLite, func(c *config.Config) {
 		c.Email.Sender = "smtp"
-		c.SetSection("email.smtp", map[string]any{"host": host, "port": portNum, "security": "none"})
+		c.SetSection("email.smtp", mp.Section())
 	})
 	ann := app.As(fmtest.User("ann"))
 	subject := "Draft " + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -667,43 +664,54 @@ func TestDraftSendMailpit(t *testing.T) {
 		RequireStatus(t, http.StatusCreated)
 	ann.Post(draftURL("d", "/send"), nil).RequireStatus(t, http.StatusAccepted)
 
-	search := api + "/api/v1/search?query=" + url.QueryEscape(`subject:"`+subject+`"`)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var found struct {
-			Messages []struct {
-				ID      string `json:"ID"`
-				Subject string `json:"Subject"`
-			} `json:"messages"`
-		}
-		res, err := http.Get(search)
-		require.NoError(t, err)
-		err = json.NewDecoder(res.Body).Decode(&found)
-		res.Body.Close()
-		require.NoError(t, err)
-		if len(found.Messages) > 0 {
-			require.Len(t, found.Messages, 1)
-			assert.Equal(t, subject, found.Messages[0].Subject)
-			var msg struct {
-				HTML string `json:"HTML"`
-				Text string `json:"Text"`
-				To   []struct {
-					Address string `json:"Address"`
-				} `json:"To"`
+	found := mp.WaitFor(t, `subject:"`+subject+`"`, 1, 20*time.Second)
+	require.Len(t, found, 1)
+	assert.Equal(t, subject, found[0].Subject)
+	var msg struct {
+		HTML string `json:"HTML"`
+		Text string `json:"Text"`
+		To   []struct {
+			Address string `json:"Address"`
+		} `json:"To"`
+	}
+	mp.Message(t, found[0].ID, &msg)
+	assert.Contains(t, msg.HTML, "<b>words</b>")
+	assert.Contains(t, msg.Text, "plain words")
+	require.Len(t, msg.To, 1)
+	assert.Equal(t, "bob@example.com", msg.To[0].Address)
+}
+
+// TestDraftSentOnce: sends of one draft at once queue one email; the
+// others find no draft.
+func TestDraftSentOnce(t *testing.T) {
+	for _, driver := range fmtest.Drivers() {
+		t.Run(string(driver), func(t *testing.T) {
+			app := draftApp(t, driver, func(c *config.Config) { c.Email.Queue.Workers = 0 })
+			ann := app.As(fmtest.User("ann"))
+			const drafts, sends = 10, 8
+			codes := make([]int, drafts*sends)
+			for d := range drafts {
+				draftPut(ann, fmt.Sprint("d", d), map[string]any{"to": draftRecipients("bob@example.com"), "subject": "once"}).RequireStatus(t, http.StatusCreated)
 			}
-			res, err := http.Get(api + "/api/v1/message/" + found.Messages[0].ID)
+			var wg sync.WaitGroup
+			for i := range codes {
+				wg.Go(func() { codes[i] = ann.Post(draftURL(fmt.Sprint("d", i%drafts), "/send"), nil).Status })
+			}
+			wg.Wait()
+			accepted := 0
+			for _, c := range codes {
+				switch c {
+				case http.StatusAccepted:
+					accepted++
+				case http.StatusNotFound:
+				default:
+					t.Errorf("a send answered %d", c)
+				}
+			}
+			assert.Equal(t, drafts, accepted, "one send per draft: %v", codes)
+			_, total, err := app.Email.Queue().List(ports.WithTenantID(context.Background(), app.Config.Tenancy.DefaultTenantID), ports.EmailQueueFilter{})
 			require.NoError(t, err)
-			defer res.Body.Close()
-			require.NoError(t, json.NewDecoder(res.Body).Decode(&msg))
-			assert.Contains(t, msg.HTML, "<b>words</b>")
-			assert.Contains(t, msg.Text, "plain words")
-			require.Len(t, msg.To, 1)
-			assert.Equal(t, "bob@example.com", msg.To[0].Address)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sent draft %q did not arrive in mailpit within 20 s", subject)
-		}
-		time.Sleep(200 * time.Millisecond)
+			assert.Equal(t, drafts, total, "one email queued per draft")
+		})
 	}
 }

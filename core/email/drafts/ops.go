@@ -324,7 +324,18 @@ func (s *Service) Send(ctx context.Context, id string) (*Sent, error) {
 	if c.ScheduledSendTime != nil {
 		req.SendAfter = *c.ScheduledSendTime
 	}
-	q, err := s.queue.QueueEmail(ctx, req)
+	// The draft goes and the email is queued in one transaction (the
+	// database queue joins it): two sends of one draft at once queue one
+	// email, the other finds no draft.
+	var q *ports.QueuedEmail
+	err = s.repo.InTx(ctx, func(ctx context.Context) error {
+		if err := s.remove(ctx, d); err != nil {
+			return err
+		}
+		var err error
+		q, err = s.queue.QueueEmail(ctx, req)
+		return err
+	})
 	if err != nil {
 		var ve *core.ValidationError
 		if errors.As(err, &ve) {
@@ -337,10 +348,10 @@ func (s *Service) Send(ctx context.Context, id string) (*Sent, error) {
 			}
 			return nil, out
 		}
+		if errors.Is(err, core.ErrNotFound) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("queue draft: %w", err)
-	}
-	if err := s.remove(ctx, d); err != nil {
-		s.opts.Logger.ErrorContext(ctx, "queued a draft but could not delete it", "draft", d.Name, "email", q.ID, "err", err)
 	}
 	return &Sent{ID: q.ID, MessageID: q.MessageID, Status: q.Status, QueuedAt: q.QueuedAt, SendAfter: q.SendAfter}, nil
 }
