@@ -255,11 +255,19 @@ func (s *Service) record(ctx context.Context, d *doctypes.EmailDraft, prev Conte
 	if err := s.repo.Create(ctx, doctypes.EmailDraftSaveDocType, rec); err != nil {
 		return nil, fmt.Errorf("record draft save: %w", err)
 	}
-	if err := s.prune(ctx, d, now); err != nil {
-		return nil, err
+	// Pruning lists and deletes: every pruneEvery saves, not at each (the
+	// history lists MaxHistory saves; Recover checks the age itself).
+	if d.Version%pruneEvery == 0 {
+		if err := s.prune(ctx, d, now); err != nil {
+			return nil, err
+		}
 	}
 	return rec, nil
 }
+
+// pruneEvery is how many saves of a draft pass between prunes of its
+// history.
+const pruneEvery = 10
 
 // prune deletes the saves of d past MaxHistory and those older than
 // MaxRecoveryAge.
