@@ -118,7 +118,7 @@ func BenchmarkSMTPSend(b *testing.B) {
 		To:      []ports.EmailAddress{{Address: "ann@example.com"}},
 		Subject: "bench sender", Text: "Your invoice is attached.", HTML: "<p>Your invoice is <b>attached</b>.</p>",
 	}
-	b.SetParallelism(8) // 16 senders on 2 cores
+	b.SetParallelism(8) // 16 senders on 2 cores: mailpit takes more at once
 	began := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
