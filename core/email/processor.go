@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/ports"
@@ -129,47 +131,50 @@ func (p *Processor) processBatch(ctx context.Context) (int, error) {
 	// recorded together: when it ends, or every markEvery while it runs.
 	batcher, _ := p.svc.queue.(ports.EmailSentBatcher)
 	var sent []ports.EmailLease
+	var unsent []ports.EmailLease
 	since := time.Now()
 	for i := range batch {
 		e := &batch[i]
 		// An email is only sent while its lease leaves time for the attempt;
 		// past that, another worker may claim it and both would send.
 		if ctx.Err() != nil || p.svc.opts.Now().Add(p.opts.SendTimeout).After(e.LeaseUntil) {
-			p.release(e)
+			unsent = append(unsent, e.Lease())
 			continue
 		}
 		if p.attempt(e, batcher != nil) && batcher != nil {
 			sent = append(sent, e.Lease())
 		}
 		if len(sent) > 0 && time.Since(since) > markEvery {
-			p.markSent(batcher, sent)
+			p.markSent(batcher, sent, e.LeaseUntil)
 			sent, since = sent[:0], time.Now()
 		}
 	}
-	p.markSent(batcher, sent)
+	if len(batch) > 0 {
+		p.markSent(batcher, sent, batch[0].LeaseUntil)
+	}
+	p.release(unsent)
 	return len(batch), nil
 }
 
 // markEvery bounds how long a sent email of a batch waits to be recorded.
 const markEvery = time.Second
 
-// markSent records the sent emails of ls in one write; if that fails,
-// one by one.
-func (p *Processor) markSent(batcher ports.EmailSentBatcher, ls []ports.EmailLease) {
+// markSent records the sent emails of ls, held until leaseUntil, in one
+// write; if that fails, one by one (see record).
+func (p *Processor) markSent(batcher ports.EmailSentBatcher, ls []ports.EmailLease, leaseUntil time.Time) {
 	if len(ls) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	now := p.svc.opts.Now().UTC()
-	lost, err := batcher.MarkSentBatch(ctx, ls, now)
+	var lost []ports.EmailLease
+	err := p.record(leaseUntil, func(ctx context.Context) error {
+		var err error
+		lost, err = batcher.MarkSentBatch(ctx, ls, now)
+		return err
+	})
 	if err != nil {
-		p.log.Warn("email queue: could not record a batch sent; recording one by one", "emails", len(ls), "err", err)
-		for _, l := range ls {
-			if err := p.svc.queue.MarkSent(ctx, l, now); err != nil {
-				p.log.Error("email queue: sent, but could not record it", "email", l.ID, "err", err)
-			}
-		}
+		p.log.Error("email queue: sent, but could not record it; the emails are sent again after their lease",
+			"emails", len(ls), "err", err)
 		return
 	}
 	for _, l := range lost {
@@ -177,9 +182,33 @@ func (p *Processor) markSent(batcher ports.EmailSentBatcher, ls []ports.EmailLea
 	}
 }
 
+// record runs write until it succeeds, a lost lease stops it, or the lease
+// ending at leaseUntil is about to end: a database that blinks must not
+// make an email that was sent be sent again.
+func (p *Processor) record(leaseUntil time.Time, write func(ctx context.Context) error) error {
+	wait := 50 * time.Millisecond
+	margin := min(time.Second, p.opts.Lease/10) // the lease must outlast the write
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := write(ctx)
+		cancel()
+		if err == nil || errors.Is(err, ports.ErrEmailLeaseLost) || errors.Is(err, core.ErrNotFound) {
+			return err
+		}
+		if p.svc.opts.Now().Add(wait + margin).After(leaseUntil) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
 // ProcessSingle sends the Queued email id of the tenant in ctx now and
 // returns it as it ended.
 func (p *Processor) ProcessSingle(ctx context.Context, id string) (*ports.QueuedEmail, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
 	e, err := p.svc.queue.ClaimID(ctx, id, p.opts.Lease)
 	if err != nil {
 		return nil, err
@@ -188,12 +217,24 @@ func (p *Processor) ProcessSingle(ctx context.Context, id string) (*ports.Queued
 	return p.svc.queue.Get(ctx, id)
 }
 
-// release returns e to the queue untried.
-func (p *Processor) release(e *ports.QueuedEmail) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// releaseWithin bounds how long returning a batch's unsent emails may take
+// (a stopping app with its database gone must not hang): those not
+// returned by then wait for their lease.
+const releaseWithin = 10 * time.Second
+
+// release returns the emails of ls to the queue untried.
+func (p *Processor) release(ls []ports.EmailLease) {
+	if len(ls) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), releaseWithin)
 	defer cancel()
-	if err := p.svc.queue.Release(ctx, e.Lease()); err != nil {
-		p.log.Warn("email queue: release failed; the email is sent after its lease expires", "email", e.ID, "err", err)
+	for i, l := range ls {
+		if err := p.svc.queue.Release(ctx, l); err != nil {
+			p.log.Warn("email queue: could not return emails to the queue; they are sent after their lease",
+				"emails", len(ls)-i, "err", err)
+			return
+		}
 	}
 }
 
@@ -206,14 +247,12 @@ func (p *Processor) attempt(e *ports.QueuedEmail, deferSent bool) bool {
 	sendCtx, cancel := context.WithTimeout(ctx, p.opts.SendTimeout)
 	err := p.send(sendCtx, e)
 	cancel()
-	mctx, mcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer mcancel()
 	now := p.svc.opts.Now().UTC()
 	if err == nil {
 		if deferSent {
 			return true
 		}
-		if merr := p.svc.queue.MarkSent(mctx, e.Lease(), now); merr != nil {
+		if merr := p.record(e.LeaseUntil, func(ctx context.Context) error { return p.svc.queue.MarkSent(ctx, e.Lease(), now) }); merr != nil {
 			p.log.Error("email queue: sent, but could not record it", "email", e.ID, "message_id", e.MessageID, "err", merr)
 		}
 		return true
@@ -224,7 +263,8 @@ func (p *Processor) attempt(e *ports.QueuedEmail, deferSent bool) bool {
 	}
 	p.log.Warn("email queue: attempt failed", "email", e.ID, "tenant", e.TenantID, "err", err,
 		"permanent", errors.Is(err, ports.ErrEmailRejected), "retry_at", retryAt)
-	if merr := p.svc.queue.MarkFailed(mctx, e.Lease(), clipError(err.Error()), retryAt); merr != nil {
+	reason := clipError(err.Error())
+	if merr := p.record(e.LeaseUntil, func(ctx context.Context) error { return p.svc.queue.MarkFailed(ctx, e.Lease(), reason, retryAt) }); merr != nil {
 		p.log.Error("email queue: could not record a failed attempt", "email", e.ID, "err", merr)
 	}
 	return false
@@ -254,7 +294,8 @@ func (p *Processor) send(ctx context.Context, e *ports.QueuedEmail) error {
 func (p *Processor) backoff(n int) time.Duration {
 	d := p.opts.RetryBase
 	for range n {
-		if d >= p.opts.RetryMax {
+		if d > p.opts.RetryMax/2 { // doubling again would pass the cap (or overflow)
+			d = p.opts.RetryMax
 			break
 		}
 		d *= 2
@@ -264,9 +305,17 @@ func (p *Processor) backoff(n int) time.Duration {
 	return half + rand.N(d-half+1)
 }
 
+// clipError makes a failure's text storable: valid UTF-8 without NUL
+// (what a server answers is not always), at most maxErrorText bytes, cut
+// between characters.
 func clipError(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 	if len(s) <= maxErrorText {
 		return s
 	}
-	return s[:maxErrorText-3] + "..."
+	cut := maxErrorText - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

@@ -275,8 +275,16 @@ func (s *Service) build(req Request) (*ports.QueuedEmail, error) {
 			v.Add("max_retries", fmt.Sprintf("must be between 0 and %d", MaxRetries))
 		}
 	}
+	if y := req.SendAfter.UTC().Year(); !req.SendAfter.IsZero() && (y < 0 || y > 9999) {
+		v.Add("send_after", "must be a time between the years 0 and 9999 (UTC)")
+	}
 	if len(req.ReferenceDocType) > 140 || len(req.ReferenceID) > 140 {
 		v.Add("reference_doctype", "reference_doctype and reference_id must be at most 140 characters")
+	}
+	for _, r := range []struct{ field, value string }{{"reference_doctype", req.ReferenceDocType}, {"reference_id", req.ReferenceID}} {
+		if !plainText(r.value) {
+			v.Add(r.field, "must be text without control characters")
+		}
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -396,6 +404,19 @@ func (s *Service) Admit(ctx context.Context) error {
 	return core.Public(core.ErrForbidden, "managing the email queue needs the System Manager or an admin role")
 }
 
+// plainText reports whether s is UTF-8 without NUL: what every column of
+// both databases stores.
+func plainText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// checkID refuses an id no email can have (too long, not UTF-8, NUL) as
+// not found, before it reaches the queue.
+func checkID(id string) error {
+	if id == "" || len(id) > 140 || !plainText(id) {
+		return core.Publicf(core.ErrNotFound, "email %q not found", clip(strings.ToValidUTF8(strings.ReplaceAll(id, "\x00", ""), "?")))
+	}
+	return nil
+}
+
 // Submit queues req for a queue manager (the admin API).
 func (s *Service) Submit(ctx context.Context, req Request) (*ports.QueuedEmail, error) {
 	if err := s.Admit(ctx); err != nil {
@@ -422,12 +443,20 @@ func (s *Service) List(ctx context.Context, f ports.EmailQueueFilter) ([]ports.Q
 	if f.Offset < 0 || f.Offset > 1_000_000 {
 		return nil, 0, core.Invalid("offset", "must be between 0 and 1000000")
 	}
+	for _, r := range []struct{ field, value string }{{"reference_doctype", f.ReferenceDocType}, {"reference_id", f.ReferenceID}} {
+		if !plainText(r.value) || len(r.value) > 140 {
+			return nil, 0, core.Invalid(r.field, "must be text of at most 140 characters without control characters")
+		}
+	}
 	return s.queue.List(ctx, f)
 }
 
 // Get returns the email id of the tenant in ctx, for a queue manager.
 func (s *Service) Get(ctx context.Context, id string) (*ports.QueuedEmail, error) {
 	if err := s.Admit(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
 		return nil, err
 	}
 	return s.queue.Get(ctx, id)
@@ -437,6 +466,9 @@ func (s *Service) Get(ctx context.Context, id string) (*ports.QueuedEmail, error
 // manager; other statuses are core.ErrConflict.
 func (s *Service) Retry(ctx context.Context, id string) (*ports.QueuedEmail, error) {
 	if err := s.Admit(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
 		return nil, err
 	}
 	if err := s.queue.Retry(ctx, id); err != nil {
@@ -450,6 +482,9 @@ func (s *Service) Retry(ctx context.Context, id string) (*ports.QueuedEmail, err
 // are core.ErrConflict.
 func (s *Service) Cancel(ctx context.Context, id string) (*ports.QueuedEmail, error) {
 	if err := s.Admit(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
 		return nil, err
 	}
 	if err := s.queue.Cancel(ctx, id); err != nil {

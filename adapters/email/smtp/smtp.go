@@ -10,6 +10,7 @@
 package smtp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/ports"
@@ -117,7 +119,7 @@ type Sender struct {
 
 // conn is an open connection and what it has done.
 type conn struct {
-	client   *gomail.Client
+	smtp     *gosmtp.Client
 	sent     int
 	lastUsed time.Time
 }
@@ -137,10 +139,27 @@ func New(cfg Config) (*Sender, error) {
 	return s, nil
 }
 
-func (s *Sender) client() (*gomail.Client, error) {
+// timeout is how long the next exchange may take: timeout_ms, or less
+// when ctx ends sooner (the caller's deadline, within the email's lease).
+func (s *Sender) timeout(ctx context.Context) (time.Duration, error) {
+	d := time.Duration(s.cfg.TimeoutMS) * time.Millisecond
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl))
+	}
+	if err := ctx.Err(); err != nil || d <= 0 {
+		return 0, fmt.Errorf("smtp: %w", cmp.Or(err, context.DeadlineExceeded))
+	}
+	return d, nil
+}
+
+// client returns a go-mail client with the settings and timeout d: it
+// dials connections, and sends one email on a kept one. go-mail sets a
+// connection's deadline to now + d when a send begins, and its calls take
+// no context: a client per exchange is how ctx's deadline bounds it.
+func (s *Sender) client(d time.Duration) (*gomail.Client, error) {
 	opts := []gomail.Option{
 		gomail.WithPort(s.cfg.Port),
-		gomail.WithTimeout(time.Duration(s.cfg.TimeoutMS) * time.Millisecond),
+		gomail.WithTimeout(d),
 		// No NOOP before each email: a kept connection that died fails at
 		// MAIL FROM without an SMTP reply, and Send opens another then.
 		gomail.WithoutNoop(),
@@ -261,17 +280,27 @@ func (s *Sender) Send(ctx context.Context, msg ports.EmailMessage) error {
 		if err != nil {
 			return err
 		}
-		err = c.client.Send(m)
+		d, err := s.timeout(ctx)
+		if err != nil {
+			_ = c.smtp.Close()
+			return err
+		}
+		cl, err := s.client(d)
+		if err != nil {
+			_ = c.smtp.Close()
+			return fmt.Errorf("smtp client: %w", err)
+		}
+		err = cl.SendWithSMTPClient(c.smtp, m)
 		if err == nil || m.IsDelivered() {
 			// Delivered: a failure after the server accepted the data (the
 			// RSET that follows) must not make the email be sent again.
 			s.put(c, err == nil)
 			return nil
 		}
-		_ = c.client.Close()
+		_ = c.smtp.Close()
 		var se *gomail.SendError
 		if reused && errors.As(err, &se) && se.ErrorCode() == 0 &&
-			(se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom) {
+			(se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom) && ctx.Err() == nil {
 			continue // the kept connection was dead before anything was sent: open a new one
 		}
 		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
@@ -288,7 +317,7 @@ func (s *Sender) conn(ctx context.Context) (*conn, bool, error) {
 		select {
 		case c := <-s.idle:
 			if idle > 0 && time.Since(c.lastUsed) > idle {
-				_ = c.client.Close()
+				_ = c.smtp.Close()
 				continue
 			}
 			return c, true, nil
@@ -296,18 +325,23 @@ func (s *Sender) conn(ctx context.Context) (*conn, bool, error) {
 		}
 		break
 	}
-	cl, err := s.client()
+	d, err := s.timeout(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	cl, err := s.client(d)
 	if err != nil {
 		return nil, false, fmt.Errorf("smtp client: %w", err)
 	}
-	if err := cl.DialWithContext(ctx); err != nil {
+	sc, err := cl.DialToSMTPClientWithContext(ctx)
+	if err != nil {
 		var se *gomail.SendError
 		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 			return nil, false, fmt.Errorf("%w: %v", ports.ErrEmailRejected, err)
 		}
 		return nil, false, fmt.Errorf("smtp connect: %w", err)
 	}
-	return &conn{client: cl}, false, nil
+	return &conn{smtp: sc}, false, nil
 }
 
 // put keeps c for the next email when it is healthy and has room, else
@@ -322,7 +356,7 @@ func (s *Sender) put(c *conn, healthy bool) {
 		default:
 		}
 	}
-	_ = c.client.Close()
+	_ = c.smtp.Close()
 }
 
 // Close closes the kept connections.
@@ -330,7 +364,7 @@ func (s *Sender) Close() error {
 	for {
 		select {
 		case c := <-s.idle:
-			_ = c.client.Close()
+			_ = c.smtp.Close()
 		default:
 			return nil
 		}

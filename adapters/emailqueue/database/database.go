@@ -405,8 +405,11 @@ func (q *Queue) List(ctx context.Context, f ports.EmailQueueFilter) ([]ports.Que
 	if f.Status != "" {
 		sel = sel.Where("status = ?", f.Status)
 	}
-	if f.ReferenceDocType != "" || f.ReferenceID != "" {
-		sel = sel.Where("reference_doctype = ? AND reference_id = ?", f.ReferenceDocType, f.ReferenceID)
+	if f.ReferenceDocType != "" {
+		sel = sel.Where("reference_doctype = ?", f.ReferenceDocType)
+	}
+	if f.ReferenceID != "" {
+		sel = sel.Where("reference_id = ?", f.ReferenceID)
 	}
 	var total int64
 	if err := sel.Session(&gorm.Session{}).Count(&total).Error; err != nil {
