@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -185,4 +186,32 @@ func TestEmailQueueTenants(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "acme", stored.TenantID)
 	assert.Equal(t, "admin-a", stored.Owner)
+}
+
+// TestEmailQueueAttachments: an email carries files of the tenant its
+// queuer may read: the bytes come from storage when it is sent, and arrive
+// with their name and type. Another user's private file is refused when
+// queued.
+func TestEmailQueueAttachments(t *testing.T) {
+	for _, driver := range fmtest.Drivers() {
+		t.Run(string(driver), func(t *testing.T) {
+			app, srv := emailApp(t, driver)
+			admin := app.As(fmtest.Admin())
+			content := "id,amount\nINV-1,99.90\n"
+			up := admin.Upload("/api/v1/file/upload", "invoices.csv", strings.NewReader(content), nil).RequireStatus(t, http.StatusCreated).Data(t)
+			other := app.As(fmtest.User("u2", "System Manager"))
+			e := admin.Post(emailQueue, map[string]any{"to": []map[string]string{{"address": "ann@example.com"}}, "subject": "With a file",
+				"text_body": "attached", "attachments": []string{up["id"].(string)}}).RequireStatus(t, http.StatusCreated).Data(t)
+			waitStatus(t, admin, e["id"].(string), "Sent")
+			got := srv.Received()
+			require.Len(t, got, 1)
+			assert.Contains(t, got[0].Data, `filename="invoices.csv"`)
+			assert.Contains(t, got[0].Data, "text/csv")
+			assert.Contains(t, got[0].Data, base64.StdEncoding.EncodeToString([]byte(content))[:20], "the file's bytes, base64")
+
+			r := other.Post(emailQueue, map[string]any{"to": []map[string]string{{"address": "ann@example.com"}}, "attachments": []string{up["id"].(string)}})
+			require.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+			assert.Contains(t, r.Err(t).Error.Fields, "attachments[0]")
+		})
+	}
 }

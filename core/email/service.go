@@ -292,12 +292,20 @@ func (s *Service) build(req Request) (*ports.QueuedEmail, error) {
 	id := doctype.NewUUIDv7()
 	return &ports.QueuedEmail{
 		ID: id, MessageID: id + "@" + domainOf(from.Address),
-		From: from, ReplyTo: req.ReplyTo, To: req.To, Cc: req.Cc, Bcc: req.Bcc,
+		From: from, ReplyTo: req.ReplyTo, To: orEmpty(req.To), Cc: orEmpty(req.Cc), Bcc: orEmpty(req.Bcc),
 		Subject: req.Subject, HTML: req.HTML, Text: req.Text, InReplyTo: inReplyTo, References: refs,
-		Attachments: slices.Clone(req.Attachments), Status: ports.EmailQueued, Priority: prio,
+		Attachments: orEmpty(slices.Clone(req.Attachments)), Status: ports.EmailQueued, Priority: prio,
 		MaxRetries: retries, QueuedAt: s.opts.Now().UTC(), SendAfter: utcOrZero(req.SendAfter),
 		ReferenceDocType: req.ReferenceDocType, ReferenceID: req.ReferenceID,
 	}, nil
+}
+
+// orEmpty is l, or an empty list for nil (lists answer [] in JSON).
+func orEmpty[T any](l []T) []T {
+	if l == nil {
+		return []T{}
+	}
+	return l
 }
 
 func utcOrZero(t time.Time) time.Time {

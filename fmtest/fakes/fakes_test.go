@@ -227,12 +227,14 @@ func TestTenants(t *testing.T) {
 func TestMailer(t *testing.T) {
 	m := fakes.NewMailer()
 	ctx := tenantCtx(t, "acme")
-	require.NoError(t, m.Send(ctx, fakes.Mail{To: []string{"ann@example.com"}, Subject: "Hello", Body: "Hi Ann"}))
-	require.NoError(t, m.Send(ctx, fakes.Mail{To: []string{"bob@example.com"}, Cc: []string{"ann@example.com"}, Subject: "Re"}))
+	require.NoError(t, m.Send(ctx, ports.EmailMessage{MessageID: "1@example.com", To: []ports.EmailAddress{{Address: "ann@example.com"}}, Subject: "Hello", Text: "Hi Ann"}))
+	require.NoError(t, m.Send(ctx, ports.EmailMessage{To: []ports.EmailAddress{{Address: "bob@example.com"}}, Cc: []ports.EmailAddress{{Address: "ann@example.com"}}, Subject: "Re"}))
 
 	sent := m.Sent()
 	require.Len(t, sent, 2)
 	assert.Equal(t, "Hello", sent[0].Subject)
+	assert.Equal(t, "Hi Ann", sent[0].Body)
+	assert.Equal(t, "<1@example.com>", sent[0].Headers["Message-ID"])
 	assert.Equal(t, "acme", sent[0].TenantID, "messages carry the tenant of ctx")
 	sent[0].To[0] = "mallory@example.com"
 	assert.Equal(t, "ann@example.com", m.Sent()[0].To[0], "Sent returns copies")
@@ -241,7 +243,7 @@ func TestMailer(t *testing.T) {
 
 	boom := errors.New("smtp down")
 	m.FailWith(boom)
-	assert.ErrorIs(t, m.Send(ctx, fakes.Mail{Subject: "lost"}), boom)
+	assert.ErrorIs(t, m.Send(ctx, ports.EmailMessage{Subject: "lost"}), boom)
 	m.FailWith(nil)
 	assert.Len(t, m.Sent(), 2, "a failed send records nothing")
 	m.Reset()

@@ -27,10 +27,10 @@ type Mail struct {
 	Headers map[string]string
 }
 
-// Mailer records the messages it is asked to send and sends nothing. It is
-// the stand-in for the email sender port while that port (ports.EmailSender)
-// is still to come; once it lands, Mailer will implement it, with an
-// interface guard, and Mail will follow its message type.
+// Mailer is a ports.EmailSender that records the messages it is asked to
+// send and sends nothing: register it with frameworkm.WithEmailSender (or
+// hand it to email.New) to see what an app sends, or make sends fail with
+// FailWith.
 type Mailer struct {
 	mu   sync.Mutex
 	sent []Mail
@@ -40,9 +40,29 @@ type Mailer struct {
 // NewMailer returns a Mailer that has sent nothing.
 func NewMailer() *Mailer { return &Mailer{} }
 
-// Send records msg, stamped with the tenant in ctx, or returns the error set
-// with FailWith (recording nothing).
-func (m *Mailer) Send(ctx context.Context, msg Mail) error {
+// Send records msg as a Mail, stamped with the tenant in ctx, or returns
+// the error set with FailWith (recording nothing).
+func (m *Mailer) Send(ctx context.Context, msg ports.EmailMessage) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	addrs := func(l []ports.EmailAddress) []string {
+		out := make([]string, len(l))
+		for i, a := range l {
+			out[i] = a.Address
+		}
+		return out
+	}
+	mail := Mail{From: msg.From.Address, To: addrs(msg.To), Cc: addrs(msg.Cc), Bcc: addrs(msg.Bcc),
+		Subject: msg.Subject, Body: msg.Text, HTML: msg.HTML, Headers: map[string]string{"Message-ID": "<" + msg.MessageID + ">"}}
+	if msg.InReplyTo != "" {
+		mail.Headers["In-Reply-To"] = "<" + msg.InReplyTo + ">"
+	}
+	return m.record(ctx, mail)
+}
+
+// record keeps msg, or returns the error set with FailWith.
+func (m *Mailer) record(ctx context.Context, msg Mail) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
@@ -94,3 +114,5 @@ func copyMail(m Mail) Mail {
 	m.Headers = maps.Clone(m.Headers)
 	return m
 }
+
+var _ ports.EmailSender = (*Mailer)(nil)
