@@ -38,13 +38,17 @@ type Server struct {
 }
 
 // Start starts a server that accepts every email until scripted
-// otherwise; it stops when the test ends.
-func Start(t testing.TB) *Server {
+// otherwise; it stops when the test ends. tune adjusts the go-smtp server
+// before it starts (its ReadTimeout, say).
+func Start(t testing.TB, tune ...func(*gosmtp.Server)) *Server {
 	t.Helper()
 	s := &Server{}
 	srv := gosmtp.NewServer(s)
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
+	for _, f := range tune {
+		f(srv)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("smtptest: listen: %v", err)

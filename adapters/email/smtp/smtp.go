@@ -161,7 +161,8 @@ func (s *Sender) client(d time.Duration) (*gomail.Client, error) {
 		gomail.WithPort(s.cfg.Port),
 		gomail.WithTimeout(d),
 		// No NOOP before each email: a kept connection that died fails at
-		// MAIL FROM without an SMTP reply, and Send opens another then.
+		// MAIL FROM (no reply, or the server's 421 as it hung up), and Send
+		// opens another then.
 		gomail.WithoutNoop(),
 	}
 	switch s.cfg.Security {
@@ -299,9 +300,11 @@ func (s *Sender) Send(ctx context.Context, msg ports.EmailMessage) error {
 		}
 		_ = c.smtp.Close()
 		var se *gomail.SendError
-		if reused && errors.As(err, &se) && se.ErrorCode() == 0 &&
+		if reused && errors.As(err, &se) && (se.ErrorCode() == 0 || se.ErrorCode() == 421) &&
 			(se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom) && ctx.Err() == nil {
-			continue // the kept connection was dead before anything was sent: open a new one
+			// The kept connection was dead (or the server closed it with a
+			// 421) before anything was sent: open a new one.
+			continue
 		}
 		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 			return fmt.Errorf("%w: %v", ports.ErrEmailRejected, err)

@@ -2,105 +2,44 @@ package smtp_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/framework-m/framework-m/adapters/email/smtp"
-	"github.com/framework-m/framework-m/fmtest"
+	"github.com/framework-m/framework-m/fmtest/smtptest"
 	"github.com/framework-m/framework-m/ports"
 )
 
-// script is an SMTP server whose replies a test chooses: what it answers
-// to DATA (nil: accept), how long it waits first, and what it received.
-type script struct {
-	mu       sync.Mutex
-	sessions int // connections opened
-	reply    error
-	delay    time.Duration
-	envelope []string
-	data     []string
-}
-
-func (s *script) NewSession(*gosmtp.Conn) (gosmtp.Session, error) {
-	s.mu.Lock()
-	s.sessions++
-	s.mu.Unlock()
-	return &session{s: s}, nil
-}
-
-type session struct {
-	s    *script
-	from string
-	to   []string
-}
-
-func (x *session) Reset()        { x.from, x.to = "", nil }
-func (x *session) Logout() error { return nil }
-func (x *session) Mail(from string, _ *gosmtp.MailOptions) error {
-	x.from = from
-	return nil
-}
-func (x *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
-	x.to = append(x.to, to)
-	return nil
-}
-func (x *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	x.s.mu.Lock()
-	delay, reply := x.s.delay, x.s.reply
-	x.s.mu.Unlock()
-	time.Sleep(delay)
-	if reply != nil {
-		return reply
-	}
-	x.s.mu.Lock()
-	defer x.s.mu.Unlock()
-	x.s.envelope = append([]string{x.from}, x.to...)
-	x.s.data = append(x.s.data, string(b))
-	return nil
-}
-
 // scripted starts a scripted server and a sender for it.
-func scripted(t *testing.T, timeoutMS int, tune ...func(*gosmtp.Server, *smtp.Config)) (*script, *smtp.Sender) {
+func scripted(t *testing.T, timeoutMS int, tune ...func(*smtp.Config)) (*smtptest.Server, *smtp.Sender) {
 	t.Helper()
-	sc := &script{}
-	srv := gosmtp.NewServer(sc)
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	return senderFor(t, smtptest.Start(t), timeoutMS, tune...)
+}
+
+// senderFor returns a sender to srv.
+func senderFor(t *testing.T, srv *smtptest.Server, timeoutMS int, tune ...func(*smtp.Config)) (*smtptest.Server, *smtp.Sender) {
+	t.Helper()
 	cfg := smtp.DefaultConfig()
-	cfg.Host = "127.0.0.1"
-	cfg.Port = l.Addr().(*net.TCPAddr).Port
+	cfg.Host, cfg.Port = srv.Host, srv.Port
 	cfg.Security = smtp.SecurityNone
 	cfg.From = "App <app@example.com>"
 	cfg.TimeoutMS = timeoutMS
 	for _, f := range tune {
-		f(srv, &cfg)
+		f(&cfg)
 	}
 	s, err := smtp.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sc, s
+	t.Cleanup(func() { _ = s.Close() })
+	return srv, s
 }
 
 func message() ports.EmailMessage {
@@ -129,9 +68,11 @@ func TestScriptedReplies(t *testing.T) {
 	if err := s.Send(ctx, message()); err != nil {
 		t.Fatal(err)
 	}
-	sc.mu.Lock()
-	env, data := sc.envelope, sc.data[0]
-	sc.mu.Unlock()
+	got := sc.Received()
+	if len(got) != 1 {
+		t.Fatalf("%d emails arrived, want 1", len(got))
+	}
+	env, data := append([]string{got[0].From}, got[0].To...), got[0].Data
 	if strings.Join(env, ",") != "app@example.com,ann@example.com,cc@example.com,hidden@example.com" {
 		t.Errorf("envelope %v", env)
 	}
@@ -146,22 +87,16 @@ func TestScriptedReplies(t *testing.T) {
 		t.Errorf("Bcc in the headers:\n%s", data)
 	}
 
-	sc.mu.Lock()
-	sc.reply = &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try later"}
-	sc.mu.Unlock()
+	sc.Script(smtptest.Reply(451, "try later"))
 	err := s.Send(ctx, message())
 	if err == nil || errors.Is(err, ports.ErrEmailRejected) {
 		t.Errorf("451: %v, want a temporary error", err)
 	}
-	sc.mu.Lock()
-	sc.reply = &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-	sc.mu.Unlock()
+	sc.Script(smtptest.Reply(550, "no such user"))
 	if err := s.Send(ctx, message()); !errors.Is(err, ports.ErrEmailRejected) {
 		t.Errorf("550: %v, want ErrEmailRejected", err)
 	}
-	sc.mu.Lock()
-	sc.reply, sc.delay = nil, 3*time.Second
-	sc.mu.Unlock()
+	sc.Delay(3 * time.Second)
 	start := time.Now()
 	err = s.Send(ctx, message())
 	if err == nil || errors.Is(err, ports.ErrEmailRejected) {
@@ -173,6 +108,61 @@ func TestScriptedReplies(t *testing.T) {
 }
 
 // TestRefusedBeforeSending: a message without recipients or with a
+// TestConnectionsKept: emails sent one after another share a connection,
+// up to max_messages_per_connection; with max_idle_connections 0 each has
+// its own.
+func TestConnectionsKept(t *testing.T) {
+	for _, c := range []struct {
+		idle, perConn, want int
+	}{{idle: 4, perConn: 100, want: 1}, {idle: 4, perConn: 2, want: 3}, {idle: 0, perConn: 100, want: 5}} {
+		sc, s := scripted(t, 2000, func(cfg *smtp.Config) {
+			cfg.MaxIdleConnections, cfg.MaxMessagesPerConnection = c.idle, c.perConn
+		})
+		for range 5 {
+			if err := s.Send(context.Background(), message()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, n := sc.Sessions(), len(sc.Received()); got != c.want || n != 5 {
+			t.Errorf("idle %d, per connection %d: %d connections for %d emails, want %d for 5", c.idle, c.perConn, got, n, c.want)
+		}
+	}
+}
+
+// TestDeadConnectionReplaced: a kept connection the server closed (its
+// idle timeout) is replaced before the email is sent: the email arrives
+// once, on a new connection.
+func TestDeadConnectionReplaced(t *testing.T) {
+	sc, s := senderFor(t, smtptest.Start(t, func(srv *gosmtp.Server) { srv.ReadTimeout = 150 * time.Millisecond }), 2000)
+	if err := s.Send(context.Background(), message()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // the server drops the idle connection
+	if err := s.Send(context.Background(), message()); err != nil {
+		t.Fatalf("the second email failed on the dead connection: %v", err)
+	}
+	if sc.Sessions() != 2 || len(sc.Received()) != 2 {
+		t.Errorf("%d connections, %d emails; want 2 and 2", sc.Sessions(), len(sc.Received()))
+	}
+}
+
+// TestContextBoundsTheExchange: a server slower than the caller's
+// deadline does not hold the send past it.
+func TestContextBoundsTheExchange(t *testing.T) {
+	sc, s := scripted(t, 10000)
+	sc.Delay(3 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.Send(ctx, message())
+	if err == nil || errors.Is(err, ports.ErrEmailRejected) {
+		t.Errorf("a send past its deadline: %v, want a temporary error", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the send took %v with a 300ms deadline", took)
+	}
+}
+
 // malformed address is rejected (not retried) without a connection.
 func TestRefusedBeforeSending(t *testing.T) {
 	_, s := scripted(t, 1000)
@@ -220,12 +210,10 @@ func TestConfigValidate(t *testing.T) {
 // FM_TEST_MAILPIT_URL, started by .ci/run): what arrives has both parts,
 // the attachment's bytes, the Cc header and every envelope recipient.
 func TestMailpit(t *testing.T) {
-	addr := fmtest.SkipUnlessServer(t, "FM_TEST_SMTP_ADDR", "SMTP (mailpit)")
-	api := fmtest.SkipUnlessServer(t, "FM_TEST_MAILPIT_URL", "SMTP (mailpit)")
-	host, port, _ := net.SplitHostPort(addr)
+	mp := smtptest.MailpitFromEnv(t)
+	api := mp.URL
 	cfg := smtp.DefaultConfig()
-	cfg.Host = host
-	cfg.Port, _ = strconv.Atoi(port)
+	cfg.Host, cfg.Port = mp.Host, mp.Port
 	cfg.Security = smtp.SecurityNone
 	cfg.From = "App <app@example.com>"
 	s, err := smtp.New(cfg)
@@ -237,15 +225,9 @@ func TestMailpit(t *testing.T) {
 	if err := s.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	var found struct {
-		Messages []struct {
-			ID        string `json:"ID"`
-			MessageID string `json:"MessageID"`
-		} `json:"messages"`
-	}
-	getJSON(t, api+"/api/v1/search?query="+url.QueryEscape("message-id:"+m.MessageID), &found)
-	if len(found.Messages) != 1 {
-		t.Fatalf("%d messages with Message-ID %s in mailpit, want 1", len(found.Messages), m.MessageID)
+	found := mp.Search(t, "message-id:"+m.MessageID)
+	if len(found) != 1 {
+		t.Fatalf("%d messages with Message-ID %s in mailpit, want 1", len(found), m.MessageID)
 	}
 	var msg struct {
 		Subject string `json:"Subject"`
@@ -262,7 +244,7 @@ func TestMailpit(t *testing.T) {
 			PartID   string `json:"PartID"`
 		} `json:"Attachments"`
 	}
-	getJSON(t, api+"/api/v1/message/"+found.Messages[0].ID, &msg)
+	mp.Message(t, found[0].ID, &msg)
 	if msg.Subject != m.Subject || !strings.Contains(msg.HTML, "<b>you</b>") || !strings.Contains(msg.Text, "Thank you") {
 		t.Errorf("arrived: subject %q html %q text %q", msg.Subject, msg.HTML, msg.Text)
 	}
@@ -275,28 +257,12 @@ func TestMailpit(t *testing.T) {
 	if len(msg.Attachments) != 1 || msg.Attachments[0].FileName != "inv.txt" {
 		t.Fatalf("attachments %+v", msg.Attachments)
 	}
-	res, err := http.Get(api + "/api/v1/message/" + found.Messages[0].ID + "/part/" + msg.Attachments[0].PartID)
+	res, err := http.Get(api + "/api/v1/message/" + found[0].ID + "/part/" + msg.Attachments[0].PartID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	if b, _ := io.ReadAll(res.Body); string(b) != "attached text" {
 		t.Errorf("attachment bytes %q", b)
-	}
-}
-
-func getJSON(t *testing.T, u string, v any) {
-	t.Helper()
-	res, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(res.Body)
-		t.Fatalf("GET %s: %d %s", u, res.StatusCode, b)
-	}
-	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
-		t.Fatal(err)
 	}
 }
