@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/email/drafts"
 	"github.com/framework-m/framework-m/core/files"
+	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -21,7 +23,7 @@ func (a *App) buildEmailDrafts() error {
 	}
 	var f drafts.Files
 	if a.Files != nil {
-		f = draftFiles{files: a.Files}
+		f = draftFiles{files: a.Files, repo: a.Repository}
 	}
 	a.EmailDrafts = drafts.New(a.Repository, q, f, drafts.Options{
 		MaxDraftBytes:  c.MaxDraftBytes(),
@@ -34,8 +36,12 @@ func (a *App) buildEmailDrafts() error {
 
 // draftFiles are drafts' attachments from the app's files: checked with
 // the caller's permissions; deleted with a draft only when they are the
-// caller's own and attached to no document.
-type draftFiles struct{ files *files.Service }
+// caller's own, attached to no document, and carried by no email waiting
+// to be sent.
+type draftFiles struct {
+	files *files.Service
+	repo  ports.Repository
+}
 
 // Check reports the first file of ids the principal in ctx may not read.
 func (f draftFiles) Check(ctx context.Context, ids []string) error {
@@ -61,7 +67,29 @@ func (f draftFiles) Delete(ctx context.Context, id string) error {
 	if u == nil || rec.Owner != u.ID || rec.AttachedToDoctype != "" {
 		return nil
 	}
+	if pending, err := f.queued(ctx, id); err != nil || pending {
+		return err
+	}
 	return f.files.Delete(ctx, id)
+}
+
+// queued reports whether an email waiting to be sent (Queued or Sending)
+// in the tenant of ctx carries file id (a draft sent earlier, say).
+func (f draftFiles) queued(ctx context.Context, id string) (bool, error) {
+	if strings.ContainsAny(id, `%_\"`) {
+		return true, nil // no LIKE pattern says it exactly: keep the file
+	}
+	res, err := f.repo.List(ctx, doctypes.EmailQueueDocType, ports.Query{
+		Filters: []ports.Filter{
+			{Field: "attachments", Op: ports.OpLike, Value: `%"` + id + `"%`},
+			{Field: "status", Op: ports.OpIn, Value: []string{ports.EmailQueued, ports.EmailSending}},
+		},
+		Limit: 1, SkipCount: true,
+	})
+	if err != nil {
+		return false, fmt.Errorf("look for queued emails carrying the file: %w", err)
+	}
+	return len(res.Items) > 0, nil
 }
 
 func clipFileID(id string) string {

@@ -178,7 +178,7 @@ func TestDraftSaveAndConflicts(t *testing.T) {
 			assert.Equal(t, "remote-wins", s.Resolution)
 			assert.True(t, s.Conflict)
 			assert.Equal(t, "Hello from the laptop", s.Data.Subject)
-			assert.Equal(t, int64(2), s.Data.Version)
+			assert.Equal(t, int64(3), s.Data.Version, "a save like any other: the version moves on")
 
 			// merge: recipients united, the newer subject (the request's: no timestamp).
 			s = draftSavedOf(t, draftPut(ann, "d1", map[string]any{"version": 1, "device_id": "phone",
@@ -187,7 +187,7 @@ func TestDraftSaveAndConflicts(t *testing.T) {
 			assert.Equal(t, "merge", s.Resolution)
 			assert.Equal(t, []draftAddress{{"bob@example.com", "Bob"}, {"carl@example.com", "Carl"}}, s.Data.To)
 			assert.Equal(t, "Merged subject", s.Data.Subject)
-			assert.Equal(t, int64(3), s.Data.Version)
+			assert.Equal(t, int64(4), s.Data.Version)
 
 			// merge with an older client timestamp: the server's subject stays.
 			old := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
@@ -195,7 +195,7 @@ func TestDraftSaveAndConflicts(t *testing.T) {
 				"to": draftRecipients("dan@example.com"), "subject": "Old tablet subject", "strategy": "merge"}).RequireStatus(t, http.StatusOK))
 			assert.Equal(t, "Merged subject", s.Data.Subject)
 			assert.Len(t, s.Data.To, 3)
-			assert.Equal(t, int64(4), s.Data.Version)
+			assert.Equal(t, int64(5), s.Data.Version)
 
 			// local-wins: the request replaces the server's content.
 			s = draftSavedOf(t, draftPut(ann, "d1", map[string]any{"version": 2, "device_id": "phone",
@@ -204,7 +204,7 @@ func TestDraftSaveAndConflicts(t *testing.T) {
 			assert.Equal(t, []draftAddress{{"eve@example.com", ""}}, s.Data.To)
 			assert.Equal(t, "Phone wins", s.Data.Subject)
 			assert.Empty(t, s.Data.Tags)
-			assert.Equal(t, int64(5), s.Data.Version)
+			assert.Equal(t, int64(6), s.Data.Version)
 
 			// A client may send back what it read.
 			d = draftGet(t, ann, "d1")
@@ -238,17 +238,17 @@ func TestDraftSaveAndConflicts(t *testing.T) {
 				body  map[string]any
 				field string
 			}{
-				{map[string]any{"version": 6, "to": draftRecipients("ok@example.com", "not an address")}, "to[1]"},
-				{map[string]any{"version": 6, "cc": draftRecipients("nobody@")}, "cc[0]"},
-				{map[string]any{"version": 6, "subject": 3}, "subject"},
-				{map[string]any{"version": 6, "surprise": true}, "surprise"},
-				{map[string]any{"version": 6, "strategy": "mine"}, "strategy"},
-				{map[string]any{"version": 6, "device_id": strings.Repeat("d", 201)}, "device_id"},
-				{map[string]any{"version": 6, "tags": []string{strings.Repeat("t", 101)}}, "tags[0]"},
-				{map[string]any{"version": 6, "attachments": []string{"no-such-file"}}, "attachments"},
-				{map[string]any{"version": 6, "id": "other"}, "id"},
-				{map[string]any{"version": 6, "scheduled_send_time": "tomorrow"}, "scheduled_send_time"},
-				{map[string]any{"version": 6, "scheduled_send_time": "0001-01-01T00:00:00Z"}, "scheduled_send_time"},
+				{map[string]any{"version": 7, "to": draftRecipients("ok@example.com", "not an address")}, "to[1]"},
+				{map[string]any{"version": 7, "cc": draftRecipients("nobody@")}, "cc[0]"},
+				{map[string]any{"version": 7, "subject": 3}, "subject"},
+				{map[string]any{"version": 7, "surprise": true}, "surprise"},
+				{map[string]any{"version": 7, "strategy": "mine"}, "strategy"},
+				{map[string]any{"version": 7, "device_id": strings.Repeat("d", 201)}, "device_id"},
+				{map[string]any{"version": 7, "tags": []string{strings.Repeat("t", 101)}}, "tags[0]"},
+				{map[string]any{"version": 7, "attachments": []string{"no-such-file"}}, "attachments"},
+				{map[string]any{"version": 7, "id": "other"}, "id"},
+				{map[string]any{"version": 7, "scheduled_send_time": "tomorrow"}, "scheduled_send_time"},
+				{map[string]any{"version": 7, "scheduled_send_time": "0001-01-01T00:00:00Z"}, "scheduled_send_time"},
 			} {
 				r := draftPut(ann, "d1", tc.body)
 				require.Equal(t, http.StatusBadRequest, r.Status, "%v: %s", tc.body, r.Body)
@@ -262,7 +262,7 @@ func TestDraftSaveAndConflicts(t *testing.T) {
 			ann.Get(draftsAPI+"/%00").RequireStatus(t, http.StatusNotFound)
 			ann.Get(draftURL("d1", "/history/%ff")).RequireStatus(t, http.StatusNotFound)
 			ann.Post(draftURL("d1", "/recover"), map[string]any{"save_id": "\xff"}).RequireStatus(t, http.StatusNotFound)
-			ann.Raw(http.MethodPut, draftURL("d1"), strings.NewReader(`{"version":6}`), http.Header{"Content-Type": {"text/plain"}}).
+			ann.Raw(http.MethodPut, draftURL("d1"), strings.NewReader(`{"version":7}`), http.Header{"Content-Type": {"text/plain"}}).
 				RequireStatus(t, http.StatusUnsupportedMediaType)
 			ann.Raw(http.MethodPut, draftURL("d1"), strings.NewReader(`{"version":6,"version":7}`), http.Header{"Content-Type": {"application/json"}}).
 				RequireStatus(t, http.StatusBadRequest)

@@ -289,7 +289,7 @@ func (s *Service) readBundle(r io.Reader) ([]Draft, error) {
 		if errors.As(err, &te) && te.Field != "" {
 			return nil, core.Invalidf(jsonPath(te.Field), "must be a %s", te.Type.Kind())
 		}
-		return nil, badBundle("is not an export bundle: " + err.Error())
+		return nil, badBundle(`is not an export bundle: want a JSON object {"format": "` + BundleFormat + `", "drafts": [...]}`)
 	}
 	switch {
 	case b.Format != BundleFormat:

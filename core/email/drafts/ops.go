@@ -113,11 +113,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// usedElsewhere reports whether another draft of u attaches file id.
+// usedElsewhere reports whether another draft of the tenant, anyone's,
+// attaches file id.
 func (s *Service) usedElsewhere(ctx context.Context, u *ports.UserContext, id string) (bool, error) {
 	res, err := s.repo.List(ctx, doctypes.EmailDraftDocType, ports.Query{
 		Filters: []ports.Filter{
-			{Field: doctype.FieldOwner, Op: ports.OpEq, Value: u.ID},
 			{Field: "file_index", Op: ports.OpLike, Value: doctypes.IndexPattern(id)},
 		},
 		Limit: 1, SkipCount: true,
@@ -128,9 +128,22 @@ func (s *Service) usedElsewhere(ctx context.Context, u *ports.UserContext, id st
 	return len(res.Items) > 0, nil
 }
 
-// remove deletes d and its history in one transaction.
+// remove deletes d and its history in one transaction, if d is still as
+// it was read: a save that came in meanwhile makes it core.ErrConflict
+// (the no-op update that checks the version also locks the row on
+// PostgreSQL), so a confirmed save is never deleted unseen.
 func (s *Service) remove(ctx context.Context, d *doctypes.EmailDraft) error {
 	return s.repo.InTx(ctx, func(ctx context.Context) error {
+		held := *d
+		if err := s.repo.Update(ctx, doctypes.EmailDraftDocType, &held); err != nil {
+			if errors.Is(err, core.ErrConflict) {
+				return core.Publicf(core.ErrConflict, "draft %q changed meanwhile; read it again", clip(d.Name))
+			}
+			if errors.Is(err, core.ErrNotFound) {
+				return notFound(d.Name)
+			}
+			return fmt.Errorf("hold draft: %w", err)
+		}
 		for {
 			res, err := s.repo.List(ctx, doctypes.EmailDraftSaveDocType, ports.Query{
 				Filters: s.savesOf(d.Owner, d.Name), Orders: newestFirst, Limit: 500, SkipCount: true,

@@ -112,7 +112,8 @@ func (s *Service) save(ctx context.Context, u *ports.UserContext, id string, in 
 	}
 	if cur == nil {
 		if in.Version != 0 {
-			return nil, core.Publicf(core.ErrNotFound, "draft %q not found: it was deleted or sent (save with version 0 to create it again)", clip(id))
+			return nil, notFound(id) // as for another user's draft: ids reveal nothing
+
 		}
 		if err := s.checkFiles(ctx, content.Attachments); err != nil {
 			return nil, err
@@ -143,22 +144,9 @@ func (s *Service) save(ctx context.Context, u *ports.UserContext, id string, in 
 	if err := s.checkFiles(ctx, minus(next.Attachments, cur.Attachments)); err != nil {
 		return nil, err
 	}
-	if res.Resolution == RemoteWins {
-		// Nothing changes but the history, which records the conflict.
-		err := s.repo.InTx(ctx, func(ctx context.Context) error {
-			rec, err := s.record(ctx, cur, cur.Content(), cur.Size, in.DeviceID, true, RemoteWins, "")
-			if err != nil {
-				return err
-			}
-			res.SaveID = rec.Name
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		res.Draft = toDraft(cur)
-		return res, nil
-	}
+	// remote-wins saves the server's copy again: a save like any other (the
+	// version moves on, the history records the conflict), checked against
+	// a concurrent save or delete like any other.
 	saved, saveID, err := s.update(ctx, cur, next, in.DeviceID, res.Conflict, res.Resolution, "")
 	if err != nil {
 		return nil, err
@@ -255,19 +243,11 @@ func (s *Service) record(ctx context.Context, d *doctypes.EmailDraft, prev Conte
 	if err := s.repo.Create(ctx, doctypes.EmailDraftSaveDocType, rec); err != nil {
 		return nil, fmt.Errorf("record draft save: %w", err)
 	}
-	// Pruning lists and deletes: every pruneEvery saves, not at each (the
-	// history lists MaxHistory saves; Recover checks the age itself).
-	if d.Version%pruneEvery == 0 {
-		if err := s.prune(ctx, d, now); err != nil {
-			return nil, err
-		}
+	if err := s.prune(ctx, d, now); err != nil {
+		return nil, err
 	}
 	return rec, nil
 }
-
-// pruneEvery is how many saves of a draft pass between prunes of its
-// history.
-const pruneEvery = 10
 
 // prune deletes the saves of d past MaxHistory and those older than
 // MaxRecoveryAge.
