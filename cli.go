@@ -24,7 +24,7 @@ import (
 //	server [-config FILE] [-addr HOST:PORT]            serve until interrupted
 //	server migrate [-config FILE]                      create or alter tables, then exit
 //	server config check [-config FILE]                 validate the configuration, then exit
-//	server user create -email E -password P [-roles Admin,…] [-name N] [-tenant T]
+//	server user create -email E [-password P] [-roles Admin,…] [-name N] [-tenant T]
 //	server user set-password -email E -password P [-tenant T]
 //	server user list [-role R] [-search S] [-tenant T]
 //	server user roles -email E [-add R,…] [-remove R,…] [-tenant T]
@@ -32,6 +32,9 @@ import (
 //	server role list [-tenant T]
 //
 // -password - reads the password from the first line of standard input.
+// A password is required in auth mode "local"; in modes without passwords
+// ("passwordless", "social_only") users are created without one, and
+// -password is refused: no password hash is ever stored there.
 //
 // -config defaults to $FRAMEWORK_M_CONFIG, then ./framework_config.toml; when
 // no file exists the documented defaults apply. Run serves until ctx is done.
@@ -47,7 +50,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer, opts ...Option) e
 		return runMigrate(ctx, args, stdout, opts)
 	case "user":
 		if len(args) == 0 || !slices.Contains([]string{"create", "set-password", "list", "roles"}, args[0]) {
-			return errors.New("usage: user create -email E -password P [-roles Admin,...] [-name N] [-tenant T] [-config FILE]\n" +
+			return errors.New("usage: user create -email E [-password P] [-roles Admin,...] [-name N] [-tenant T] [-config FILE]\n" +
 				"       user set-password -email E -password P [-tenant T] [-config FILE]\n" +
 				"       user list [-role R] [-search S] [-tenant T] [-config FILE]\n" +
 				"       user roles -email E [-add R,...] [-remove R,...] [-tenant T] [-config FILE]")
@@ -258,6 +261,9 @@ type UserCommand struct {
 // behind the CLI.
 func (a *App) RunUserCommand(ctx context.Context, sub string, uc UserCommand, stdout io.Writer) error {
 	sys := a.SystemContext(ctx, uc.Tenant)
+	if mode := a.Users.Mode(); !mode.HasPasswords() && (sub == "set-password" || uc.Password != "") {
+		return fmt.Errorf("auth mode %q stores no passwords: create users without -password (they sign in without one)", mode)
+	}
 	switch sub {
 	case "create":
 		u, err := a.Users.Create(sys, ports.NewUser{Email: uc.Email, Password: uc.Password, DisplayName: uc.DisplayName, Roles: uc.Roles})

@@ -100,6 +100,9 @@ type App struct {
 	Email *email.Service
 	// EmailDrafts keeps users' email drafts ([email.drafts]).
 	EmailDrafts *drafts.Service
+	// MagicLinks sends sign-in links by email ([auth.magic_link]; nil when
+	// off).
+	MagicLinks *auth.MagicLinks
 
 	store          *db.Repository
 	shared         *Shared
@@ -192,6 +195,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := app.buildEmailDrafts(); err != nil {
 		return nil, err
 	}
+	if err := app.buildMagicLinks(deps, limiter); err != nil {
+		return nil, err
+	}
 	if err := app.buildAuthChain(o, deps); err != nil {
 		return nil, err
 	}
@@ -222,6 +228,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Print:          app.Print,
 		Email:          app.Email,
 		EmailDrafts:    app.EmailDrafts,
+		MagicLinks:     app.MagicLinks,
 	})
 	for _, setup := range o.setups {
 		if err := setup(app); err != nil {

@@ -21,6 +21,7 @@ func Register(reg *doctype.Registry) error {
 	add(doctype.Register[Notification](reg, NotificationMeta))
 	add(doctype.Register[PrintFormat](reg, PrintFormatMeta))
 	add(doctype.Register[EmailQueue](reg, EmailQueueMeta))
+	add(doctype.Register[MagicLinkUse](reg, MagicLinkUseMeta))
 	errs = append(errs, RegisterEmailDrafts(reg))
 	errs = append(errs, RegisterFiles(reg))
 	return errors.Join(errs...)

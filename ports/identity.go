@@ -53,6 +53,16 @@ type PasswordCredentials struct {
 // CredentialKind is "password".
 func (PasswordCredentials) CredentialKind() string { return "password" }
 
+// MagicLinkCredentials are the signed token of a sign-in link sent by email
+// (POST /api/v1/auth/magic-link). The token is bound to one tenant, one user
+// and that user's token version, expires, and works once.
+type MagicLinkCredentials struct {
+	Token string
+}
+
+// CredentialKind is "magic_link".
+func (MagicLinkCredentials) CredentialKind() string { return "magic_link" }
+
 // Token is an issued access token.
 type Token struct {
 	AccessToken string    `json:"access_token"`

@@ -88,6 +88,8 @@ type Deps struct {
 	Email *email.Service
 	// EmailDrafts serves /api/v1/email/drafts (nil: none).
 	EmailDrafts *drafts.Service
+	// MagicLinks serves /api/v1/auth/magic-link (nil: none).
+	MagicLinks *auth.MagicLinks
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -174,6 +176,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindPrint(api, d.Print, maxBody)
 	bindEmailQueue(api, d.Email, maxBody)
 	bindEmailDrafts(api, d.EmailDrafts, maxBody)
+	bindMagicLink(api, d.MagicLinks, cookies, maxBody)
 	for _, add := range d.Routes {
 		add(api)
 	}

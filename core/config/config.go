@@ -164,7 +164,42 @@ type Auth struct {
 	Deletion       Deletion `toml:"deletion"`
 	// BootstrapAdmin creates a first admin at start when no user has its email.
 	BootstrapAdmin BootstrapAdmin `toml:"bootstrap_admin"`
+	// MagicLink configures sign-in links sent by email.
+	MagicLink MagicLink `toml:"magic_link"`
 }
+
+// MagicLink configures sign-in links sent by email ([auth.magic_link]):
+// POST /api/v1/auth/magic-link mails a link that signs its user in once.
+type MagicLink struct {
+	// Enabled turns magic links on beside passwords (mode "local");
+	// mode "passwordless" turns them on by itself.
+	Enabled bool `toml:"enabled"`
+	// BaseURL is the public URL of the app the links point at, such as
+	// https://app.example.com; empty derives http://[app] address (dev only).
+	// Never taken from the request's Host header.
+	BaseURL string `toml:"base_url"`
+	// TTLSeconds is how long a link works.
+	TTLSeconds int `toml:"ttl_seconds"`
+	// Secret signs the links (HMAC-SHA256, at least 32 bytes); empty derives
+	// a key of its own from the HS256 [auth.jwt] secret.
+	Secret string `toml:"secret"`
+	// EnableSignup makes a request for an unknown email create a
+	// passwordless user (no roles) and mail it a link.
+	EnableSignup bool `toml:"enable_signup"`
+	// AllowedRedirects are absolute URLs a link may send the user to after
+	// signing in, besides relative paths of this app: an entry matches its
+	// origin and the paths under its path.
+	AllowedRedirects []string `toml:"allowed_redirects"`
+	// RequestsPerEmail and RequestsPerIP cap link requests per email address
+	// and per client address (IPv6: /64) within WindowSeconds (then 429).
+	RequestsPerEmail int `toml:"requests_per_email"`
+	RequestsPerIP    int `toml:"requests_per_ip"`
+	WindowSeconds    int `toml:"window_seconds"`
+}
+
+// On reports whether magic links are served: mode "passwordless", or
+// enabled.
+func (m MagicLink) On(mode string) bool { return m.Enabled || mode == "passwordless" }
 
 // JWT configures access tokens.
 type JWT struct {
@@ -600,6 +635,13 @@ func Default() Config {
 				Attributes:  "X-User-Attributes",
 			},
 			Deletion: Deletion{Mode: "hard_delete"},
+			MagicLink: MagicLink{
+				TTLSeconds:       900,
+				AllowedRedirects: []string{},
+				RequestsPerEmail: 5,
+				RequestsPerIP:    30,
+				WindowSeconds:    900,
+			},
 		},
 		Tenancy: Tenancy{Mode: "single", DefaultTenantID: "default", TenantHeader: "X-Tenant-ID", AttributesHeader: "X-Tenant-Attributes"},
 		Permissions: Permissions{

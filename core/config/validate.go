@@ -297,6 +297,51 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 	if (a.BootstrapAdmin.Email == "") != (a.BootstrapAdmin.Password == "") {
 		bad("auth.bootstrap_admin", "set both email and password, or neither")
 	}
+	c.validateMagicLink(bad)
+}
+
+// validateMagicLink checks [auth.magic_link].
+func (c *Config) validateMagicLink(bad func(key, format string, args ...any)) {
+	m := c.Auth.MagicLink
+	if m.TTLSeconds < 60 || m.TTLSeconds > 86400 {
+		bad("auth.magic_link.ttl_seconds", "must be between 60 and 86400, not %d", m.TTLSeconds)
+	}
+	if m.BaseURL != "" {
+		if u, err := url.Parse(m.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			bad("auth.magic_link.base_url", "must be the app's public http(s) URL such as https://app.example.com, not %q", m.BaseURL)
+		}
+	}
+	if m.Secret != "" && len(m.Secret) < 32 {
+		bad("auth.magic_link.secret", "must be at least 32 bytes (e.g. openssl rand -base64 48), not %d", len(m.Secret))
+	}
+	for i, r := range m.AllowedRedirects {
+		if u, err := url.Parse(r); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			bad(fmt.Sprintf("auth.magic_link.allowed_redirects[%d]", i), "must be an absolute http(s) URL such as https://app.example.com/welcome, not %q", r)
+		}
+	}
+	if m.RequestsPerEmail < 1 {
+		bad("auth.magic_link.requests_per_email", "must be at least 1")
+	}
+	if m.RequestsPerIP < 1 {
+		bad("auth.magic_link.requests_per_ip", "must be at least 1")
+	}
+	if m.WindowSeconds < 1 {
+		bad("auth.magic_link.window_seconds", "must be at least 1")
+	}
+	if !m.On(c.Auth.Mode) {
+		return
+	}
+	if c.Auth.Mode == "federated" {
+		bad("auth.magic_link.enabled", "magic links sign in local users: federated mode has none")
+	}
+	if m.EnableSignup && c.Auth.Mode == "local" {
+		bad("auth.magic_link.enable_signup", `needs auth mode "passwordless" (users of mode "local" need a password)`)
+	}
+	if m.Secret == "" && c.Auth.JWT.Algorithm != "HS256" {
+		bad("auth.magic_link.secret", "is required when [auth.jwt] algorithm is %q (no shared secret to derive a key from)", c.Auth.JWT.Algorithm)
+	}
 }
 
 // CheckRedisURL reports what is wrong with [redis] url, for the adapters
