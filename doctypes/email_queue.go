@@ -49,6 +49,8 @@ type EmailQueue struct {
 	// MessageID is assigned when the email is queued and sent on every
 	// attempt, so a copy delivered twice can be recognised.
 	MessageID string `json:"message_id" gorm:"size:998"`
+	// Sensitive emails carry secrets: their bodies are erased once done.
+	Sensitive bool `json:"sensitive"`
 	// LeaseUntil is when the worker's hold on a Sending email ends.
 	LeaseUntil *time.Time `json:"lease_until"`
 	// LeaseToken proves a worker's hold (never shown).
@@ -71,9 +73,11 @@ var EmailQueueMeta = doctype.Meta{
 		{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete},
 		{Role: "System Manager", Actions: doctype.Read | doctype.Delete},
 	},
-	Immutable:    true,
-	NotAudited:   true,
-	Hidden:       []string{"lease_token", "priority_rank", "available_at"},
+	Immutable:  true,
+	NotAudited: true,
+	// Bodies are read through /api/v1/email-queue, which hides sensitive
+	// ones, never through the resource API.
+	Hidden:       []string{"lease_token", "priority_rank", "available_at", "body", "text_body"},
 	Indexes:      [][]string{{"status", "queued_at"}, {"reference_doctype", "reference_id"}},
 	DefaultOrder: []ports.Order{{Field: "queued_at", Desc: true}},
 }
@@ -99,6 +103,7 @@ func (q *EmailQueue) ToQueued() ports.QueuedEmail {
 		Attachments: q.Attachments, Status: q.Status, Priority: q.Priority, Error: q.Error,
 		RetryCount: q.RetryCount, MaxRetries: q.MaxRetries, QueuedAt: q.QueuedAt,
 		ReferenceDocType: q.ReferenceDoctype, ReferenceID: q.ReferenceID, LeaseToken: q.LeaseToken,
+		Sensitive: q.Sensitive,
 	}
 	if len(q.FromAddress) > 0 {
 		e.From = q.FromAddress[0]
@@ -122,6 +127,7 @@ func NewEmailQueue(e *ports.QueuedEmail) *EmailQueue {
 		SendAfter: ptr(e.SendAfter), NextAttemptAt: ptr(e.NextAttemptAt), SentAt: ptr(e.SentAt),
 		ReferenceDoctype: e.ReferenceDocType, ReferenceID: e.ReferenceID, MessageID: e.MessageID,
 		LeaseUntil: ptr(e.LeaseUntil), LeaseToken: e.LeaseToken, PriorityRank: PriorityRank(e.Priority),
+		Sensitive: e.Sensitive,
 	}
 	if e.ReplyTo != nil {
 		q.ReplyTo = doctype.JSONList[ports.EmailAddress]{*e.ReplyTo}

@@ -143,6 +143,10 @@ type QueuedEmail struct {
 	// ReferenceDocType and ReferenceID name the document the email is about.
 	ReferenceDocType string `json:"reference_doctype,omitempty"`
 	ReferenceID      string `json:"reference_id,omitempty"`
+	// Sensitive emails carry secrets (sign-in links): their bodies are
+	// never shown when the queue is read, and are erased once the email is
+	// Sent or Failed.
+	Sensitive bool `json:"sensitive,omitempty"`
 	// LeaseToken and LeaseUntil are set while a worker holds the email
 	// (Sending): another worker may claim it once LeaseUntil has passed.
 	LeaseToken string    `json:"-"`
@@ -212,11 +216,12 @@ type EmailQueue interface {
 	// done) is core.ErrConflict; none is core.ErrNotFound.
 	ClaimID(ctx context.Context, id string, d time.Duration) (*QueuedEmail, error)
 	// MarkSent records that the email held by l was accepted at at: Sent,
-	// lease cleared, Error cleared.
+	// lease cleared, Error cleared; a Sensitive email's bodies erased.
 	MarkSent(ctx context.Context, l EmailLease, at time.Time) error
 	// MarkFailed records a failed attempt of the email held by l with its
 	// reason. With a non-zero retryAt it goes back to Queued, RetryCount
-	// one more, NextAttemptAt = retryAt; with a zero retryAt it is Failed.
+	// one more, NextAttemptAt = retryAt; with a zero retryAt it is Failed
+	// (a Sensitive email's bodies erased).
 	MarkFailed(ctx context.Context, l EmailLease, reason string, retryAt time.Time) error
 	// Release returns the email held by l to the queue unchanged (Queued,
 	// due now, RetryCount as it was): a worker stopping before it tried.

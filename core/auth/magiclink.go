@@ -314,10 +314,11 @@ func (m *MagicLinks) deliver(ctx context.Context, j magicJob) {
 	body := fmt.Sprintf(`<p>Use this link to sign in to %s:</p><p><a href="%s">Sign in</a></p><p>It works once, within %d minutes. If you did not ask for it, ignore this email.</p>`,
 		html.EscapeString(app), html.EscapeString(link), minutes)
 	_, err = m.mailer.QueueEmail(ctx, email.Request{
-		To:      []ports.EmailAddress{{Address: u.Email}},
-		Subject: "Sign in to " + app,
-		Text:    text,
-		HTML:    body,
+		To:        []ports.EmailAddress{{Address: u.Email}},
+		Subject:   "Sign in to " + app,
+		Text:      text,
+		HTML:      body,
+		Sensitive: true,
 	})
 	if err != nil {
 		m.log.ErrorContext(ctx, "could not queue a sign-in link", "tenant", j.tenant, "user", u.ID, "err", err)
@@ -474,6 +475,17 @@ func (m *MagicLinks) SignIn(ctx context.Context, req MagicLinkSignIn) (*MagicLin
 	return res, nil
 }
 
+// dotSegments reports whether path (unescaped) has a "." or ".." segment:
+// a redirect must not climb out of the path an allowed entry names.
+func dotSegments(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
 // badRedirect is CheckRedirect's refusal.
 func badRedirect() error {
 	return core.Invalid("redirect", "must be a path of this app such as /app/inbox, or a URL of [auth.magic_link] allowed_redirects")
@@ -484,7 +496,8 @@ func badRedirect() error {
 // kept only when an entry of allowed matches it — same scheme and host, and
 // a path equal to the entry's or under it. Everything else — "//evil.com",
 // "/\evil.com", "https://evil.com", "javascript:…", control characters — is
-// a *core.ValidationError on "redirect": no open redirect.
+// a *core.ValidationError on "redirect": no open redirect. A path with "."
+// or ".." segments (escaped or not) is refused too.
 func CheckRedirect(raw string, allowed []string) (string, error) {
 	if raw == "" {
 		return "/", nil
@@ -500,7 +513,7 @@ func CheckRedirect(raw string, allowed []string) (string, error) {
 		}
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.User != nil || u.Opaque != "" {
+	if err != nil || u.User != nil || u.Opaque != "" || dotSegments(u.Path) {
 		return "", badRedirect()
 	}
 	if strings.HasPrefix(raw, "/") {

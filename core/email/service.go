@@ -76,6 +76,10 @@ type Request struct {
 	// ReferenceDocType and ReferenceID name the document it is about.
 	ReferenceDocType string `json:"reference_doctype"`
 	ReferenceID      string `json:"reference_id"`
+	// Sensitive marks an email carrying a secret (a sign-in link): its
+	// bodies are never shown to those who read the queue, and are erased
+	// once it is Sent or Failed. Set by app code, not by the admin API.
+	Sensitive bool `json:"-"`
 }
 
 // Attachments checks and opens the files emails carry.
@@ -175,6 +179,9 @@ func (s *Service) QueueEmail(ctx context.Context, req Request) (*ports.QueuedEma
 	}
 	if err := s.queue.Enqueue(ctx, e); err != nil {
 		return nil, fmt.Errorf("queue email: %w", err)
+	}
+	if e.Sensitive {
+		defer redact(e) // the caller (the admin API's answer) sees no secret either
 	}
 	if !e.SendAfter.After(s.opts.Now()) {
 		s.signal()
@@ -296,7 +303,7 @@ func (s *Service) build(req Request) (*ports.QueuedEmail, error) {
 		Subject: req.Subject, HTML: req.HTML, Text: req.Text, InReplyTo: inReplyTo, References: refs,
 		Attachments: orEmpty(slices.Clone(req.Attachments)), Status: ports.EmailQueued, Priority: prio,
 		MaxRetries: retries, QueuedAt: s.opts.Now().UTC(), SendAfter: utcOrZero(req.SendAfter),
-		ReferenceDocType: req.ReferenceDocType, ReferenceID: req.ReferenceID,
+		ReferenceDocType: req.ReferenceDocType, ReferenceID: req.ReferenceID, Sensitive: req.Sensitive,
 	}, nil
 }
 
@@ -456,7 +463,24 @@ func (s *Service) List(ctx context.Context, f ports.EmailQueueFilter) ([]ports.Q
 			return nil, 0, core.Invalid(r.field, "must be text of at most 140 characters without control characters")
 		}
 	}
-	return s.queue.List(ctx, f)
+	items, total, err := s.queue.List(ctx, f)
+	for i := range items {
+		redact(&items[i])
+	}
+	return items, total, err
+}
+
+// redact hides a sensitive email's bodies from those who read the queue.
+func redact(e *ports.QueuedEmail) {
+	if e != nil && e.Sensitive {
+		e.HTML, e.Text = "", ""
+	}
+}
+
+// shown is e as the queue's readers see it.
+func shown(e *ports.QueuedEmail, err error) (*ports.QueuedEmail, error) {
+	redact(e)
+	return e, err
 }
 
 // Get returns the email id of the tenant in ctx, for a queue manager.
@@ -467,7 +491,7 @@ func (s *Service) Get(ctx context.Context, id string) (*ports.QueuedEmail, error
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	return s.queue.Get(ctx, id)
+	return shown(s.queue.Get(ctx, id))
 }
 
 // Retry queues the Failed or Cancelled email id again, for a queue
@@ -479,11 +503,14 @@ func (s *Service) Retry(ctx context.Context, id string) (*ports.QueuedEmail, err
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
+	if e, err := s.queue.Get(ctx, id); err == nil && e.Sensitive {
+		return nil, core.Public(core.ErrConflict, "a sensitive email (a sign-in link) is not sent again: its bodies are erased; ask for a new one")
+	}
 	if err := s.queue.Retry(ctx, id); err != nil {
 		return nil, err
 	}
 	s.signal()
-	return s.queue.Get(ctx, id)
+	return shown(s.queue.Get(ctx, id))
 }
 
 // Cancel cancels the Queued email id, for a queue manager; other statuses
@@ -498,5 +525,5 @@ func (s *Service) Cancel(ctx context.Context, id string) (*ports.QueuedEmail, er
 	if err := s.queue.Cancel(ctx, id); err != nil {
 		return nil, err
 	}
-	return s.queue.Get(ctx, id)
+	return shown(s.queue.Get(ctx, id))
 }

@@ -272,8 +272,11 @@ WHERE tenant_id = ? AND name = ? AND status = 'Sending' AND lease_token = ?`, q.
 
 // MarkSent records that the email held by l was accepted at at.
 func (q *Queue) MarkSent(ctx context.Context, l ports.EmailLease, at time.Time) error {
-	return q.leased(ctx, l, "status = 'Sent', sent_at = ?, error = ''", stamp(at))
+	return q.leased(ctx, l, "status = 'Sent', sent_at = ?, error = ''"+eraseSensitive, stamp(at))
 }
+
+// eraseSensitive empties a sensitive email's bodies as it ends.
+const eraseSensitive = `, body = CASE WHEN sensitive THEN '' ELSE body END, text_body = CASE WHEN sensitive THEN '' ELSE text_body END`
 
 // MarkSentBatch records that the emails held by ls were accepted at at,
 // in one statement; it returns the leases that were lost.
@@ -295,7 +298,7 @@ func (q *Queue) MarkSentBatch(ctx context.Context, ls []ports.EmailLease, at tim
 			Name     string
 		}
 		err := q.write(ctx, func(tx *gorm.DB) error {
-			return tx.Raw(fmt.Sprintf(`UPDATE %s SET status = 'Sent', sent_at = ?, error = '', lease_token = '', lease_until = NULL, modified_at = ?, version = version + 1
+			return tx.Raw(fmt.Sprintf(`UPDATE %s SET status = 'Sent', sent_at = ?, error = ''`+eraseSensitive+`, lease_token = '', lease_until = NULL, modified_at = ?, version = version + 1
 WHERE status = 'Sending' AND (tenant_id, name, lease_token) IN (%s) RETURNING tenant_id, name`, q.table, strings.Join(tuples, ", ")), args...).Scan(&marked).Error
 		})
 		if err != nil {
@@ -317,7 +320,7 @@ WHERE status = 'Sending' AND (tenant_id, name, lease_token) IN (%s) RETURNING te
 // MarkFailed records a failed attempt of the email held by l.
 func (q *Queue) MarkFailed(ctx context.Context, l ports.EmailLease, reason string, retryAt time.Time) error {
 	if retryAt.IsZero() {
-		return q.leased(ctx, l, "status = 'Failed', error = ?", reason)
+		return q.leased(ctx, l, "status = 'Failed', error = ?"+eraseSensitive, reason)
 	}
 	at := stamp(retryAt)
 	return q.leased(ctx, l, "status = 'Queued', error = ?, retry_count = retry_count + 1, next_attempt_at = ?, available_at = ?", reason, at, at)

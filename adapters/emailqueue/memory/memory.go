@@ -163,6 +163,7 @@ func (q *Queue) MarkSent(ctx context.Context, l ports.EmailLease, at time.Time) 
 		return err
 	}
 	e.Status, e.SentAt, e.Error = ports.EmailSent, at.UTC(), ""
+	erase(e)
 	unlease(e)
 	return nil
 }
@@ -183,6 +184,7 @@ func (q *Queue) MarkFailed(ctx context.Context, l ports.EmailLease, reason strin
 	e.Error = reason
 	if retryAt.IsZero() {
 		e.Status = ports.EmailFailed
+		erase(e)
 	} else {
 		e.Status, e.NextAttemptAt = ports.EmailQueued, retryAt.UTC()
 		e.RetryCount++
@@ -407,3 +409,10 @@ func clone(e ports.QueuedEmail) ports.QueuedEmail {
 }
 
 var _ ports.EmailQueue = (*Queue)(nil)
+
+// erase empties a sensitive email's bodies as it ends.
+func erase(e *ports.QueuedEmail) {
+	if e.Sensitive {
+		e.HTML, e.Text = "", ""
+	}
+}
