@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,6 +45,9 @@ type Processor struct {
 	sender ports.EmailSender
 	opts   ProcessorOptions
 	log    *slog.Logger
+	// failing is set while claims fail (the queue's database is down):
+	// the first failure is logged, then nothing until claims work again.
+	failing atomic.Bool
 }
 
 func newProcessor(s *Service, sender ports.EmailSender, o ProcessorOptions) *Processor {
@@ -92,11 +96,17 @@ func (p *Processor) work(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			// The queue is unreachable: wait longer each time, up to a minute.
+			// The queue is unreachable: wait longer each time, up to a minute;
+			// one line for the outage, not one per worker and try.
 			backoff = min(max(2*backoff, p.opts.PollInterval), time.Minute)
-			p.log.Warn("email queue: claim failed", "err", err, "retry_in", backoff)
+			if p.failing.CompareAndSwap(false, true) {
+				p.log.Warn("email queue: claims fail; workers try again with backoff", "err", err)
+			}
 			sleep(ctx, backoff, nil)
 			continue
+		}
+		if backoff > 0 && p.failing.CompareAndSwap(true, false) {
+			p.log.Info("email queue: claims work again")
 		}
 		backoff = 0
 		if n < p.opts.BatchSize {

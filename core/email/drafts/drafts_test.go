@@ -218,7 +218,7 @@ func TestSaveVersionsAndStrategies(t *testing.T) {
 	res, err = e.svc.Save(ann, "d1", drafts.SaveInput{Content: drafts.Content{Subject: "mine"}, Version: 1, Strategy: drafts.RemoteWins})
 	require.NoError(t, err)
 	assert.Equal(t, "two", res.Draft.Subject)
-	assert.Equal(t, int64(2), res.Draft.Version, "nothing saved")
+	assert.Equal(t, int64(3), res.Draft.Version, "the server's copy saved again: the version moves on")
 	assert.Equal(t, drafts.RemoteWins, res.Resolution)
 
 	e.clock.add(time.Minute)
@@ -227,13 +227,13 @@ func TestSaveVersionsAndStrategies(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "two", res.Draft.Subject, "the server's copy is newer")
 	assert.Len(t, res.Draft.To, 2)
-	assert.Equal(t, int64(3), res.Draft.Version)
+	assert.Equal(t, int64(4), res.Draft.Version)
 
 	res, err = e.svc.Save(ann, "d1", drafts.SaveInput{Content: drafts.Content{Subject: "forced"}, Version: 1, Strategy: drafts.LocalWins})
 	require.NoError(t, err)
 	assert.Equal(t, "forced", res.Draft.Subject)
 	assert.Empty(t, res.Draft.To)
-	assert.Equal(t, int64(4), res.Draft.Version)
+	assert.Equal(t, int64(5), res.Draft.Version)
 
 	hist, err := e.svc.History(ann, "d1")
 	require.NoError(t, err)
