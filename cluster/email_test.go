@@ -178,5 +178,7 @@ func TestEmailWorkerKilled(t *testing.T) {
 	}
 	t.Logf("after the kill: %d missing, %d duplicates (each with its one Message-ID)", missing, doubles)
 	assert.Zero(t, missing, "emails lost")
-	assert.LessOrEqual(t, doubles, 4, "only emails in flight at the kill (one per worker) may arrive twice")
+	// Each worker records its sent emails 10 at a time (core/email
+	// markBatch): at most those, and the one in flight, may arrive twice.
+	assert.LessOrEqual(t, doubles, 4*(10+1), "only emails sent and not yet recorded at the kill may arrive twice")
 }

@@ -154,7 +154,7 @@ func (p *Processor) processBatch(ctx context.Context) (int, error) {
 		if p.attempt(e, batcher != nil) && batcher != nil {
 			sent = append(sent, e.Lease())
 		}
-		if len(sent) > 0 && time.Since(since) > markEvery {
+		if len(sent) >= markBatch || (len(sent) > 0 && time.Since(since) > markEvery) {
 			p.markSent(batcher, sent, e.LeaseUntil)
 			sent, since = sent[:0], time.Now()
 		}
@@ -166,8 +166,14 @@ func (p *Processor) processBatch(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
-// markEvery bounds how long a sent email of a batch waits to be recorded.
-const markEvery = time.Second
+// A batch's sent emails are recorded together, markBatch at a time or
+// after markEvery, whichever comes first: few writes per email, and few
+// emails sent again should the instance die (at most markBatch per worker,
+// each with its Message-ID).
+const (
+	markBatch = 10
+	markEvery = 200 * time.Millisecond
+)
 
 // markSent records the sent emails of ls, held until leaseUntil, in one
 // write; if that fails, one by one (see record).
