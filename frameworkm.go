@@ -103,6 +103,8 @@ type App struct {
 	// MagicLinks sends sign-in links by email ([auth.magic_link]; nil when
 	// off).
 	MagicLinks *auth.MagicLinks
+	// OAuth signs users in with OAuth2/OIDC providers ([auth.oauth]; nil when off).
+	OAuth *auth.OAuth
 
 	store          *db.Repository
 	shared         *Shared
@@ -198,6 +200,9 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	if err := app.buildMagicLinks(deps, limiter); err != nil {
 		return nil, err
 	}
+	if err := app.buildOAuth(deps); err != nil {
+		return nil, err
+	}
 	if err := app.buildAuthChain(o, deps); err != nil {
 		return nil, err
 	}
@@ -229,6 +234,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		Email:          app.Email,
 		EmailDrafts:    app.EmailDrafts,
 		MagicLinks:     app.MagicLinks,
+		OAuth:          app.OAuth,
 	})
 	for _, setup := range o.setups {
 		if err := setup(app); err != nil {

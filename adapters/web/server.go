@@ -90,6 +90,8 @@ type Deps struct {
 	EmailDrafts *drafts.Service
 	// MagicLinks serves /api/v1/auth/magic-link (nil: none).
 	MagicLinks *auth.MagicLinks
+	// OAuth serves /api/v1/auth/oauth (nil: none).
+	OAuth *auth.OAuth
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -177,6 +179,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindEmailQueue(api, d.Email, maxBody)
 	bindEmailDrafts(api, d.EmailDrafts, maxBody)
 	bindMagicLink(api, d.MagicLinks, cookies, maxBody)
+	bindOAuth(api, d.OAuth, cookies, maxBody)
 	for _, add := range d.Routes {
 		add(api)
 	}

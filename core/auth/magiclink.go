@@ -452,26 +452,14 @@ func (m *MagicLinks) SignIn(ctx context.Context, req MagicLinkSignIn) (*MagicLin
 		}
 		return nil, core.Unavailable("the store of used sign-in links", err)
 	}
-	if m.auth.Tokens == nil {
-		return nil, core.Public(core.ErrNotSupported, "token issuing is not configured")
-	}
-	tok, err := m.auth.Tokens.Issue(ctx, u)
+	login, err := m.auth.signIn(ctx, u, "magic_link", req.IP, req.UserAgent, req.Session, nil)
 	if err != nil {
-		return nil, fmt.Errorf("issue token: %w", err)
+		return nil, err
 	}
-	res := &MagicLinkResult{LoginResult: LoginResult{Token: tok, User: u}, Redirect: "/"}
-	if req.Session {
-		if m.auth.Sessions == nil {
-			return nil, core.Public(core.ErrNotSupported, "sessions are not enabled")
-		}
-		if res.Session, err = m.auth.Sessions.Start(ctx, u, req.IP, req.UserAgent); err != nil {
-			return nil, err
-		}
-	}
+	res := &MagicLinkResult{LoginResult: *login, Redirect: "/"}
 	if r, err := CheckRedirect(c.Redirect, m.opts.AllowedRedirects); err == nil {
 		res.Redirect = r
 	}
-	m.auth.audit.event(ctx, ports.AuditLogin, u.ID, map[string]any{"method": "magic_link", "session": req.Session})
 	return res, nil
 }
 

@@ -166,6 +166,9 @@ type Auth struct {
 	BootstrapAdmin BootstrapAdmin `toml:"bootstrap_admin"`
 	// MagicLink configures sign-in links sent by email.
 	MagicLink MagicLink `toml:"magic_link"`
+	// OAuth configures sign-in with OAuth2/OIDC providers ([auth.oauth],
+	// [auth.oauth.NAME]; see oauth.go).
+	OAuth OAuth `toml:"oauth"`
 }
 
 // MagicLink configures sign-in links sent by email ([auth.magic_link]):
@@ -641,6 +644,14 @@ func Default() Config {
 				RequestsPerEmail: 5,
 				RequestsPerIP:    30,
 				WindowSeconds:    900,
+			},
+			OAuth: OAuth{
+				Providers:           []string{},
+				AllowedRedirects:    []string{},
+				AllowedPrivateHosts: []string{},
+				StateTTLSeconds:     600,
+				TimeoutMS:           10000,
+				MaxResponseBytes:    1 << 20,
 			},
 		},
 		Tenancy: Tenancy{Mode: "single", DefaultTenantID: "default", TenantHeader: "X-Tenant-ID", AttributesHeader: "X-Tenant-Attributes"},

@@ -298,6 +298,7 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any), oneOf f
 		bad("auth.bootstrap_admin", "set both email and password, or neither")
 	}
 	c.validateMagicLink(bad)
+	c.validateOAuth(bad)
 }
 
 // validateMagicLink checks [auth.magic_link].
