@@ -355,14 +355,24 @@ func TestSessionFixationAndCookies(t *testing.T) {
 }
 
 func TestAuthModes(t *testing.T) {
+	// social_only needs a provider: a GitHub-style one is built without
+	// calling it (no discovery).
+	provider := func(c *config.Config) {
+		c.Auth.OAuth.Providers = []string{"gh"}
+		c.Auth.OAuth.Provider = map[string]config.OAuthProvider{"gh": {ClientID: "id", ClientSecret: "secret",
+			AuthorizationURL: "https://idp.example.com/authorize", TokenURL: "https://idp.example.com/token",
+			UserinfoURL: "https://idp.example.com/user", EmailsURL: "https://idp.example.com/user/emails"}}
+	}
 	app := authApp(t, fmtest.SQLite, func(c *config.Config) {
 		c.Auth.Mode = "social_only"
 		c.Auth.Strategies = []string{"session_cookie", "bearer", "api_key"}
+		provider(c)
 	})
 	for _, p := range []string{"/api/v1/auth/login", "/api/v1/auth/password"} {
 		assert.Equal(t, http.StatusNotFound, app.Anonymous().Post(p, map[string]any{}).Status, p)
 	}
 	cfg := fmtest.Config(t, fmtest.SQLite)
+	provider(&cfg)
 	cfg.Auth.Mode = "social_only" // basic needs passwords
 	_, err := frameworkm.New(cfg, frameworkm.WithLogger(fmtest.Logger(t)))
 	require.Error(t, err)
