@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/ports"
@@ -344,11 +345,21 @@ func oauthErrorCode(s string) string {
 }
 
 func accountOf(userID string, id *ports.OAuthIdentity) ports.SocialAccount {
-	name := id.DisplayName
-	if len(name) > 140 {
-		name = name[:140]
+	return ports.SocialAccount{Provider: id.Provider, Subject: clipText(id.Subject, 255), UserID: userID,
+		Email: clipText(id.Email, 254), DisplayName: clipText(id.DisplayName, 140)}
+}
+
+// clipText makes a provider's text storable: valid UTF-8 without NUL, at
+// most n bytes, cut between characters.
+func clipText(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
+	if len(s) <= n {
+		return s
 	}
-	return ports.SocialAccount{Provider: id.Provider, Subject: id.Subject, UserID: userID, Email: id.Email, DisplayName: name}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // link links id to userID; an account linked to someone else is a conflict.
@@ -408,11 +419,7 @@ func (o *OAuth) findOrCreate(ctx context.Context, id *ports.OAuthIdentity) (*por
 	}
 	u, err := local.FindByEmail(ctx, addr)
 	if errors.Is(err, core.ErrNotFound) {
-		name := id.DisplayName
-		if len(name) > 140 {
-			name = name[:140]
-		}
-		u, err = local.CreateUser(ctx, ports.NewUser{Email: addr, DisplayName: name})
+		u, err = local.CreateUser(ctx, ports.NewUser{Email: addr, DisplayName: clipText(id.DisplayName, 140)})
 		if errors.Is(err, core.ErrConflict) {
 			u, err = local.FindByEmail(ctx, addr)
 		}
@@ -451,9 +458,10 @@ func (o *OAuth) Unlink(ctx context.Context, userID, provider string) error {
 	}
 	others, here := 0, 0
 	for _, a := range accts {
-		if a.Provider == provider {
+		switch _, served := o.providers[a.Provider]; {
+		case a.Provider == provider:
 			here++
-		} else {
+		case served: // a provider no longer configured signs nobody in
 			others++
 		}
 	}

@@ -60,5 +60,23 @@ func NormalizeEmail(email string) (string, error) {
 	if err != nil || a.Address != e || a.Name != "" || !strings.Contains(e, "@") {
 		return "", core.Invalid("email", "must be an email address such as ann@example.com")
 	}
-	return strings.ToLower(e), nil
+	return asciiLower(e), nil
+}
+
+// FoldEmail is how emails are compared and stored: trimmed, with their
+// ASCII letters lower-cased (see asciiLower).
+func FoldEmail(s string) string { return asciiLower(strings.TrimSpace(s)) }
+
+// asciiLower lower-cases the ASCII letters of s only. Unicode case folding
+// would map distinct mailboxes onto one ("\u212Aate@…", with the Kelvin
+// sign, onto "kate@…"), which matching a provider's email against local
+// accounts must never do.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

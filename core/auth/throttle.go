@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -76,7 +75,7 @@ func ipKey(ip string) string { return "login:ip:" + ClientKey(ip) }
 
 // accountKey hashes the email, so keys stay small whatever a client sends.
 func accountKey(ctx context.Context, email string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	sum := sha256.Sum256([]byte(FoldEmail(email)))
 	return "login:acct:" + ports.TenantIDFrom(ctx) + ":" + hex.EncodeToString(sum[:16])
 }
 

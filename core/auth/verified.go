@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 	"sync"
 	"time"
 )
@@ -54,7 +53,7 @@ func (c *VerifiedCache) init() {
 func (c *VerifiedCache) key(tenant, email, password string) string {
 	c.init()
 	m := hmac.New(sha256.New, c.secret)
-	m.Write([]byte(tenant + "\x00" + strings.ToLower(strings.TrimSpace(email)) + "\x00" + password))
+	m.Write([]byte(tenant + "\x00" + FoldEmail(email) + "\x00" + password))
 	return hex.EncodeToString(m.Sum(nil))
 }
 

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/framework-m/framework-m/core"
@@ -70,7 +69,7 @@ func (p *Provider) GetUser(ctx context.Context, id string) (*ports.User, error) 
 
 func (p *Provider) docByEmail(ctx context.Context, email string) (*doctypes.LocalUser, error) {
 	res, err := p.repo.List(ctx, userDT, ports.Query{
-		Filters:   []ports.Filter{{Field: "email", Op: ports.OpEq, Value: strings.ToLower(strings.TrimSpace(email))}},
+		Filters:   []ports.Filter{{Field: "email", Op: ports.OpEq, Value: auth.FoldEmail(email)}},
 		Limit:     1,
 		SkipCount: true,
 	})
@@ -186,7 +185,7 @@ func (p *Provider) CreateUser(ctx context.Context, nu ports.NewUser) (*ports.Use
 	id := doctype.NewUUIDv7()
 	d := &doctypes.LocalUser{
 		Base:  doctype.Base{Name: id, Owner: id}, // users own their own record
-		Email: strings.ToLower(strings.TrimSpace(nu.Email)), DisplayName: nu.DisplayName, IsActive: true,
+		Email: auth.FoldEmail(nu.Email), DisplayName: nu.DisplayName, IsActive: true,
 		Roles: doctype.StringList(slices.Clone(nu.Roles)), Attributes: doctype.JSONMap(maps.Clone(nu.Attributes)),
 	}
 	if d.Roles == nil {

@@ -117,9 +117,28 @@ func NewHTTPClient(o ClientOptions) (*http.Client, error) {
 // private reports whether a is an address an outbound call must not reach
 // by default.
 func private(a netip.Addr) bool {
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
-		netip.MustParsePrefix("100.64.0.0/10").Contains(a) || netip.MustParsePrefix("0.0.0.0/8").Contains(a)
+	a = a.Unmap()
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return true
+	}
+	for _, p := range blocked {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// blocked are the other ranges an outbound call must not reach: shared
+// address space, "this network", site-local IPv6, and the IPv6 forms that
+// carry an IPv4 address a NAT64 or 6to4 gateway would reach (IPv4-
+// compatible, NAT64, 6to4).
+var blocked = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("fec0::/10"), netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2002::/16"),
 }
 
 // limitedTransport cuts response bodies at max bytes.

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -183,9 +184,19 @@ func (p *Provider) fromIDToken(ctx context.Context, tok *oauth2.Token, nonce str
 		Email         string `json:"email"`
 		EmailVerified any    `json:"email_verified"`
 		Name          string `json:"name"`
+		AZP           string `json:"azp"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		return nil, errBadToken(p.cfg.Name, "the ID token's claims are malformed")
+	}
+	// go-oidc checks that the audience contains this client; a token for
+	// several audiences (or naming an authorized party) must be this
+	// client's (OIDC Core 3.1.3.7, points 4 and 5).
+	if (len(idt.Audience) > 1 || claims.AZP != "") && claims.AZP != p.cfg.ClientID {
+		return nil, errBadToken(p.cfg.Name, "the ID token was issued to another client (azp)")
+	}
+	if idt.IssuedAt.After(time.Now().Add(5 * time.Minute)) {
+		return nil, errBadToken(p.cfg.Name, "the ID token is issued in the future")
 	}
 	return &ports.OAuthIdentity{Provider: p.cfg.Name, Subject: idt.Subject, Email: claims.Email,
 		EmailVerified: truthy(claims.EmailVerified), DisplayName: claims.Name}, nil
