@@ -58,28 +58,34 @@ func (a *App) buildMagicLinks(d Deps, limiter ports.RateLimiter) error {
 	return nil
 }
 
-// magicLinkKey is the links' HMAC key: derived from [auth.magic_link]
-// secret, else from the HS256 JWT secret (found as the token service finds
-// it), else — debug without a shared secret — random for this process.
+// magicLinkKey is the links' HMAC key (see signingKey).
 func magicLinkKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
-	if s := cfg.Auth.MagicLink.Secret; s != "" {
-		return auth.DeriveMagicLinkKey([]byte(s)), nil
+	return signingKey(cfg, cfg.Auth.MagicLink.Secret, "auth.magic_link.secret", "sign-in links", auth.DeriveMagicLinkKey, log)
+}
+
+// signingKey is a sign-in feature's own HMAC key, derived: from its own
+// secret (key names it in errors), else from the HS256 JWT secret (found as
+// the token service finds it), else — debug without a shared secret —
+// random for this process; what names the signed things in that warning.
+func signingKey(cfg config.Config, own, key, what string, derive func([]byte) []byte, log *slog.Logger) ([]byte, error) {
+	if own != "" {
+		return derive([]byte(own)), nil
 	}
 	j := cfg.Auth.JWT
 	if j.Algorithm != "HS256" {
-		return nil, &config.Error{Problems: []config.Problem{{Key: "auth.magic_link.secret",
+		return nil, &config.Error{Problems: []config.Problem{{Key: key,
 			Reason: fmt.Sprintf("is required when [auth.jwt] algorithm is %q", j.Algorithm)}}}
 	}
 	single := cfg.Database.Driver == "sqlite"
 	if j.Secret == "" && !single && cfg.App.Debug {
-		log.Warn("no [auth.magic_link] or [auth.jwt] secret: sign-in links are signed with a random key for this process only (debug)")
-		return auth.DeriveMagicLinkKey([]byte(auth.RandomToken(32))), nil
+		log.Warn("no [" + strings.TrimSuffix(key, ".secret") + "] or [auth.jwt] secret: " + what + " are signed with a random key for this process only (debug)")
+		return derive([]byte(auth.RandomToken(32))), nil
 	}
 	secret, err := jwt.ResolveSecret(j, jwt.SecretSource{DataDir: cfg.App.DataDir, SingleMachine: single}, log)
 	if err != nil {
 		return nil, err
 	}
-	return auth.DeriveMagicLinkKey(secret), nil
+	return derive(secret), nil
 }
 
 // devBaseURL is the base URL [app] address serves on, for development.

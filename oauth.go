@@ -8,7 +8,6 @@ import (
 
 	"github.com/framework-m/framework-m/adapters/identity/local"
 	"github.com/framework-m/framework-m/adapters/identity/oauth"
-	"github.com/framework-m/framework-m/adapters/token/jwt"
 	"github.com/framework-m/framework-m/adapters/web"
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
@@ -73,26 +72,7 @@ func (a *App) buildOAuth(d Deps) error {
 	return nil
 }
 
-// oauthKey is the state cookie's HMAC key: derived from [auth.oauth]
-// secret, else from the HS256 JWT secret, else — debug without a shared
-// secret — random for this process.
+// oauthKey is the state cookie's HMAC key (see signingKey).
 func oauthKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
-	if s := cfg.Auth.OAuth.Secret; s != "" {
-		return auth.DeriveOAuthStateKey([]byte(s)), nil
-	}
-	j := cfg.Auth.JWT
-	if j.Algorithm != "HS256" {
-		return nil, &config.Error{Problems: []config.Problem{{Key: "auth.oauth.secret",
-			Reason: fmt.Sprintf("is required when [auth.jwt] algorithm is %q", j.Algorithm)}}}
-	}
-	single := cfg.Database.Driver == "sqlite"
-	if j.Secret == "" && !single && cfg.App.Debug {
-		log.Warn("no [auth.oauth] or [auth.jwt] secret: sign-in states are signed with a random key for this process only (debug)")
-		return auth.DeriveOAuthStateKey([]byte(auth.RandomToken(32))), nil
-	}
-	secret, err := jwt.ResolveSecret(j, jwt.SecretSource{DataDir: cfg.App.DataDir, SingleMachine: single}, log)
-	if err != nil {
-		return nil, err
-	}
-	return auth.DeriveOAuthStateKey(secret), nil
+	return signingKey(cfg, cfg.Auth.OAuth.Secret, "auth.oauth.secret", "sign-in states", auth.DeriveOAuthStateKey, log)
 }

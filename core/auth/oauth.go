@@ -1,13 +1,10 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,9 +59,7 @@ const oauthStateLabel = "framework-m oauth state v1\x00"
 // DeriveOAuthStateKey derives the state cookie's own HMAC key from a shared
 // secret, so it never signs what another use of the secret signs.
 func DeriveOAuthStateKey(secret []byte) []byte {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("framework-m/oauth-state/key/v1"))
-	return mac.Sum(nil)
+	return deriveKey(secret, "framework-m/oauth-state/key/v1")
 }
 
 // OAuth signs users in with OAuth2/OIDC providers and links providers to
@@ -179,19 +174,15 @@ func (o *OAuth) Start(ctx context.Context, req OAuthStart) (*OAuthStarted, error
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(st)
+	cookie, err := o.sealer().seal(st)
 	if err != nil {
-		return nil, fmt.Errorf("encode oauth state: %w", err)
+		return nil, err
 	}
-	payload := base64.RawURLEncoding.EncodeToString(raw)
-	return &OAuthStarted{URL: url, Cookie: payload + "." + base64.RawURLEncoding.EncodeToString(o.mac(payload))}, nil
+	return &OAuthStarted{URL: url, Cookie: cookie}, nil
 }
 
-func (o *OAuth) mac(payload string) []byte {
-	h := hmac.New(sha256.New, o.opts.Key)
-	h.Write([]byte(oauthStateLabel))
-	h.Write([]byte(payload))
-	return h.Sum(nil)
+func (o *OAuth) sealer() sealer {
+	return sealer{key: o.opts.Key, label: oauthStateLabel, max: maxOAuthCookie}
 }
 
 var errBadState = core.Public(core.ErrValidation, "invalid or expired sign-in state: start the sign-in again")
@@ -199,25 +190,8 @@ var errBadState = core.Public(core.ErrValidation, "invalid or expired sign-in st
 // readState verifies the cookie (MAC in constant time, expiry, tenant,
 // provider) and that state is its state.
 func (o *OAuth) readState(ctx context.Context, cookie, provider, state string) (*oauthState, error) {
-	if cookie == "" || len(cookie) > maxOAuthCookie || state == "" {
-		return nil, errBadState
-	}
-	payload, sig, ok := strings.Cut(cookie, ".")
-	if !ok || strings.Contains(sig, ".") {
-		return nil, errBadState
-	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, o.mac(payload)) {
-		return nil, errBadState
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return nil, errBadState
-	}
 	var st oauthState
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil || st.Version != 1 {
+	if state == "" || !o.sealer().open(cookie, &st) || st.Version != 1 {
 		return nil, errBadState
 	}
 	if !o.now().Before(time.Unix(st.Expires, 0)) || st.Tenant != ports.TenantIDFrom(ctx) || st.Provider != provider {
@@ -430,8 +404,24 @@ func (o *OAuth) findOrCreate(ctx context.Context, id *ports.OAuthIdentity) (*por
 	if err != nil {
 		return nil, fmt.Errorf("find or create the user of an oauth sign-in: %w", err)
 	}
-	if err := o.accounts.Link(ctx, accountOf(u.ID, id)); err != nil && !errors.Is(err, core.ErrConflict) {
-		return nil, err
+	if !u.IsActive {
+		// Never link a provider account to a disabled user: re-enabling the
+		// user must not bring a link nobody approved.
+		return nil, core.Public(core.ErrUnauthorized, "account disabled")
+	}
+	if err := o.accounts.Link(ctx, accountOf(u.ID, id)); err != nil {
+		if !errors.Is(err, core.ErrConflict) {
+			return nil, err
+		}
+		// Another callback linked this provider account meanwhile: sign in
+		// only when it went to the same user.
+		a, ferr := o.accounts.Find(ctx, id.Provider, id.Subject)
+		switch {
+		case ferr != nil && !errors.Is(ferr, core.ErrNotFound):
+			return nil, core.Unavailable("the social account store", ferr)
+		case ferr != nil || a.UserID != u.ID:
+			return nil, core.Publicf(core.ErrConflict, "this %s account is linked to another user", id.Provider)
+		}
 	}
 	return u, nil
 }

@@ -12,8 +12,8 @@ import (
 // access token for u, a new session when asked, and the login audit event
 // (method names the way in; extra adds to the event).
 func (s *Service) signIn(ctx context.Context, u *ports.User, method, ip, userAgent string, session bool, extra map[string]any) (*LoginResult, error) {
-	if s.Tokens == nil {
-		return nil, core.Public(core.ErrNotSupported, "token issuing is not configured")
+	if err := s.canSignIn(session); err != nil {
+		return nil, err
 	}
 	tok, err := s.Tokens.Issue(ctx, u)
 	if err != nil {
@@ -21,9 +21,6 @@ func (s *Service) signIn(ctx context.Context, u *ports.User, method, ip, userAge
 	}
 	res := &LoginResult{Token: tok, User: u}
 	if session {
-		if s.Sessions == nil {
-			return nil, core.Public(core.ErrNotSupported, "sessions are not enabled")
-		}
 		if res.Session, err = s.Sessions.Start(ctx, u, ip, userAgent); err != nil {
 			return nil, err
 		}
@@ -34,4 +31,17 @@ func (s *Service) signIn(ctx context.Context, u *ports.User, method, ip, userAge
 	}
 	s.audit.event(ctx, ports.AuditLogin, u.ID, ev)
 	return res, nil
+}
+
+// canSignIn reports whether signIn can finish (a token issuer, and sessions
+// when one is asked for): callers spending a single-use credential check it
+// first, so a sign-in that cannot finish leaves the credential usable.
+func (s *Service) canSignIn(session bool) error {
+	if s.Tokens == nil {
+		return core.Public(core.ErrNotSupported, "token issuing is not configured")
+	}
+	if session && s.Sessions == nil {
+		return core.Public(core.ErrNotSupported, "sessions are not enabled")
+	}
+	return nil
 }

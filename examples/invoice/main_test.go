@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	frameworkm "github.com/framework-m/framework-m"
 	"github.com/framework-m/framework-m/examples/invoice/billing"
 	"github.com/framework-m/framework-m/fmtest"
+	"github.com/framework-m/framework-m/fmtest/fakes"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -463,4 +465,43 @@ func TestReceiptEmails(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, total)
 	})
+}
+
+// TestAccountantSignsInWithMagicLink: the app turns on sign-in links in its
+// configuration; an accountant asks for one, gets it by email, and the
+// token it gives works on the invoice API — once.
+func TestAccountantSignsInWithMagicLink(t *testing.T) {
+	outbox := fakes.NewMailer()
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Auth.MagicLink.Enabled = true
+	cfg.Auth.MagicLink.BaseURL = "https://billing.example.com"
+	cfg.Email.Sender = "outbox"
+	cfg.Email.Queue.PollIntervalMS = 20
+	app := fmtest.NewWithConfig(t, cfg, append(appOptions(),
+		frameworkm.WithEmailSender("outbox", frameworkm.Factory(func(frameworkm.Deps) (ports.EmailSender, error) { return outbox, nil })))...)
+	app.CreateUser(t, "ann@acme.example", "correct horse battery staple", "Accounts User")
+	app.As(manager).Post(invoices, map[string]any{"customer": "ACME", "amount": "10.00"}).RequireStatus(t, http.StatusCreated)
+
+	anon := app.Anonymous()
+	anon.Post("/api/v1/auth/magic-link", map[string]any{"email": "ann@acme.example"}).RequireStatus(t, http.StatusAccepted)
+	anon.Post("/api/v1/auth/magic-link", map[string]any{"email": "nobody@acme.example"}).RequireStatus(t, http.StatusAccepted)
+	var mails []fakes.Mail
+	require.Eventually(t, func() bool { mails = outbox.SentTo("ann@acme.example"); return len(mails) > 0 }, 10*time.Second, 20*time.Millisecond)
+	link := regexp.MustCompile(`https://billing\.example\.com(/api/v1/auth/magic-link/[A-Za-z0-9_.-]+)`).FindStringSubmatch(mails[0].Body)
+	require.NotNil(t, link, "the email carries the link: %s", mails[0].Body)
+
+	api := app.Anonymous()
+	api.Header.Set("Accept", "application/json")
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	api.Get(link[1]).RequireStatus(t, http.StatusOK).JSON(t, &out)
+	require.NotEmpty(t, out.AccessToken)
+	ann := app.Bearer(out.AccessToken)
+	ann.Post(invoices, map[string]any{"customer": "Globex", "amount": "5.00"}).RequireStatus(t, http.StatusCreated)
+	items, _ := ann.Get(invoices).RequireStatus(t, http.StatusOK).List(t)
+	require.Len(t, items, 1, "the accountant works on her invoices (row-level security hides the manager's)")
+	assert.Equal(t, "Globex", items[0]["customer"])
+	assert.Equal(t, http.StatusUnauthorized, api.Get(link[1]).Status, "a link works once")
+	assert.Empty(t, outbox.SentTo("nobody@acme.example"), "an unknown email gets nothing")
 }

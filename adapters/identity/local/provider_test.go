@@ -15,7 +15,6 @@ import (
 	"github.com/framework-m/framework-m/adapters/token/jwt"
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/config"
-	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/ports"
@@ -43,17 +42,7 @@ type fixture struct {
 
 func newRepo(t *testing.T) (*db.Repository, config.Config) {
 	t.Helper()
-	ctx := context.Background()
-	cfg := fmtest.Config(t, fmtest.SQLite)
-	reg := doctype.NewRegistry()
-	require.NoError(t, doctypes.Register(reg))
-	require.NoError(t, doctypes.RegisterIdentity(reg, true))
-	gdb, err := db.Open(ctx, cfg.Database, cfg.App.DataDir, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, db.Close(gdb)) })
-	repo := db.New(gdb, reg)
-	require.NoError(t, repo.Migrate(ctx))
-	return repo, cfg
+	return migratedWith(t, fmtest.SQLite)
 }
 
 func newHasher(t *testing.T, mutate func(*config.Password)) *local.Hasher {
