@@ -33,6 +33,12 @@ type Config struct {
 	Print Print `toml:"print"`
 	// Email configures outgoing email: the sender, the queue and drafts.
 	Email Email `toml:"email"`
+	// OpenAPI configures the API's description and reference page.
+	OpenAPI OpenAPI `toml:"openapi"`
+	// Metrics configures the Prometheus metrics.
+	Metrics Metrics `toml:"metrics"`
+	// Tracing configures OpenTelemetry traces.
+	Tracing Tracing `toml:"tracing"`
 
 	// Sections holds the adapters' own settings by dotted TOML table
 	// ("permissions.citadel", "rate_limit.redis", or a third party's
@@ -695,6 +701,9 @@ func Default() Config {
 			SendBuffer:            64,
 			RecheckSeconds:        5,
 		},
+		OpenAPI: OpenAPI{Expose: "authenticated", Servers: []string{}},
+		Metrics: Metrics{},
+		Tracing: Tracing{Endpoint: "http://127.0.0.1:4318", SampleRatio: 1, Headers: map[string]string{}},
 		Print: Print{
 			Renderer:        "html",
 			PDFBackend:      "none",

@@ -148,6 +148,7 @@ func (c *Config) Validate() error {
 	validateNotifications(c.Notifications, bad)
 	validatePrint(c.Print, bad)
 	validateEmail(c.Email, bad)
+	c.validateObservability(bad, oneOf)
 	if c.RateLimit.Requests < 1 {
 		bad("rate_limit.requests", "must be at least 1, not %d", c.RateLimit.Requests)
 	}
