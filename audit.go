@@ -67,6 +67,7 @@ func (a *App) buildAudit(o *options, d Deps) error {
 		MaxRetries:    c.MaxRetries,
 		Logger:        a.Logger,
 		AfterCommit:   a.Repository.AfterCommit,
+		Meter:         a.Meter,
 	})
 	a.Audit.Subscribe(a.Changes)
 	a.Resources.AuditReadsTo(a.Audit)

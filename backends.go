@@ -19,6 +19,8 @@ import (
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/ports"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Deps are what backend factories get to build their adapter.
@@ -51,6 +53,9 @@ type Deps struct {
 	AuthService *auth.Service
 	// Hydrator builds principals from gateway headers (federated identity).
 	Hydrator ports.HeaderHydrator
+	// Tracer makes the spans of [tracing] (nil when tracing is off): give
+	// it to the outbound clients a backend opens.
+	Tracer trace.TracerProvider
 }
 
 // Backend is one adapter of the port P: its settings and its constructor.

@@ -48,6 +48,8 @@ func Run(ctx context.Context, args []string, stdout io.Writer, opts ...Option) e
 		return runServe(ctx, args, stdout, opts)
 	case "migrate":
 		return runMigrate(ctx, args, stdout, opts)
+	case "openapi":
+		return runOpenAPI(ctx, args, stdout, opts)
 	case "user":
 		if len(args) == 0 || !slices.Contains([]string{"create", "set-password", "list", "roles"}, args[0]) {
 			return errors.New("usage: user create -email E [-password P] [-roles Admin,...] [-name N] [-tenant T] [-config FILE]\n" +
@@ -160,6 +162,40 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer, opts []Opt
 	}
 	fmt.Fprintf(stdout, "migrated %d doctypes\n", len(app.Registry.All()))
 	return nil
+}
+
+// runOpenAPI prints the app's OpenAPI document (every route and every
+// DocType, whatever [openapi] expose says). The app is built on a
+// throwaway SQLite database, so an app's build can run it with no server
+// around: the document depends on the code and the configuration, not on
+// the data.
+func runOpenAPI(ctx context.Context, args []string, stdout io.Writer, opts []Option) error {
+	fs, cfgPath := commonFlags("openapi")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "frameworkm-openapi-")
+	if err != nil {
+		return fmt.Errorf("openapi: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	cfg.App.DataDir, cfg.Database.Driver, cfg.Database.DSN, cfg.Database.AutoMigrate = dir, "sqlite", "", false
+	cfg.Email.Queue.Workers = 0
+	app, err := New(cfg, append(slices.Clone(opts), func(o *options) { o.quietBootstrap = true })...)
+	if err != nil {
+		return err
+	}
+	defer app.Shutdown(context.WithoutCancel(ctx))
+	doc, err := app.OpenAPI()
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(append(doc, '\n'))
+	return err
 }
 
 func runUser(ctx context.Context, sub string, args []string, stdout io.Writer, opts []Option) error {

@@ -24,8 +24,8 @@ import (
 // "smtp" sends through the server of [email.smtp].
 var builtinEmailSenders = map[string]Backend[ports.EmailSender]{
 	"log": Factory(func(d Deps) (ports.EmailSender, error) { return emaillog.New(d.Logger), nil }),
-	"smtp": NewBackend(smtp.DefaultConfig(), func(_ Deps, c smtp.Config) (ports.EmailSender, error) {
-		return smtp.New(c)
+	"smtp": NewBackend(smtp.DefaultConfig(), func(d Deps, c smtp.Config) (ports.EmailSender, error) {
+		return smtp.New(c, smtp.WithTracerProvider(d.Tracer))
 	}),
 }
 
@@ -93,6 +93,7 @@ func (a *App) buildEmail(o *options, d Deps) error {
 		MaxRetries:   q.MaxRetries,
 		ManagerRoles: a.Config.Permissions.AdminRoles,
 		Logger:       a.Logger,
+		Meter:        a.Meter,
 		Processor: email.ProcessorOptions{
 			Workers: q.Workers, BatchSize: q.BatchSize,
 			PollInterval: time.Duration(q.PollIntervalMS) * time.Millisecond,

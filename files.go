@@ -25,7 +25,7 @@ var builtinStorages = map[string]Backend[ports.Storage]{
 	"s3": Factory(func(d Deps) (ports.Storage, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return s3.New(ctx, s3Config(d.Config.Files))
+		return s3.New(ctx, s3Config(d.Config.Files), s3.WithTracerProvider(d.Tracer))
 	}),
 	"memory": Factory(func(Deps) (ports.Storage, error) { return storagememory.New(), nil }),
 }
@@ -87,6 +87,7 @@ func (a *App) buildFiles(o *options, d Deps) error {
 		PresignedDownloads: f.S3PresignedDownloads,
 		Purger:             d.Purger,
 		Logger:             a.Logger,
+		Meter:              a.Meter,
 	})
 	a.adopt(a.Files)
 	return nil

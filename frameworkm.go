@@ -27,6 +27,7 @@ import (
 
 	"github.com/framework-m/framework-m/adapters/db"
 	"github.com/framework-m/framework-m/adapters/identity/federated"
+	"github.com/framework-m/framework-m/adapters/tracing/otlp"
 	"github.com/framework-m/framework-m/adapters/web"
 	"github.com/framework-m/framework-m/core/audit"
 	"github.com/framework-m/framework-m/core/auth"
@@ -105,6 +106,9 @@ type App struct {
 	MagicLinks *auth.MagicLinks
 	// OAuth signs users in with OAuth2/OIDC providers ([auth.oauth]; nil when off).
 	OAuth *auth.OAuth
+	// Meter records the app's metrics ([metrics]; ports.NopMeter when off).
+	// Apps add their own instruments to it.
+	Meter ports.Meter
 
 	store          *db.Repository
 	shared         *Shared
@@ -113,9 +117,11 @@ type App struct {
 	bootstrapHint  string
 	quietBootstrap bool
 
-	web       *web.Server
-	handler   http.Handler
-	handlerMu sync.Mutex
+	web            *web.Server
+	metricsHandler http.Handler
+	tracing        *otlp.Tracing
+	handler        http.Handler
+	handlerMu      sync.Mutex
 
 	mu        sync.Mutex
 	started   bool
@@ -150,11 +156,17 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 			_ = app.closeAll()
 		}
 	}()
+	if err := app.buildTracing(o); err != nil {
+		return nil, err
+	}
 	if err := app.buildStore(o); err != nil {
 		return nil, err
 	}
+	if err := app.buildMetrics(o); err != nil {
+		return nil, err
+	}
 	deps := Deps{Config: cfg, Logger: log, Registry: app.Registry, Repository: app.Repository, Store: app.store, Purger: app.store,
-		Changes: app.Changes, Shared: app.shared, Hydrator: federated.New(cfg.Auth.Headers)}
+		Changes: app.Changes, Shared: app.shared, Hydrator: federated.New(cfg.Auth.Headers), Tracer: app.tracer()}
 	if err := app.buildHub(o, deps); err != nil {
 		return nil, err
 	}
@@ -235,6 +247,12 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 		EmailDrafts:    app.EmailDrafts,
 		MagicLinks:     app.MagicLinks,
 		OAuth:          app.OAuth,
+		OpenAPI:        openAPIOptions(cfg),
+		Tracer:         app.tracer(),
+		Propagator:     app.tracing.Propagator(),
+		Meter:          recording(app.Meter),
+		MetricsHandler: app.webMetrics(),
+		MetricsToken:   cfg.Metrics.Token,
 	})
 	for _, setup := range o.setups {
 		if err := setup(app); err != nil {
@@ -290,7 +308,7 @@ func (a *App) buildStore(o *options) error {
 	}
 	a.Registry = reg
 	ctx := context.Background()
-	gdb, err := db.Open(ctx, a.Config.Database, a.Config.App.DataDir, a.Logger)
+	gdb, err := db.Open(ctx, a.Config.Database, a.Config.App.DataDir, a.Logger, db.WithTracerProvider(a.tracer()))
 	if err != nil {
 		return err
 	}
@@ -493,6 +511,13 @@ func (a *App) closeAll() error {
 	err = errors.Join(err, a.shared.Close())
 	if a.DB != nil {
 		err = errors.Join(err, db.Close(a.DB))
+	}
+	if a.tracing != nil {
+		// Last: it flushes the spans of everything above.
+		flush, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = errors.Join(err, a.tracing.Shutdown(flush))
+		a.tracing = nil
 	}
 	return err
 }

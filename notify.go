@@ -38,6 +38,7 @@ func (a *App) buildNotifications(o *options, d Deps) error {
 		RecheckInterval:       time.Duration(n.RecheckSeconds) * time.Second,
 		SendBuffer:            n.SendBuffer,
 		Logger:                a.Logger,
+		Meter:                 a.Meter,
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/framework-m/framework-m/adapters/tracing/otlp"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -29,6 +30,8 @@ type options struct {
 	configSource   string
 	changeHandlers []changeHandler
 	setups         []func(app *App) error
+	meter          ports.Meter
+	tracingOpts    []otlp.Option
 
 	strategies  *registry[ports.Authenticator]
 	tenants     *registry[ports.TenantResolver]

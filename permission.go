@@ -14,7 +14,7 @@ import (
 var builtinPermissions = map[string]Backend[ports.PermissionEvaluator]{
 	"rbac": Factory(func(d Deps) (ports.PermissionEvaluator, error) { return newRBAC(d), nil }),
 	"citadel": NewBackend(citadel.DefaultConfig(), func(d Deps, c citadel.Config) (ports.PermissionEvaluator, error) {
-		opts := []citadel.Option{citadel.WithLogger(d.Logger)}
+		opts := []citadel.Option{citadel.WithLogger(d.Logger), citadel.WithTracerProvider(d.Tracer)}
 		if c.Fallback == citadel.FallbackRBAC {
 			opts = append(opts, citadel.WithFallback(newRBAC(d)))
 		}

@@ -29,7 +29,9 @@ var builtinRenderers = map[string]Backend[ports.TemplateRenderer]{
 // settings are [print]'s flat keys, as in the Python framework.
 var builtinPDFConverters = map[string]Backend[ports.PDFConverter]{
 	"gotenberg": Factory(func(d Deps) (ports.PDFConverter, error) {
-		return gotenberg.New(gotenbergConfig(d.Config.Print))
+		gc := gotenbergConfig(d.Config.Print)
+		gc.TracerProvider = d.Tracer
+		return gotenberg.New(gc)
 	}),
 	"memory": Factory(func(Deps) (ports.PDFConverter, error) { return printmemory.New(), nil }),
 	"none":   Factory(func(Deps) (ports.PDFConverter, error) { return nil, nil }),
@@ -109,6 +111,7 @@ func (a *App) buildPrint(o *options, d Deps) error {
 		MarginTop:       p.MarginTop, MarginBottom: p.MarginBottom, MarginLeft: p.MarginLeft, MarginRight: p.MarginRight,
 		MaxConversions: p.MaxConversions, QueueWait: time.Duration(p.QueueWaitMS) * time.Millisecond,
 		Logger: a.Logger,
+		Meter:  a.Meter,
 	})
 	return nil
 }

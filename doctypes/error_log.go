@@ -18,6 +18,7 @@ type ErrorLog struct {
 	RequestURL   string          `json:"request_url"`
 	UserID       string          `json:"user_id"`
 	RequestID    string          `json:"request_id"`
+	TraceID      string          `json:"trace_id"` // the request's trace id; "" when not traced
 	Timestamp    time.Time       `json:"timestamp"`
 	Context      doctype.JSONMap `json:"context"`
 }
@@ -25,14 +26,15 @@ type ErrorLog struct {
 // ErrorLogDocType is the ErrorLog DocType's name.
 const ErrorLogDocType = "Error Log"
 
-// ErrorLogMeta describes ErrorLog: admin-only, immutable, found by request id.
+// ErrorLogMeta describes ErrorLog: admin-only, immutable, found by request
+// id or trace id.
 var ErrorLogMeta = doctype.Meta{
 	Name:         ErrorLogDocType,
 	Description:  "Unexpected errors met while serving requests.",
 	Immutable:    true,
 	NotAudited:   true,
 	Permissions:  []doctype.Rule{{Role: ports.RoleAdmin, Actions: doctype.Read | doctype.Delete}},
-	Indexes:      [][]string{{"request_id"}, {"timestamp"}},
+	Indexes:      [][]string{{"request_id"}, {"trace_id"}, {"timestamp"}},
 	DefaultOrder: []ports.Order{{Field: "timestamp", Desc: true}},
 }
 
@@ -46,6 +48,7 @@ func NewErrorLog(rec ports.ErrorRecord) any {
 		RequestURL:   truncate(rec.RequestURL, 2048),
 		UserID:       rec.UserID,
 		RequestID:    rec.RequestID,
+		TraceID:      rec.TraceID,
 		Timestamp:    rec.Timestamp.UTC().Truncate(time.Microsecond),
 		Context:      rec.Context,
 	}

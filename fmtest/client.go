@@ -29,7 +29,7 @@ type Client struct {
 // As returns a client acting as u (nil: anonymous). When u names a tenant,
 // the client sends it in the tenant header (multi-tenant apps).
 func (a *App) As(u *ports.UserContext) *Client {
-	c := &Client{base: a.URL, user: u, Header: http.Header{}, HTTP: a.Server.Client(), tenantHeader: a.Config.Tenancy.TenantHeader}
+	c := &Client{base: a.URL, user: u, Header: http.Header{}, HTTP: a.httpClient(), tenantHeader: a.Config.Tenancy.TenantHeader}
 	if u != nil && u.TenantID != "" {
 		c.Tenant(u.TenantID)
 	}
@@ -54,7 +54,7 @@ func (a *App) Bearer(token string) *Client {
 // echo the CSRF cookie in X-CSRF-Token as a page's script would.
 func (a *App) Browser() *Client {
 	jar, _ := cookiejar.New(nil)
-	hc := *a.Server.Client()
+	hc := *a.httpClient()
 	hc.Jar = jar
 	return &Client{base: a.URL, Header: http.Header{}, HTTP: &hc, tenantHeader: a.Config.Tenancy.TenantHeader}
 }
@@ -91,11 +91,11 @@ func (c *Client) On(a *App) *Client {
 		from, _ := url.Parse(c.base)
 		to, _ := url.Parse(a.URL)
 		jar.SetCookies(to, c.HTTP.Jar.Cookies(from))
-		hc := *a.Server.Client()
+		hc := *a.httpClient()
 		hc.Jar = jar
 		o.HTTP = &hc
 	} else {
-		o.HTTP = a.Server.Client()
+		o.HTTP = a.httpClient()
 	}
 	return &o
 }

@@ -180,6 +180,8 @@ type App struct {
 	// URL is the base URL of the test server.
 	URL    string
 	Server *httptest.Server
+	// openapi checks the clients' traffic (see ValidateOpenAPI).
+	openapi *openAPICheck
 }
 
 // New builds an App on driver with the test strategy first in its auth chain,
@@ -212,7 +214,13 @@ func NewWithConfig(t testing.TB, cfg config.Config, opts ...frameworkm.Option) *
 			t.Errorf("fmtest: shutdown: %v", err)
 		}
 	})
-	return &App{App: app, URL: srv.URL, Server: srv}
+	a := &App{App: app, URL: srv.URL, Server: srv}
+	if openAPIByDefault() {
+		if _, err := a.validateOpenAPI(t); err != nil {
+			t.Fatalf("fmtest: the OpenAPI document: %v", err)
+		}
+	}
+	return a
 }
 
 // Logger returns a logger that writes to the test's log, at warn and above

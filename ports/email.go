@@ -251,3 +251,14 @@ type EmailSentBatcher interface {
 	// lease was lost (their emails are left as they are).
 	MarkSentBatch(ctx context.Context, ls []EmailLease, at time.Time) (lost []EmailLease, err error)
 }
+
+// EmailQueueDepth is implemented by queues that can say how many emails are
+// waiting to be sent. The processor then reports that number as a gauge
+// (fm_email_queue_depth), refreshed every few seconds, never per claim.
+type EmailQueueDepth interface {
+	// Depth returns how many emails of every tenant are Queued: due now or
+	// held back (SendAfter, a retry's NextAttemptAt), not those a worker
+	// holds or that are done. It deliberately spans tenants and returns a
+	// count only, never an email; ctx needs no tenant.
+	Depth(ctx context.Context) (int64, error)
+}

@@ -14,6 +14,7 @@ type ErrorRecord struct {
 	RequestURL string
 	UserID     string
 	RequestID  string
+	TraceID    string // the request's OpenTelemetry trace id (32 hex digits); "" when not traced
 	TenantID   string
 	Timestamp  time.Time
 	Context    map[string]any

@@ -46,10 +46,14 @@ var sqliteParams = [][2]string{
 }
 
 // Open connects to the database cfg describes. dataDir holds the SQLite file
-// when cfg.DSN is empty.
-func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Logger) (*gorm.DB, error) {
+// when cfg.DSN is empty. WithTracerProvider traces its statements.
+func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Logger, opts ...Option) (*gorm.DB, error) {
 	if log == nil {
 		log = slog.Default()
+	}
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	gcfg := func() *gorm.Config { // gorm.Open keeps and fills the one it gets
 		return &gorm.Config{
@@ -149,6 +153,10 @@ func Open(ctx context.Context, cfg config.Database, dataDir string, log *slog.Lo
 	if err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open %s database: %w", cfg.Driver, err)
+	}
+	if err := Trace(gdb, o.tracer); err != nil {
+		_ = Close(gdb)
+		return nil, err
 	}
 	if path := sqliteFile(cfg.DSN, dataDir); path != "" && (cfg.Driver == "sqlite" || cfg.Driver == "") {
 		// The database holds password and key hashes: owner only.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/openapi"
 )
 
 // accountHandler serves the signed-in user's own account: the export of
@@ -25,16 +26,22 @@ type accountHandler struct {
 
 // bindAccount registers /auth/me/data, DELETE /auth/me and
 // /auth/me/preferences.
-func bindAccount(api *echo.Group, accounts *auth.Accounts, registry *doctype.Registry, cookies sessionCookies, log *slog.Logger, maxBody int64) {
+func bindAccount(api *echo.Group, accounts *auth.Accounts, registry *doctype.Registry, cookies sessionCookies, log *slog.Logger, maxBody int64, docs *routeDocs) {
 	if accounts == nil {
 		return
 	}
 	h := accountHandler{accounts: accounts, registry: registry, cookies: cookies, log: log, maxBody: maxBody}
 	g := authGroup(api)
-	g.GET("/me/data", h.export, RequireUser, unscoped)
-	g.DELETE("/me", h.delete, RequireUser, unscoped)
-	g.GET("/me/preferences", h.getPreferences, RequireUser)
-	g.PATCH("/me/preferences", h.patchPreferences, RequireUser)
+	docs.add(g.GET("/me/data", h.export, RequireUser, unscoped), route{tag: "Account", summary: "Export the caller's data (a JSON download)",
+		responses: replies(reply(http.StatusOK, "everything stored about the caller", anyObject("the caller's data")))})
+	docs.add(g.DELETE("/me", h.delete, RequireUser, unscoped), route{tag: "Account", summary: "Delete the caller's account ([auth.deletion] mode)",
+		responses: replies(reply(http.StatusOK, "deleted or anonymized", dataOf(obj(map[string]*openapi.Schema{"id": str(), "deleted": boolean(), "mode": str()}))))})
+	prefs := replies(status{code: "200", res: &openapi.Response{Description: "the caller's preferences",
+		Headers: map[string]*openapi.Header{"ETag": {Ref: "#/components/headers/" + openapi.ETagHeader}},
+		Content: openapi.JSON(dataOf(anyObject("a User Preferences document")))}})
+	docs.add(g.GET("/me/preferences", h.getPreferences, RequireUser), route{tag: "Account", summary: "The caller's preferences", responses: prefs})
+	docs.add(g.PATCH("/me/preferences", h.patchPreferences, RequireUser), route{tag: "Account", summary: "Change the caller's preferences",
+		body: jsonBody(anyObject("the fields to change")), responses: prefs})
 }
 
 // export streams the user's data as a JSON download.

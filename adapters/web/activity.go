@@ -11,6 +11,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/audit"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -23,13 +24,27 @@ type activityHandler struct {
 }
 
 // bindActivity registers GET /activity and GET /resource/{doctype}/{name}/activity.
-func bindActivity(api *echo.Group, feed *audit.Feed) {
+func bindActivity(api *echo.Group, feed *audit.Feed, docs *routeDocs) {
 	if feed == nil {
 		return
 	}
 	h := activityHandler{feed: feed}
-	api.GET("/activity", h.list, RequireUser)
-	api.GET("/resource/:doctype/:name/activity", h.document, RequireUser)
+	page := []*openapi.Parameter{
+		query("limit", "page size (20 when absent)", &openapi.Schema{Type: "integer", Minimum: new(1.0), Maximum: new(float64(audit.MaxFeedLimit))}),
+		query("offset", "entries to skip", &openapi.Schema{Type: "integer", Minimum: new(0.0), Maximum: new(float64(maxActivityOffset))})}
+	feed200 := replies(reply(http.StatusOK, "entries, newest first", schemaOf[audit.Page]()))
+	docs.add(api.GET("/activity", h.list, RequireUser), route{tag: "Activity", summary: "The activity feed (the audit trail the caller may see)",
+		params: append([]*openapi.Parameter{
+			query("user_id", "entries of this user", &openapi.Schema{Type: "string", MaxLength: new(140)}),
+			query("doctype", "entries of this DocType", &openapi.Schema{Type: "string", MaxLength: new(140)}),
+			query("document_id", "entries of this document", &openapi.Schema{Type: "string", MaxLength: new(140)}),
+			query("action", "entries of this action (create, update, delete, read …)", &openapi.Schema{Type: "string", MaxLength: new(140)}),
+			query("from", "entries at or after this RFC 3339 time", &openapi.Schema{Type: "string", Format: "date-time"}),
+			query("to", "entries before this RFC 3339 time", &openapi.Schema{Type: "string", Format: "date-time"}),
+		}, page...),
+		responses: feed200})
+	docs.add(api.GET("/resource/:doctype/:name/activity", h.document, RequireUser), route{tag: "Activity", summary: "One document's timeline",
+		params: page, responses: feed200})
 }
 
 // list answers GET /activity?user_id&doctype&document_id&action&from&to&limit&offset:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -22,16 +23,25 @@ type apiKeysHandler struct {
 
 // bindAPIKeys registers /auth/api-keys (list, create, revoke one or all) when API keys
 // are enabled. Scoped keys cannot use them.
-func bindAPIKeys(api *echo.Group, svc *auth.Service, maxBody int64) {
+func bindAPIKeys(api *echo.Group, svc *auth.Service, maxBody int64, docs *routeDocs) {
 	if svc == nil || svc.APIKeys == nil {
 		return
 	}
 	h := apiKeysHandler{auth: svc, keys: svc.APIKeys, maxBody: maxBody}
 	g := authGroup(api)
-	g.GET("/api-keys", h.list, RequireUser, unscoped)
-	g.POST("/api-keys", h.create, RequireUser, unscoped)
-	g.DELETE("/api-keys", h.revokeAll, RequireUser, unscoped)
-	g.DELETE("/api-keys/:id", h.revoke, RequireUser, unscoped)
+	docs.add(g.GET("/api-keys", h.list, RequireUser, unscoped), route{tag: "API keys", summary: "The caller's API keys (never their secrets)",
+		responses: replies(reply(http.StatusOK, "the keys", dataOf(schemaOf[[]*ports.APIKey]())))})
+	docs.add(g.POST("/api-keys", h.create, RequireUser, unscoped), route{tag: "API keys", summary: "Create an API key (its secret is shown this once)",
+		body: jsonBody(strictObject(map[string]*openapi.Schema{
+			"name": str(), "current_password": str(),
+			"scopes":     openapi.Nullable(openapi.Array(str())),
+			"expires_at": openapi.Nullable(&openapi.Schema{Type: "string", Format: "date-time"}),
+		})),
+		responses: replies(reply(http.StatusCreated, "the key and its secret", dataOf(schemaOf[createdKey]())))})
+	docs.add(g.DELETE("/api-keys", h.revokeAll, RequireUser, unscoped), route{tag: "API keys", summary: "Revoke every API key of the caller",
+		responses: replies(reply(http.StatusOK, "revoked", dataOf(obj(map[string]*openapi.Schema{"revoked": integer()}))))})
+	docs.add(g.DELETE("/api-keys/:id", h.revoke, RequireUser, unscoped), route{tag: "API keys", summary: "Revoke one API key",
+		responses: replies(reply(http.StatusOK, "revoked", dataOf(obj(map[string]*openapi.Schema{"id": str(), "revoked": boolean()}))))})
 }
 
 func (h apiKeysHandler) list(c echo.Context) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -29,20 +30,34 @@ func authGroup(api *echo.Group) *echo.Group { return api.Group("/auth") }
 // bindAuth registers the login routes the auth mode has (the others answer
 // 404), /auth/me, /auth/logout and, when tokens are signed with a published
 // key, /.well-known/jwks.json outside the API group.
-func bindAuth(e *echo.Echo, base []echo.MiddlewareFunc, api *echo.Group, svc *auth.Service, cookies sessionCookies, maxBody int64) {
+func bindAuth(e *echo.Echo, base []echo.MiddlewareFunc, api *echo.Group, svc *auth.Service, cookies sessionCookies, maxBody int64, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
 	h := authHandler{auth: svc, cookies: cookies, maxBody: maxBody}
 	if svc.Tokens != nil {
-		e.GET("/.well-known/jwks.json", h.jwks, base...)
+		docs.add(e.GET("/.well-known/jwks.json", h.jwks, base...), route{tag: "Auth", summary: "The public keys that verify access tokens (JWKS)", access: public,
+			responses: replies(replyAs(http.StatusOK, "a JSON Web Key Set", "application/jwk-set+json", anyObject("a JWK set: {\"keys\": […]}")))})
 	}
 	g := authGroup(api)
-	g.GET("/me", h.me, RequireUser)
-	g.POST("/logout", h.logout, RequireUser)
+	docs.add(g.GET("/me", h.me, RequireUser), route{tag: "Auth", summary: "The caller: id, email, roles, attributes",
+		responses: replies(reply(http.StatusOK, "the principal", dataOf(schemaOf[ports.UserContext]())))})
+	docs.add(g.POST("/logout", h.logout, RequireUser), route{tag: "Auth", summary: "Log out: end the session and revoke the access token",
+		responses: replies(reply(http.StatusOK, "logged out", dataOf(obj(map[string]*openapi.Schema{
+			"logged_out": boolean(), "session_ended": boolean(), "token_revoked": boolean()}))))})
 	if svc.Users.Mode().HasPasswords() {
-		g.POST("/login", h.login)
-		g.POST("/password", h.changePassword, RequireUser, unscoped)
+		docs.add(g.POST("/login", h.login), route{tag: "Auth", summary: "Log in with email and password", access: public,
+			description: "Answers an access token; with session=true (body or query) also a browser session cookie and its CSRF token.",
+			params:      []*openapi.Parameter{query("session", "true: also start a browser session (cookie)", boolean())},
+			body: &openapi.RequestBody{Required: true, Content: map[string]*openapi.MediaType{
+				"application/json":                  {Schema: inputOf[loginBody]()},
+				"application/x-www-form-urlencoded": {},
+				"multipart/form-data":               {},
+			}},
+			responses: replies(reply(http.StatusOK, "signed in", schemaOf[tokenResponse]()))})
+		docs.add(g.POST("/password", h.changePassword, RequireUser, unscoped), route{tag: "Auth", summary: "Change the caller's password (ends every session)",
+			body:      jsonBody(strictObject(map[string]*openapi.Schema{"current_password": str(), "new_password": {Type: "string", MinLength: new(1)}}, "new_password")),
+			responses: replies(reply(http.StatusOK, "changed", dataOf(obj(map[string]*openapi.Schema{"password_changed": boolean(), "sessions_ended": boolean()}))))})
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/email/drafts"
 	"github.com/framework-m/framework-m/core/files"
+	"github.com/framework-m/framework-m/core/openapi"
 )
 
 // Headers of a drafts export: the body is the gzip file, so what it holds
@@ -52,7 +53,7 @@ type draftsHandler struct {
 //	POST   /email/drafts/{id}/send              → 202, the queued email
 //	GET    /email/drafts/export                 the gzip bundle
 //	POST   /email/drafts/import?strategy=       the gzip bundle (application/gzip)
-func bindEmailDrafts(api *echo.Group, svc *drafts.Service, maxBody int64) {
+func bindEmailDrafts(api *echo.Group, svc *drafts.Service, maxBody int64, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
@@ -60,16 +61,39 @@ func bindEmailDrafts(api *echo.Group, svc *drafts.Service, maxBody int64) {
 	// JSON: at most 6 bytes ("\u003c") for each byte the limit counts.
 	h := draftsHandler{svc: svc, maxBody: maxBody, saveBody: max(maxBody, 6*svc.MaxDraftBytes()+64<<10)}
 	// The fixed paths first, so that they never read as a draft's id.
-	api.GET(draftsPath+"/export", h.export, RequireUser)
-	api.POST(draftsPath+"/import", h.importBundle, RequireUser)
-	api.GET(draftsPath, h.list, RequireUser)
-	api.PUT(draftsPath+"/:id", h.save, RequireUser)
-	api.GET(draftsPath+"/:id", h.get, RequireUser)
-	api.DELETE(draftsPath+"/:id", h.delete, RequireUser)
-	api.GET(draftsPath+"/:id/history", h.history, RequireUser)
-	api.GET(draftsPath+"/:id/history/:save_id", h.saveOf, RequireUser)
-	api.POST(draftsPath+"/:id/recover", h.recover, RequireUser)
-	api.POST(draftsPath+"/:id/send", h.send, RequireUser)
+	const tag = "Email drafts"
+	etag := map[string]*openapi.Header{"ETag": {Ref: "#/components/headers/" + openapi.ETagHeader}}
+	saved := &openapi.Response{Description: "saved", Headers: etag, Content: openapi.JSON(schemaOf[draftSaveResponse]())}
+	docs.add(api.GET(draftsPath+"/export", h.export, RequireUser), route{tag: tag, summary: "Export the caller's drafts (a gzipped JSON bundle)",
+		responses: replies(replyAs(http.StatusOK, "the bundle", "application/gzip", nil))})
+	docs.add(api.POST(draftsPath+"/import", h.importBundle, RequireUser), route{tag: tag, summary: "Import a bundle of drafts",
+		params: []*openapi.Parameter{query("strategy", "what to do with drafts that exist already", str())},
+		body: &openapi.RequestBody{Required: true, Content: map[string]*openapi.MediaType{
+			"application/gzip": {}, "application/x-gzip": {}, "application/octet-stream": {}}},
+		responses: replies(reply(http.StatusOK, "what was imported", dataOf(schemaOf[drafts.ImportResult]())))})
+	docs.add(api.GET(draftsPath, h.list, RequireUser), route{tag: tag, summary: "The caller's drafts",
+		params: []*openapi.Parameter{query("account_id", "drafts of this account", str()), query("tag", "drafts with this tag", str()),
+			query("limit", "page size, 1 to 100 (20 when absent)", &openapi.Schema{Type: "integer", Minimum: new(1.0), Maximum: new(100.0)}),
+			query("offset", "drafts to skip", &openapi.Schema{Type: "integer", Minimum: new(0.0)})},
+		responses: replies(reply(http.StatusOK, "a page of drafts", schemaOf[draftListResponse]()))})
+	docs.add(api.PUT(draftsPath+"/:id", h.save, RequireUser), route{tag: tag, summary: "Save a draft (create or update; conflicts resolved by strategy)",
+		body: jsonBody(inputOf[draftSaveBody]()),
+		responses: replies(status{"200", saved}, status{"201", saved},
+			reply(http.StatusConflict, "a stale save: the error and the server's copy (server); other conflicts: the error alone",
+				&openapi.Schema{AnyOf: []*openapi.Schema{schemaOf[draftConflictResponse](), openapi.Ref(openapi.ErrorSchema)}}))})
+	docs.add(api.GET(draftsPath+"/:id", h.get, RequireUser), route{tag: tag, summary: "One draft",
+		responses: replies(status{"200", &openapi.Response{Description: "the draft", Headers: etag, Content: openapi.JSON(dataOf(schemaOf[drafts.Draft]()))}})})
+	docs.add(api.DELETE(draftsPath+"/:id", h.delete, RequireUser), route{tag: tag, summary: "Delete a draft",
+		responses: replies(reply(http.StatusNoContent, "deleted", nil))})
+	docs.add(api.GET(draftsPath+"/:id/history", h.history, RequireUser), route{tag: tag, summary: "A draft's saves",
+		responses: replies(reply(http.StatusOK, "the saves", dataOf(schemaOf[[]drafts.Save]())))})
+	docs.add(api.GET(draftsPath+"/:id/history/:save_id", h.saveOf, RequireUser), route{tag: tag, summary: "One save of a draft",
+		responses: replies(reply(http.StatusOK, "the save", dataOf(schemaOf[drafts.Save]())))})
+	docs.add(api.POST(draftsPath+"/:id/recover", h.recover, RequireUser), route{tag: tag, summary: "Bring a draft back to one of its saves",
+		body:      jsonBody(inputOf[draftRecoverBody]()),
+		responses: replies(reply(http.StatusOK, "recovered", schemaOf[drafts.RecoverResult]()))})
+	docs.add(api.POST(draftsPath+"/:id/send", h.send, RequireUser), route{tag: tag, summary: "Send a draft (it is queued)",
+		responses: replies(reply(http.StatusAccepted, "queued", dataOf(schemaOf[drafts.Sent]())))})
 }
 
 // draftSaveBody is PUT's body: a save, and the read-only fields of a draft

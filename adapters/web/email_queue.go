@@ -9,6 +9,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/email"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -27,7 +28,7 @@ type emailQueueHandler struct {
 //	GET  /email-queue/{id}
 //	POST /email-queue/{id}/retry    Failed or Cancelled → Queued (else 409)
 //	POST /email-queue/{id}/cancel   Queued → Cancelled (else 409)
-func bindEmailQueue(api *echo.Group, svc *email.Service, maxBody int64) {
+func bindEmailQueue(api *echo.Group, svc *email.Service, maxBody int64, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
@@ -40,11 +41,23 @@ func bindEmailQueue(api *echo.Group, svc *email.Service, maxBody int64) {
 			return next(c)
 		}
 	}
-	api.POST("/email-queue", h.create, RequireUser, admit)
-	api.GET("/email-queue", h.list, RequireUser, admit)
-	api.GET("/email-queue/:id", h.get, RequireUser, admit)
-	api.POST("/email-queue/:id/retry", h.retry, RequireUser, admit)
-	api.POST("/email-queue/:id/cancel", h.cancel, RequireUser, admit)
+	const tag = "Email queue"
+	queued := dataOf(schemaOf[ports.QueuedEmail]())
+	docs.add(api.POST("/email-queue", h.create, RequireUser, admit), route{tag: tag, summary: "Queue an email (admins)",
+		body: jsonBody(inputOf[email.Request]()), responses: replies(reply(http.StatusCreated, "queued; Location names it", queued))})
+	docs.add(api.GET("/email-queue", h.list, RequireUser, admit), route{tag: tag, summary: "List queued and sent emails (admins)",
+		params: []*openapi.Parameter{query("status", "Queued, Sending, Sent, Failed or Cancelled", &openapi.Schema{Type: "string", MaxLength: new(140)}),
+			query("reference_doctype", "emails about documents of this DocType", &openapi.Schema{Type: "string", MaxLength: new(140)}),
+			query("reference_id", "emails about this document", &openapi.Schema{Type: "string", MaxLength: new(140)}),
+			query("limit", "page size (20 when absent)", &openapi.Schema{Type: "integer", Minimum: new(1.0), Maximum: new(1000.0)}),
+			query("offset", "emails to skip", &openapi.Schema{Type: "integer", Minimum: new(0.0)})},
+		responses: replies(reply(http.StatusOK, "a page of emails", schemaOf[emailListResponse]()))})
+	docs.add(api.GET("/email-queue/:id", h.get, RequireUser, admit), route{tag: tag, summary: "One queued email (admins)",
+		responses: replies(reply(http.StatusOK, "the email", queued))})
+	docs.add(api.POST("/email-queue/:id/retry", h.retry, RequireUser, admit), route{tag: tag, summary: "Send a failed email again (admins)",
+		responses: replies(reply(http.StatusOK, "the email", queued))})
+	docs.add(api.POST("/email-queue/:id/cancel", h.cancel, RequireUser, admit), route{tag: tag, summary: "Cancel a queued email (admins)",
+		responses: replies(reply(http.StatusOK, "the email", queued))})
 }
 
 func (h emailQueueHandler) create(c echo.Context) error {

@@ -141,6 +141,8 @@ type errorHandler struct {
 	recorder ports.ErrorRecorder
 	// debug also prints unexpected errors and their stacks on stderr.
 	debug bool
+	// metrics counts 403s and failed logins (nil: off).
+	metrics *webMetrics
 }
 
 // handle is Echo's HTTPErrorHandler: it writes the JSON error shape and
@@ -156,6 +158,7 @@ func (h *errorHandler) handle(err error, c echo.Context) {
 		return
 	}
 	m, known := classify(err)
+	h.metrics.errorAnswered(c, m.status)
 	rid := requestID(c)
 	if rid == "" { // a route outside the framework's middleware
 		rid = doctype.NewUUIDv7()
@@ -238,6 +241,7 @@ func (h *errorHandler) record(c echo.Context, err error) {
 		Message:    err.Error(),
 		RequestURL: req.Method + " " + req.URL.RequestURI(),
 		RequestID:  requestID(c),
+		TraceID:    traceID(c),
 		TenantID:   ports.TenantIDFrom(ctx),
 		Timestamp:  doctype.Now(),
 		Context:    map[string]any{"remote_addr": c.RealIP(), "user_agent": req.UserAgent(), "route": c.Path()},

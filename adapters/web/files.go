@@ -15,7 +15,9 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/files"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/doctypes"
+	"github.com/framework-m/framework-m/ports"
 )
 
 // filesHandler serves stored files: uploads (at once, in parts, presigned),
@@ -27,25 +29,59 @@ type filesHandler struct {
 }
 
 // bindFiles registers /file/… and /resource/{doctype}/{name}/files.
-func bindFiles(api *echo.Group, svc *files.Service, maxBody int64) {
+func bindFiles(api *echo.Group, svc *files.Service, maxBody int64, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
 	h := filesHandler{files: svc, maxBody: maxBody}
 	g := api.Group("/file")
-	g.POST("/upload", h.upload, RequireUser)
-	g.POST("/uploads", h.openSession, RequireUser)
-	g.GET("/uploads/:id", h.session, RequireUser)
-	g.PUT("/uploads/:id/parts/:n", h.putPart, RequireUser)
-	g.POST("/uploads/:id/complete", h.complete, RequireUser)
-	g.DELETE("/uploads/:id", h.abort, RequireUser)
-	g.POST("/presign", h.presign, RequireUser)
-	g.POST("/confirm", h.confirm, RequireUser)
-	g.GET("/:id", h.download, RequireUser)
-	g.HEAD("/:id", h.download, RequireUser)
-	g.GET("/:id/info", h.info, RequireUser)
-	g.DELETE("/:id", h.delete, RequireUser)
-	api.GET("/resource/:doctype/:name/files", h.attachments, RequireUser)
+	const tag = "Files"
+	info := dataOf(schemaOf[FileInfo]())
+	session := dataOf(schemaOf[files.Session]())
+	deleted := dataOf(schemaOf[FileDeleteResponse]())
+	sessionBody := jsonBody(inputOf[files.SessionRequest]())
+	attach := []*openapi.Parameter{query("attached_to_doctype", "the DocType of the document the file is attached to", str()),
+		query("attached_to_name", "that document's name", str()), query("is_private", "true: only those who may read the document (default true)", boolean())}
+	docs.add(g.POST("/upload", h.upload, RequireUser), route{tag: tag, summary: "Upload a file (multipart field \"file\"; it streams to storage)",
+		params: attach,
+		body: &openapi.RequestBody{Required: true, Content: map[string]*openapi.MediaType{"multipart/form-data": {Schema: &openapi.Schema{Type: "object",
+			Properties: map[string]*openapi.Schema{"file": {Type: "string", Format: "binary"}, "attached_to_doctype": str(), "attached_to_name": str(), "is_private": str()},
+			Required:   []string{"file"}}}}},
+		responses: replies(reply(http.StatusCreated, "stored", info))})
+	docs.add(g.POST("/uploads", h.openSession, RequireUser), route{tag: tag, summary: "Open a resumable upload in parts", body: sessionBody,
+		responses: replies(reply(http.StatusCreated, "the upload session", session))})
+	docs.add(g.GET("/uploads/:id", h.session, RequireUser), route{tag: tag, summary: "An upload session and its parts so far",
+		responses: replies(reply(http.StatusOK, "the upload session", session))})
+	docs.add(g.PUT("/uploads/:id/parts/:n", h.putPart, RequireUser), route{tag: tag, summary: "Upload part n (raw bytes; it streams to storage)",
+		params: []*openapi.Parameter{{Name: "n", In: "path", Required: true, Schema: &openapi.Schema{Type: "integer", Minimum: new(1.0)}}},
+		body: &openapi.RequestBody{Description: "the part's bytes, of any content type (or none)",
+			Content: map[string]*openapi.MediaType{"application/octet-stream": {}, "*/*": {}}},
+		responses: replies(reply(http.StatusOK, "the part", dataOf(schemaOf[ports.Part]())))})
+	docs.add(g.POST("/uploads/:id/complete", h.complete, RequireUser), route{tag: tag, summary: "Complete an upload in parts",
+		responses: replies(reply(http.StatusCreated, "stored", info))})
+	docs.add(g.DELETE("/uploads/:id", h.abort, RequireUser), route{tag: tag, summary: "Abort an upload in parts",
+		responses: replies(reply(http.StatusOK, "aborted", deleted))})
+	docs.add(g.POST("/presign", h.presign, RequireUser), route{tag: tag, summary: "Get a presigned URL to upload straight to storage", body: sessionBody,
+		responses: replies(reply(http.StatusCreated, "the presigned upload", session))})
+	docs.add(g.POST("/confirm", h.confirm, RequireUser), route{tag: tag, summary: "Confirm a presigned upload",
+		body:      jsonBody(strictObject(map[string]*openapi.Schema{"id": {Type: "string", MinLength: new(1)}}, "id")),
+		responses: replies(reply(http.StatusCreated, "stored", info))})
+	download := route{tag: tag, summary: "Download a file",
+		description: "The bytes, with the file's content type, or a redirect to a presigned storage URL. Ranges and If-None-Match (its SHA-256) work.",
+		params:      []*openapi.Parameter{query("inline", "true: Content-Disposition inline (never for active types such as HTML)", boolean())},
+		responses: replies(replyAs(http.StatusOK, "the file", "*/*", nil), replyAs(http.StatusPartialContent, "a range of the file", "*/*", nil),
+			status{"302", &openapi.Response{Description: "see the presigned storage URL in Location"}},
+			status{"304", &openapi.Response{Description: "not modified"}},
+			replyAs(http.StatusRequestedRangeNotSatisfiable, "the range is outside the file", "text/plain", str()))}
+	docs.add(g.GET("/:id", h.download, RequireUser), download)
+	download.summary = "A file's headers, without its bytes"
+	docs.add(g.HEAD("/:id", h.download, RequireUser), download)
+	docs.add(g.GET("/:id/info", h.info, RequireUser), route{tag: tag, summary: "A file's metadata",
+		responses: replies(reply(http.StatusOK, "the metadata", info))})
+	docs.add(g.DELETE("/:id", h.delete, RequireUser), route{tag: tag, summary: "Delete a file",
+		responses: replies(reply(http.StatusOK, "deleted", deleted))})
+	docs.add(api.GET("/resource/:doctype/:name/files", h.attachments, RequireUser), route{tag: tag, summary: "The files attached to a document",
+		responses: replies(reply(http.StatusOK, "the files", dataOf(openapi.Array(schemaOf[FileInfo]()))))})
 }
 
 // FileInfo is a file's metadata as the API shows it (FileUploadResponse).

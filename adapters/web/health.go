@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -28,10 +29,13 @@ type healthHandler struct {
 // bindHealth registers /healthz (the process answers) and /readyz (every
 // dependency, checked at once, each within ReadyTimeout) outside the API
 // group: no auth, tenant or limits.
-func bindHealth(e *echo.Echo, base []echo.MiddlewareFunc, deps []ports.Dependency, log *slog.Logger) {
+func bindHealth(e *echo.Echo, base []echo.MiddlewareFunc, deps []ports.Dependency, log *slog.Logger, docs *routeDocs) {
 	h := healthHandler{deps: deps, log: log, quiet: &quietlog.Limiter{}}
-	e.GET("/healthz", h.healthz, base...)
-	e.GET("/readyz", h.readyz, base...)
+	docs.add(e.GET("/healthz", h.healthz, base...), route{tag: "Health", summary: "Liveness: the process answers", access: public,
+		responses: replies(reply(http.StatusOK, "alive", obj(map[string]*openapi.Schema{"status": str()})))})
+	docs.add(e.GET("/readyz", h.readyz, base...), route{tag: "Health", summary: "Readiness: every required dependency answers", access: public,
+		responses: replies(reply(http.StatusOK, "ready", schemaOf[readyBody]()),
+			reply(http.StatusServiceUnavailable, "a required dependency is down", schemaOf[readyBody]()))})
 }
 
 func (h healthHandler) healthz(c echo.Context) error {

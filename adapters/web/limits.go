@@ -39,6 +39,8 @@ type rateLimits struct {
 	log     *slog.Logger
 	// quiet keeps a down limiter from logging on every request.
 	quiet *quietlog.Limiter
+	// metrics counts rejections (nil: off).
+	metrics *webMetrics
 }
 
 // enabled reports whether requests are counted at all.
@@ -70,6 +72,7 @@ func (l rateLimits) perAddress(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		d, counted := l.allow(c, "addr:"+auth.ClientKey(c.RealIP()), l.cfg.RequestsPerIP)
 		if counted && !d.Allowed {
+			l.metrics.limitRejected(scopeAddress)
 			return &core.RateLimitError{Message: "too many requests from this address; try again later", RetryAfter: max(d.RetryAfter, time.Second)}
 		}
 		return next(c)
@@ -101,6 +104,7 @@ func (l rateLimits) perUser(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
 		h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
 		if !d.Allowed {
+			l.metrics.limitRejected(scopeUser)
 			return &core.RateLimitError{Message: "rate limit exceeded; try again later", RetryAfter: max(d.RetryAfter, time.Second)}
 		}
 		return next(c)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -34,15 +35,23 @@ var magicLinkAccepted = map[string]any{
 // and GET /auth/magic-link/{token} (sign in, then redirect), when magic
 // links are on. HEAD on a link answers without using it, so link checkers
 // do not spend it.
-func bindMagicLink(api *echo.Group, links *auth.MagicLinks, cookies sessionCookies, maxBody int64) {
+func bindMagicLink(api *echo.Group, links *auth.MagicLinks, cookies sessionCookies, maxBody int64, docs *routeDocs) {
 	if links == nil {
 		return
 	}
 	h := magicLinkHandler{links: links, cookies: cookies, maxBody: maxBody}
 	g := authGroup(api)
-	g.POST("/magic-link", h.request)
-	g.GET("/magic-link/:token", h.signIn)
-	g.HEAD("/magic-link/:token", h.head)
+	docs.add(g.POST("/magic-link", h.request), route{tag: "Auth", summary: "Mail a sign-in link", access: public,
+		description: "Answers 202 whether or not the email belongs to a user.",
+		body:        jsonBody(strictObject(map[string]*openapi.Schema{"email": str(), "redirect": {Type: "string", Description: "where to go after signing in: a path of this app or an allowed URL"}})),
+		responses:   replies(reply(http.StatusAccepted, "a link is on its way if the email belongs to a user", dataOf(anyObject(""))))})
+	docs.add(g.GET("/magic-link/:token", h.signIn), route{tag: "Auth", summary: "Sign in with a magic link (once)", access: public,
+		description: "A browser gets a session cookie and a 303 to the link's redirect; a client sending Accept: application/json gets what POST /auth/login answers and the redirect.",
+		params:      []*openapi.Parameter{query("session", "with Accept: application/json, true also starts a browser session", boolean())},
+		responses: replies(reply(http.StatusOK, "signed in", schemaOf[magicLinkResponse]()),
+			status{"303", &openapi.Response{Description: "signed in: see the redirect in Location"}})})
+	docs.add(g.HEAD("/magic-link/:token", h.head), route{tag: "Auth", summary: "A link checker's HEAD: answers without using the link", access: public,
+		responses: replies(reply(http.StatusOK, "the link is not used", nil))})
 }
 
 func (h magicLinkHandler) request(c echo.Context) error {

@@ -83,6 +83,9 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 			if t := ports.TenantIDFrom(ctx); t != "" {
 				attrs = append(attrs, slog.String("tenant", t))
 			}
+			if id := traceID(c); id != "" {
+				attrs = append(attrs, slog.String("trace_id", id))
+			}
 			log.LogAttrs(ctx, level, "request", attrs...)
 			return nil
 		}
@@ -112,7 +115,7 @@ func recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 // another tenant is a 403; a principal who must change a temporary password
 // is a 403 password_change_required everywhere but the routes that do that
 // (passwordChangeExempt).
-func authenticate(tenants ports.TenantResolver, chain *auth.Chain, log *slog.Logger) echo.MiddlewareFunc {
+func authenticate(tenants ports.TenantResolver, chain *auth.Chain, log *slog.Logger, metrics *webMetrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -139,6 +142,7 @@ func authenticate(tenants ports.TenantResolver, chain *auth.Chain, log *slog.Log
 			if err != nil {
 				if errorsIsUnauthorized(err) {
 					log.InfoContext(ctx, "authentication failed", "err", err, "remote", req.RemoteAddr, "tenant", tenant.ID, "request_id", requestID(c))
+					metrics.authFailed(chain, req.Header)
 				}
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/framework-m/framework-m/core/auth"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/notify"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/core/resource"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -35,16 +36,33 @@ type notificationsHandler struct {
 }
 
 // bindNotifications registers /notifications/….
-func bindNotifications(api *echo.Group, svc *notify.Service, chain *auth.Chain, cors config.CORS, log *slog.Logger) {
+func bindNotifications(api *echo.Group, svc *notify.Service, chain *auth.Chain, cors config.CORS, log *slog.Logger, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
 	h := notificationsHandler{svc: svc, chain: chain, origins: cors.AllowedOrigins, log: log}
-	api.GET("/notifications", h.list, RequireUser)
-	api.GET("/notifications/stream", h.stream, RequireUser)
-	api.POST("/notifications/read-all", h.readAll, RequireUser)
-	api.PATCH("/notifications/:id/read", h.markRead, RequireUser)
-	api.DELETE("/notifications/:id", h.delete, RequireUser)
+	const tag = "Notifications"
+	note := anyObject("a Notification document")
+	docs.add(api.GET("/notifications", h.list, RequireUser), route{tag: tag, summary: "The caller's notifications, newest first",
+		params: []*openapi.Parameter{query("read", "true or false: only read or unread ones", boolean()),
+			query("limit", "page size (20 when absent)", &openapi.Schema{Type: "integer", Minimum: new(1.0), Maximum: new(float64(resource.MaxLimit))}),
+			query("offset", "notifications to skip", &openapi.Schema{Type: "integer", Minimum: new(0.0)})},
+		responses: replies(reply(http.StatusOK, "a page of notifications", openapi.Object(map[string]*openapi.Schema{
+			"data": openapi.Array(note), "total": integer(), "unread": integer(), "limit": integer(), "offset": integer()},
+			"data", "total", "unread", "limit", "offset")))})
+	docs.add(api.GET("/notifications/stream", h.stream, RequireUser), route{tag: tag, summary: "Stream new notifications over a WebSocket",
+		description: "A WebSocket upgrade (Connection: Upgrade, Upgrade: websocket). Each new notification of the caller arrives as a text message " +
+			`{"type": "notification", "data": {…}}; ?since=<id> first sends those created after that one ({"type": "missed", …} when there were more than 100). ` +
+			"Credentials are checked again every [notifications] recheck_seconds: a revoked one closes the stream with 4001. A request that is not an upgrade answers 426.",
+		params: []*openapi.Parameter{query("since", "the id of the last notification the client has", str())},
+		responses: replies(status{"101", &openapi.Response{Description: "switching to the WebSocket protocol"}},
+			status{"426", openapi.ErrorRef()})})
+	docs.add(api.POST("/notifications/read-all", h.readAll, RequireUser), route{tag: tag, summary: "Mark every notification of the caller read",
+		responses: replies(reply(http.StatusOK, "how many were marked", dataOf(obj(map[string]*openapi.Schema{"marked": integer()}))))})
+	docs.add(api.PATCH("/notifications/:id/read", h.markRead, RequireUser), route{tag: tag, summary: "Mark one notification read",
+		responses: replies(reply(http.StatusOK, "the notification", dataOf(note)))})
+	docs.add(api.DELETE("/notifications/:id", h.delete, RequireUser), route{tag: tag, summary: "Delete one notification",
+		responses: replies(reply(http.StatusOK, "deleted", dataOf(obj(map[string]*openapi.Schema{"id": str(), "deleted": boolean()}))))})
 }
 
 // notificationList is the body of GET /notifications.

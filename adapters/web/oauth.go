@@ -9,6 +9,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/openapi"
 )
 
 // OAuthPath is the route of sign-in with providers under the API prefix:
@@ -32,17 +33,33 @@ type oauthHandler struct {
 // GET /auth/oauth/accounts (the user's linked providers),
 // POST /auth/oauth/{provider}/link (start linking; signed-in user) and
 // DELETE /auth/oauth/{provider}/link (unlink).
-func bindOAuth(api *echo.Group, o *auth.OAuth, cookies sessionCookies, maxBody int64) {
+func bindOAuth(api *echo.Group, o *auth.OAuth, cookies sessionCookies, maxBody int64, docs *routeDocs) {
 	if o == nil {
 		return
 	}
 	h := oauthHandler{oauth: o, cookies: cookies, maxBody: maxBody}
 	g := authGroup(api).Group("/oauth")
-	g.GET("/accounts", h.accounts, RequireUser)
-	g.GET("/:provider/start", h.start)
-	g.GET("/:provider/callback", h.callback)
-	g.POST("/:provider/link", h.link, RequireUser, unscoped)
-	g.DELETE("/:provider/link", h.unlink, RequireUser, unscoped)
+	const tag = "OAuth"
+	redirect := query("redirect", "where to go after signing in: a path of this app or an allowed URL", str())
+	docs.add(g.GET("/accounts", h.accounts, RequireUser), route{tag: tag, summary: "The caller's linked social accounts",
+		responses: replies(reply(http.StatusOK, "the accounts", dataOf(openapi.Array(schemaOf[socialAccountView]()))))})
+	docs.add(g.GET("/:provider/start", h.start), route{tag: tag, summary: "Sign in with a provider: redirects to it", access: public,
+		params:    []*openapi.Parameter{redirect},
+		responses: replies(status{"302", &openapi.Response{Description: "to the provider's authorization URL (a state cookie is set)"}})})
+	docs.add(g.GET("/:provider/callback", h.callback), route{tag: tag, summary: "The provider sends the browser back here", access: optional,
+		description: "A browser gets a session cookie and a 303 to the redirect; a client sending Accept: application/json gets what POST /auth/login answers and the redirect.",
+		params: []*openapi.Parameter{query("state", "", str()), query("code", "", str()), query("error", "", str()), query("error_description", "", str()),
+			query("session", "with Accept: application/json, true also starts a browser session", boolean())},
+		responses: replies(reply(http.StatusOK, "signed in, or linked ({\"data\": {\"linked\": true, …}})",
+			&openapi.Schema{AnyOf: []*openapi.Schema{schemaOf[magicLinkResponse](), dataOf(anyObject("the link: linked, provider, redirect"))}}),
+			status{"303", &openapi.Response{Description: "signed in or linked: see the redirect in Location"}})})
+	docs.add(g.POST("/:provider/link", h.link, RequireUser, unscoped), route{tag: tag, summary: "Start linking a provider to the caller",
+		params: []*openapi.Parameter{redirect},
+		body:   &openapi.RequestBody{Content: openapi.JSON(strictObject(map[string]*openapi.Schema{"redirect": str()}))},
+		responses: replies(reply(http.StatusOK, "the provider URL to send the browser to",
+			dataOf(obj(map[string]*openapi.Schema{"authorization_url": str()}))))})
+	docs.add(g.DELETE("/:provider/link", h.unlink, RequireUser, unscoped), route{tag: tag, summary: "Unlink a provider from the caller",
+		responses: replies(reply(http.StatusOK, "unlinked", dataOf(obj(map[string]*openapi.Schema{"unlinked": boolean(), "provider": str()}))))})
 }
 
 func (h oauthHandler) stateCookie(value string, maxAge int) *http.Cookie {

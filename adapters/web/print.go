@@ -9,6 +9,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/files"
+	"github.com/framework-m/framework-m/core/openapi"
 	printing "github.com/framework-m/framework-m/core/print"
 	"github.com/framework-m/framework-m/doctypes"
 )
@@ -27,14 +28,25 @@ type printHandler struct {
 }
 
 // bindPrint registers GET /print/{doctype}/{name} and POST /print/preview.
-func bindPrint(api *echo.Group, svc *printing.Service, maxBody int64) {
+func bindPrint(api *echo.Group, svc *printing.Service, maxBody int64, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
 	h := printHandler{print: svc, maxBody: maxBody}
-	api.GET("/print/:doctype/:name", h.get, RequireUser)
-	api.HEAD("/print/:doctype/:name", h.get, RequireUser) // the checks, no render nor conversion
-	api.POST("/print/preview", h.preview, RequireUser)
+	printed := func(description string) map[string]*openapi.Response {
+		return replies(status{"200", &openapi.Response{Description: description,
+			Headers: map[string]*openapi.Header{HeaderPrintWarning: {Description: "why a PDF was asked for but HTML came (no converter answered)", Schema: str()}},
+			Content: map[string]*openapi.MediaType{"application/pdf": {}, "text/html": {Schema: str()}}}})
+	}
+	get := route{tag: "Print", summary: "Print a document as PDF or HTML",
+		params: []*openapi.Parameter{query("format", "pdf or html (the print format's default when absent)", &openapi.Schema{Type: "string", MaxLength: new(140)}),
+			query("print_format", "the Print Format to use (the DocType's default when absent)", &openapi.Schema{Type: "string", MaxLength: new(140)})},
+		responses: printed("the printed document")}
+	docs.add(api.GET("/print/:doctype/:name", h.get, RequireUser), get)
+	get.summary = "Check a document can be printed (no render nor conversion)"
+	docs.add(api.HEAD("/print/:doctype/:name", h.get, RequireUser), get) // the checks, no render nor conversion
+	docs.add(api.POST("/print/preview", h.preview, RequireUser), route{tag: "Print", summary: "Preview a draft print format on a document",
+		body: jsonBody(inputOf[previewBody]()), responses: printed("the preview")})
 }
 
 // get answers GET /print/{doctype}/{name}?format=pdf|html&print_format=NAME.

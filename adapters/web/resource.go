@@ -9,6 +9,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/core/resource"
 )
 
@@ -21,18 +22,44 @@ type resourceHandler struct {
 
 // bindResource registers /resource/:doctype[/:name] (list, create, get,
 // patch, delete) for signed-in users.
-func bindResource(api *echo.Group, resources *resource.Service, maxBody int64) {
+func bindResource(api *echo.Group, resources *resource.Service, maxBody int64, docs *routeDocs) {
 	if resources == nil {
 		return
 	}
 	h := resourceHandler{resources: resources, maxBody: maxBody}
 	// Route-level middleware, not a middleware group: a group would add its own
 	// catch-all 404 route and hide 405s.
-	api.GET("/resource/:doctype", h.list, RequireUser)
-	api.POST("/resource/:doctype", h.create, RequireUser)
-	api.GET("/resource/:doctype/:name", h.get, RequireUser)
-	api.PATCH("/resource/:doctype/:name", h.patch, RequireUser)
-	api.DELETE("/resource/:doctype/:name", h.delete, RequireUser)
+	const tag = openapi.ResourceTag
+	doc := anyObject("a document: see the DocType's own path for its fields")
+	etag := map[string]*openapi.Header{"ETag": {Ref: "#/components/headers/" + openapi.ETagHeader}}
+	one := func(description string) *openapi.Response {
+		return &openapi.Response{Description: description, Headers: etag, Content: openapi.JSON(dataOf(doc))}
+	}
+	docs.add(api.GET("/resource/:doctype", h.list, RequireUser), route{tag: tag, summary: "List documents of any DocType",
+		description: "The generic form; each DocType the caller may read also has its own path with its schemas.",
+		params: []*openapi.Parameter{openapi.ParamRef(openapi.ParamFilters), openapi.ParamRef(openapi.ParamFields), openapi.ParamRef(openapi.ParamOrderBy),
+			openapi.ParamRef(openapi.ParamLimit), openapi.ParamRef(openapi.ParamOffset), openapi.ParamRef(openapi.ParamSkipTotal)},
+		responses: replies(reply(http.StatusOK, "a page of documents the caller may read", openapi.Object(map[string]*openapi.Schema{
+			"data": openapi.Array(doc), "total": integer(), "limit": integer(), "offset": integer()}, "data", "total", "limit", "offset"))),
+		// One path set per DocType, with its own schemas.
+		expand: func(d *openapi.Document, dts []*doctype.DocType, names map[string]openapi.DocTypeSchemas) {
+			for _, dt := range dts {
+				d.AddResource(APIPrefix+"/resource", dt, names[dt.Name])
+			}
+		}})
+	docs.add(api.POST("/resource/:doctype", h.create, RequireUser), route{tag: tag, summary: "Create a document of any DocType",
+		body: jsonBody(anyObject("the document's fields")),
+		responses: replies(status{"201", &openapi.Response{Description: "created; Location names it",
+			Headers: map[string]*openapi.Header{"ETag": etag["ETag"], "Location": {Schema: str()}}, Content: openapi.JSON(dataOf(doc))}})})
+	docs.add(api.GET("/resource/:doctype/:name", h.get, RequireUser), route{tag: tag, summary: "Get a document of any DocType",
+		params:    []*openapi.Parameter{openapi.ParamRef(openapi.ParamFields), openapi.ParamRef(openapi.ParamIfNone)},
+		responses: replies(status{"200", one("the document")}, status{"304", &openapi.Response{Description: "not modified", Headers: etag}})})
+	docs.add(api.PATCH("/resource/:doctype/:name", h.patch, RequireUser), route{tag: tag, summary: "Change a document of any DocType",
+		params:    []*openapi.Parameter{openapi.ParamRef(openapi.ParamIfMatch)},
+		body:      jsonBody(anyObject("the fields to change; null clears one")),
+		responses: replies(status{"200", one("the changed document")})})
+	docs.add(api.DELETE("/resource/:doctype/:name", h.delete, RequireUser), route{tag: tag, summary: "Delete a document of any DocType",
+		responses: replies(reply(http.StatusOK, "deleted", dataOf(obj(map[string]*openapi.Schema{"doctype": str(), "name": str(), "deleted": boolean()}))))})
 }
 
 func (h resourceHandler) doctypeOf(c echo.Context) (*doctype.DocType, error) {

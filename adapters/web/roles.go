@@ -7,6 +7,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/core/roles"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -33,15 +34,19 @@ type rolesHandler struct {
 // admins only (403 to others), when the roles service is there.
 // With users, GET /users/{id}/permissions?doctype=X explains one user's
 // effective permissions (404 to non-admins, as every single-user route).
-func bindRoles(api *echo.Group, svc *roles.Service, explainer ports.PermissionExplainer, adminRoles []string, users *auth.UserAdmin) {
+func bindRoles(api *echo.Group, svc *roles.Service, explainer ports.PermissionExplainer, adminRoles []string, users *auth.UserAdmin, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
 	h := rolesHandler{roles: svc, explainer: explainer, adminRoles: adminRoles, users: users}
-	api.GET("/roles", h.list, RequireUser, h.adminOnly)
-	api.GET("/roles/:role/permissions", h.permissions, RequireUser, h.adminOnly)
+	docs.add(api.GET("/roles", h.list, RequireUser, h.adminOnly), route{tag: "Roles", summary: "The tenant's roles (admins)",
+		responses: replies(reply(http.StatusOK, "the roles", dataOf(schemaOf[[]roles.RoleInfo]())))})
+	docs.add(api.GET("/roles/:role/permissions", h.permissions, RequireUser, h.adminOnly), route{tag: "Roles", summary: "What a role grants (admins)",
+		responses: replies(reply(http.StatusOK, "the role's grants (null when a policy service decides)", dataOf(schemaOf[rolePermissions]())))})
 	if users != nil {
-		api.GET("/users/:id/permissions", h.userPermissions, RequireUser)
+		docs.add(api.GET("/users/:id/permissions", h.userPermissions, RequireUser), route{tag: "Roles", summary: "What one user may do on one DocType, and which rule gives it (admins)",
+			params:    []*openapi.Parameter{{Name: "doctype", In: "query", Required: true, Schema: str(), Description: "the DocType to explain"}},
+			responses: replies(reply(http.StatusOK, "the explanation", dataOf(schemaOf[userPermissions]())))})
 	}
 }
 

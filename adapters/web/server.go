@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/framework-m/framework-m/core/audit"
 	"github.com/framework-m/framework-m/core/auth"
@@ -92,6 +94,23 @@ type Deps struct {
 	MagicLinks *auth.MagicLinks
 	// OAuth serves /api/v1/auth/oauth (nil: none).
 	OAuth *auth.OAuth
+	// Tracer makes a server span per request ([tracing]); nil: tracing off,
+	// no middleware and no overhead.
+	Tracer trace.TracerProvider
+	// Propagator reads the W3C traceparent of requests from trusted proxies
+	// (nil: every request starts a new trace).
+	Propagator propagation.TextMapPropagator
+	// OpenAPI configures GET /api/v1/openapi.json ([openapi]).
+	OpenAPI OpenAPIOptions
+	// Meter records the HTTP metrics ([metrics]): requests, latency, auth
+	// failures, 403s, rate-limit rejections. Nil: metrics off, no middleware
+	// and no overhead.
+	Meter ports.Meter
+	// MetricsHandler serves GET /metrics on the main listener (nil: no such
+	// route — metrics off, or on a listener of their own: MetricsServer).
+	MetricsHandler http.Handler
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string
 	// Routes add the app's own routes to the /api/v1 group, behind the same
 	// middleware as the framework's (request id, log, recover, auth, tenant,
 	// maintenance). Use Deps' helpers such as RequireUser on them.
@@ -105,6 +124,10 @@ type Server struct {
 	tenants ports.TenantResolver
 	errors  *errorHandler
 	gateway *gatewayGuard
+	// metrics records the HTTP metrics (nil: off).
+	metrics *webMetrics
+	// docs describe the routes Mount registers (the OpenAPI document).
+	docs *routeDocs
 }
 
 // fixedTenant resolves every request to one tenant.
@@ -131,7 +154,9 @@ func New(deps Deps) *Server {
 		tenants = fixedTenant(deps.Config.Tenancy.DefaultTenantID)
 	}
 	proxies := trustedProxies(deps.Config)
+	metrics := newWebMetrics(deps.Meter, deps.Registry)
 	return &Server{
+		metrics: metrics,
 		deps:    deps,
 		proxies: proxies,
 		tenants: tenants,
@@ -140,8 +165,10 @@ func New(deps Deps) *Server {
 			registry: deps.Registry,
 			recorder: deps.Errors,
 			debug:    deps.Config.App.Debug,
+			metrics:  metrics,
 		},
 		gateway: &gatewayGuard{headers: deps.GatewayHeaders, proxies: proxies, log: deps.Logger},
+		docs:    newRouteDocs(),
 	}
 }
 
@@ -158,28 +185,39 @@ func (s *Server) Mount(e *echo.Echo) {
 	e.HTTPErrorHandler = s.errors.handle
 	e.IPExtractor = ipExtractor(s.proxies)
 	e.Pre(headAsGet(e))
-	base := []echo.MiddlewareFunc{assignRequestID, accessLog(d.Logger), recoverPanic}
+	base := []echo.MiddlewareFunc{assignRequestID}
+	if tr := s.traceRequests(); tr != nil {
+		base = append(base, tr)
+	}
+	if s.metrics != nil {
+		base = append(base, s.metrics.observe)
+	}
+	base = append(base, accessLog(d.Logger), recoverPanic)
 	api := e.Group(APIPrefix, s.apiMiddleware(base)...)
 	maxBody := d.Config.App.MaxBodyBytes
 	cookies := sessionCookies{cfg: d.Config.Auth.Session}
 
-	bindHealth(e, base, d.Dependencies, d.Logger)
-	bindAuth(e, base, api, d.AuthService, cookies, maxBody)
-	bindAPIKeys(api, d.AuthService, maxBody)
-	bindSessions(api, d.AuthService, cookies)
-	bindAccount(api, d.Accounts, d.Registry, cookies, d.Logger, maxBody)
-	bindSettings(api, d.Settings, maxBody)
-	bindResource(api, d.Resources, maxBody)
-	bindUsers(api, d.Users, maxBody)
-	bindRoles(api, d.Roles, d.Explainer, d.Config.Permissions.AdminRoles, d.Users)
-	bindFiles(api, d.Files, maxBody)
-	bindNotifications(api, d.Notifications, d.Auth, d.Config.CORS, d.Logger)
-	bindActivity(api, d.Activity)
-	bindPrint(api, d.Print, maxBody)
-	bindEmailQueue(api, d.Email, maxBody)
-	bindEmailDrafts(api, d.EmailDrafts, maxBody)
-	bindMagicLink(api, d.MagicLinks, cookies, maxBody)
-	bindOAuth(api, d.OAuth, cookies, maxBody)
+	docs := s.docs
+	bindHealth(e, base, d.Dependencies, d.Logger, docs)
+	bindMetrics(e, base, d.MetricsHandler, d.MetricsToken, docs)
+	bindAuth(e, base, api, d.AuthService, cookies, maxBody, docs)
+	bindAPIKeys(api, d.AuthService, maxBody, docs)
+	bindSessions(api, d.AuthService, cookies, docs)
+	bindAccount(api, d.Accounts, d.Registry, cookies, d.Logger, maxBody, docs)
+	bindSettings(api, d.Settings, maxBody, docs)
+	bindResource(api, d.Resources, maxBody, docs)
+	bindUsers(api, d.Users, maxBody, docs)
+	bindRoles(api, d.Roles, d.Explainer, d.Config.Permissions.AdminRoles, d.Users, docs)
+	bindFiles(api, d.Files, maxBody, docs)
+	bindNotifications(api, d.Notifications, d.Auth, d.Config.CORS, d.Logger, docs)
+	bindActivity(api, d.Activity, docs)
+	bindPrint(api, d.Print, maxBody, docs)
+	bindEmailQueue(api, d.Email, maxBody, docs)
+	bindEmailDrafts(api, d.EmailDrafts, maxBody, docs)
+	bindMagicLink(api, d.MagicLinks, cookies, maxBody, docs)
+	bindOAuth(api, d.OAuth, cookies, maxBody, docs)
+	bindOpenAPI(e, api, s, docs)
+	bindDocs(e, s.apiMiddleware(base), d.OpenAPI.Expose, d.OpenAPI.Title, docs)
 	for _, add := range d.Routes {
 		add(api)
 	}
@@ -199,11 +237,11 @@ func (s *Server) apiMiddleware(base []echo.MiddlewareFunc) []echo.MiddlewareFunc
 	if cors := corsMiddleware(d.Config.CORS); cors != nil {
 		mws = append(mws, cors)
 	}
-	limits := rateLimits{limiter: d.RateLimiter, cfg: d.Config.RateLimit, log: d.Logger, quiet: &quietlog.Limiter{}}
+	limits := rateLimits{limiter: d.RateLimiter, cfg: d.Config.RateLimit, log: d.Logger, quiet: &quietlog.Limiter{}, metrics: s.metrics}
 	return append(mws,
 		s.gateway.drop,
 		limits.perAddress,
-		authenticate(s.tenants, d.Auth, d.Logger),
+		authenticate(s.tenants, d.Auth, d.Logger, s.metrics),
 		limits.perUser,
 		csrf,
 		maintenance(d.Settings, d.Config.Permissions.AdminRoles),

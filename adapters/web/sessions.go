@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -19,15 +20,18 @@ type sessionsHandler struct {
 
 // bindSessions registers /auth/sessions (list, revoke one, revoke all) when
 // sessions are enabled. Scoped keys cannot use them.
-func bindSessions(api *echo.Group, svc *auth.Service, cookies sessionCookies) {
+func bindSessions(api *echo.Group, svc *auth.Service, cookies sessionCookies, docs *routeDocs) {
 	if svc == nil || svc.Sessions == nil {
 		return
 	}
 	h := sessionsHandler{sessions: svc.Sessions, users: svc.Users, cookies: cookies}
 	g := authGroup(api)
-	g.GET("/sessions", h.list, RequireUser, unscoped)
-	g.DELETE("/sessions", h.revokeAll, RequireUser, unscoped)
-	g.DELETE("/sessions/:id", h.revoke, RequireUser, unscoped)
+	docs.add(g.GET("/sessions", h.list, RequireUser, unscoped), route{tag: "Sessions", summary: "The caller's browser sessions",
+		responses: replies(reply(http.StatusOK, "the sessions", dataOf(openapi.Array(schemaOf[sessionView]()))))})
+	docs.add(g.DELETE("/sessions", h.revokeAll, RequireUser, unscoped), route{tag: "Sessions", summary: "Log out everywhere: end every session, stop every token issued so far",
+		responses: replies(reply(http.StatusOK, "logged out everywhere", dataOf(obj(map[string]*openapi.Schema{"logged_out_everywhere": boolean()}))))})
+	docs.add(g.DELETE("/sessions/:id", h.revoke, RequireUser, unscoped), route{tag: "Sessions", summary: "End one session",
+		responses: replies(reply(http.StatusOK, "ended", dataOf(obj(map[string]*openapi.Schema{"id": str(), "revoked": boolean()}))))})
 }
 
 // sessionView is a session, marked when it is the one making the request.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/core/settings"
 )
 
@@ -21,13 +22,20 @@ type settingsHandler struct {
 
 // bindSettings registers GET /settings (anyone, cacheable) and PATCH
 // /settings (signed in; the service checks who may write).
-func bindSettings(api *echo.Group, svc *settings.Service, maxBody int64) {
+func bindSettings(api *echo.Group, svc *settings.Service, maxBody int64, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
 	h := settingsHandler{settings: svc, maxBody: maxBody}
-	api.GET("/settings", h.get)
-	api.PATCH("/settings", h.patch, RequireUser)
+	etag := map[string]*openapi.Header{"ETag": {Ref: "#/components/headers/" + openapi.ETagHeader}}
+	settingsDoc := &openapi.Response{Description: "the System Settings", Headers: etag, Content: openapi.JSON(dataOf(anyObject("the System Settings the caller may see")))}
+	docs.add(api.GET("/settings", h.get), route{tag: "Settings", summary: "System Settings (the public part to anonymous callers)", access: optional,
+		params: []*openapi.Parameter{openapi.ParamRef(openapi.ParamIfNone)},
+		responses: replies(status{"200", settingsDoc},
+			status{"304", &openapi.Response{Description: "not modified", Headers: etag}})})
+	docs.add(api.PATCH("/settings", h.patch, RequireUser), route{tag: "Settings", summary: "Change System Settings (admins)",
+		params: []*openapi.Parameter{openapi.ParamRef(openapi.ParamIfMatch)},
+		body:   jsonBody(anyObject("the settings to change")), responses: replies(status{"200", settingsDoc})})
 }
 
 func writeSettings(c echo.Context, body []byte, etag string) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
+	"github.com/framework-m/framework-m/core/openapi"
 	"github.com/framework-m/framework-m/ports"
 )
 
@@ -31,19 +32,37 @@ type usersHandler struct {
 //	GET  /users/{id}
 //	PATCH /users/{id}                {"display_name", "enabled", "roles"} (each optional)
 //	POST /users/{id}/disable | /enable | /reset-password | /logout-everywhere
-func bindUsers(api *echo.Group, users *auth.UserAdmin, maxBody int64) {
+func bindUsers(api *echo.Group, users *auth.UserAdmin, maxBody int64, docs *routeDocs) {
 	if users == nil {
 		return
 	}
 	h := usersHandler{users: users, maxBody: maxBody}
-	api.GET("/users", h.list, RequireUser, h.admit(false, false))
-	api.POST("/users", h.create, RequireUser, h.admit(false, true, http.MethodGet))
-	api.GET("/users/:id", h.one(users.Get), RequireUser, h.admit(true, false))
-	api.PATCH("/users/:id", h.patch, RequireUser, h.admit(true, true, http.MethodGet))
-	api.POST("/users/:id/disable", h.one(users.Disable), RequireUser, h.admit(true, true))
-	api.POST("/users/:id/enable", h.one(users.Enable), RequireUser, h.admit(true, true))
-	api.POST("/users/:id/reset-password", h.resetPassword, RequireUser, h.admit(true, true))
-	api.POST("/users/:id/logout-everywhere", h.logoutEverywhere, RequireUser, h.admit(true, true))
+	user := dataOf(schemaOf[auth.ManagedUser]())
+	const tag = "Users"
+	docs.add(api.GET("/users", h.list, RequireUser, h.admit(false, false)), route{tag: tag, summary: "List users (admins)",
+		params: []*openapi.Parameter{query("role", "users holding this role", str()), query("enabled", "true or false", boolean()),
+			query("search", "part of the email or display name", str()),
+			query("limit", "page size", &openapi.Schema{Type: "integer", Minimum: new(1.0), Maximum: new(float64(ports.MaxUserPage))}),
+			query("offset", "users to skip", &openapi.Schema{Type: "integer", Minimum: new(0.0)})},
+		responses: replies(reply(http.StatusOK, "a page of users", schemaOf[userListResponse]()))})
+	docs.add(api.POST("/users", h.create, RequireUser, h.admit(false, true, http.MethodGet)), route{tag: tag, summary: "Create a user (admins)",
+		body: jsonBody(strictObject(map[string]*openapi.Schema{"email": str(), "password": str(), "display_name": str(),
+			"roles": openapi.Nullable(openapi.Array(str()))})),
+		responses: replies(reply(http.StatusCreated, "created", user))})
+	docs.add(api.GET("/users/:id", h.one(users.Get), RequireUser, h.admit(true, false)), route{tag: tag, summary: "Get a user (admins)",
+		responses: replies(reply(http.StatusOK, "the user", user))})
+	docs.add(api.PATCH("/users/:id", h.patch, RequireUser, h.admit(true, true, http.MethodGet)), route{tag: tag, summary: "Change a user's display name, enabled flag or roles (admins)",
+		body: jsonBody(strictObject(map[string]*openapi.Schema{"display_name": openapi.Nullable(str()),
+			"enabled": openapi.Nullable(boolean()), "roles": openapi.Nullable(openapi.Array(str()))})),
+		responses: replies(reply(http.StatusOK, "the changed user", user))})
+	docs.add(api.POST("/users/:id/disable", h.one(users.Disable), RequireUser, h.admit(true, true)), route{tag: tag, summary: "Disable a user (admins)",
+		responses: replies(reply(http.StatusOK, "the user", user))})
+	docs.add(api.POST("/users/:id/enable", h.one(users.Enable), RequireUser, h.admit(true, true)), route{tag: tag, summary: "Enable a user (admins)",
+		responses: replies(reply(http.StatusOK, "the user", user))})
+	docs.add(api.POST("/users/:id/reset-password", h.resetPassword, RequireUser, h.admit(true, true)), route{tag: tag, summary: "Give a user a temporary password (admins)",
+		responses: replies(reply(http.StatusOK, "the temporary password, shown once", dataOf(obj(map[string]*openapi.Schema{"temporary_password": str()}))))})
+	docs.add(api.POST("/users/:id/logout-everywhere", h.logoutEverywhere, RequireUser, h.admit(true, true)), route{tag: tag, summary: "End every session and token of a user (admins)",
+		responses: replies(reply(http.StatusOK, "logged out", dataOf(obj(map[string]*openapi.Schema{"id": str(), "logged_out_everywhere": boolean()}))))})
 }
 
 // admit runs UserAdmin.Admit before the handler reads anything: a non-admin

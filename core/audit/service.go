@@ -51,6 +51,10 @@ type Options struct {
 	// transaction until it commits (and drops it when it rolls back):
 	// ports.Repository.AfterCommit.
 	AfterCommit func(ctx context.Context, fn func(ctx context.Context))
+	// Meter receives fm_audit_entries_written_total,
+	// fm_audit_entries_dropped_total{reason} (what Stats counts as dropped
+	// and lost) and fm_audit_queue_depth (nil: none).
+	Meter ports.Meter
 }
 
 func (o *Options) defaults() {
@@ -105,6 +109,7 @@ type Service struct {
 
 	written, dropped, lost atomic.Int64
 	lastDropLog            atomic.Int64 // unix nanos of the last "dropped" log line
+	metrics                metrics
 }
 
 // New returns a Service writing to sink; reg describes the DocTypes whose
@@ -119,6 +124,7 @@ func New(sink ports.AuditLog, reg *doctype.Registry, opts Options) *Service {
 		flushes: make(chan chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		metrics: newMetrics(opts.Meter),
 	}
 }
 
@@ -156,17 +162,18 @@ func (s *Service) enqueue(entries []ports.AuditEntry) {
 	for _, e := range entries {
 		switch {
 		case s.closed:
-			s.drop(1, "the audit trail is closed")
+			s.drop(1, dropClosed, "the audit trail is closed")
 		case e.TenantID == "":
-			s.drop(1, "an audit entry without a tenant")
+			s.drop(1, dropNoTenant, "an audit entry without a tenant")
 		default:
 			select {
 			case s.queue <- e:
 			default:
-				s.drop(1, "the audit queue is full")
+				s.drop(1, dropQueueFull, "the audit queue is full")
 			}
 		}
 	}
+	s.metrics.depth.Set(float64(len(s.queue)))
 }
 
 // fill completes e from ctx.
@@ -202,9 +209,11 @@ func (s *Service) fill(ctx context.Context, e *ports.AuditEntry) {
 	e.Metadata = md
 }
 
-// drop counts n dropped entries and says so at most once every 10 s.
-func (s *Service) drop(n int64, why string) {
+// drop counts n entries dropped for reason (a metric label) and says so,
+// why, at most once every 10 s.
+func (s *Service) drop(n int64, reason, why string) {
 	total := s.dropped.Add(n)
+	s.metrics.dropped.Add(float64(n), reason)
 	now := time.Now().UnixNano()
 	last := s.lastDropLog.Load()
 	if now-last >= int64(10*time.Second) && s.lastDropLog.CompareAndSwap(last, now) {
@@ -264,6 +273,7 @@ func (s *Service) flush(ctx context.Context, quit <-chan struct{}) {
 	if len(s.batch) > 0 {
 		s.write(ctx, s.batch, quit)
 		s.batch = s.batch[:0]
+		s.metrics.depth.Set(float64(len(s.queue)))
 	}
 }
 
@@ -317,6 +327,7 @@ func (s *Service) write(ctx context.Context, batch []ports.AuditEntry, quit <-ch
 		}
 		if err = s.sink.Log(ctx, batch...); err == nil {
 			s.written.Add(int64(len(batch)))
+			s.metrics.written.Add(float64(len(batch)))
 			return
 		}
 	}
@@ -324,6 +335,7 @@ func (s *Service) write(ctx context.Context, batch []ports.AuditEntry, quit <-ch
 		err = ctx.Err()
 	}
 	total := s.lost.Add(int64(len(batch)))
+	s.metrics.dropped.Add(float64(len(batch)), dropWriteFailed)
 	s.opts.Logger.Error("audit entries lost: the audit log refused them", "entries", len(batch),
 		"attempts", s.opts.MaxRetries+1, "lost_total", total, "err", err)
 }

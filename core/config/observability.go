@@ -51,6 +51,9 @@ type Tracing struct {
 	ServiceName string `toml:"service_name"`
 	// Headers are sent with every export (e.g. an API key of the collector).
 	Headers map[string]string `toml:"headers"`
+	// Insecure allows a plain http:// endpoint on another host than this
+	// one (spans then cross the network unencrypted).
+	Insecure bool `toml:"insecure"`
 }
 
 // validateObservability checks [openapi], [metrics] and [tracing].
@@ -73,8 +76,12 @@ func (c *Config) validateObservability(bad func(key, format string, args ...any)
 		bad("tracing.sample_ratio", "must be between 0 and 1, not %v", r)
 	}
 	if c.Tracing.Enabled {
-		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("tracing.endpoint", "must be the collector's http(s) URL such as http://127.0.0.1:4318, not %q", c.Tracing.Endpoint)
+		u, err := url.Parse(c.Tracing.Endpoint)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("tracing.endpoint", "must be the collector's http(s) URL such as http://127.0.0.1:4318")
+		case u.Scheme == "http" && !c.Tracing.Insecure && !loopbackHost(u.Hostname()):
+			bad("tracing.endpoint", "plain http to another host sends spans unencrypted: use https, or set insecure = true")
 		}
 	}
 	for k := range c.Tracing.Headers {
@@ -82,4 +89,13 @@ func (c *Config) validateObservability(bad func(key, format string, args ...any)
 			bad("tracing.headers", "%q is not a header name", k)
 		}
 	}
+}
+
+// loopbackHost reports whether host names this machine.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

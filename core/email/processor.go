@@ -45,6 +45,8 @@ type Processor struct {
 	sender ports.EmailSender
 	opts   ProcessorOptions
 	log    *slog.Logger
+	// metrics are the attempts' counts and times and the queue depth.
+	metrics metrics
 	// failing is set while claims fail (the queue's database is down):
 	// the first failure is logged, then nothing until claims work again.
 	failing atomic.Bool
@@ -70,19 +72,25 @@ func newProcessor(s *Service, sender ports.EmailSender, o ProcessorOptions) *Pro
 		o.SendTimeout = 2 * time.Minute
 	}
 	o.SendTimeout = min(o.SendTimeout, o.Lease/2)
-	return &Processor{svc: s, sender: sender, opts: o, log: s.opts.Logger}
+	return &Processor{svc: s, sender: sender, opts: o, log: s.opts.Logger, metrics: newMetrics(s.opts.Meter)}
 }
 
 // Run runs the workers until ctx ends. Each claims a batch, sends it one
 // email at a time and claims again; with nothing due it waits for the poll
 // interval or an email queued on this instance. When ctx ends, a worker
 // finishes the email it is sending (within the send timeout) and returns
-// the rest of its batch to the queue for others.
+// the rest of its batch to the queue for others. While the workers run,
+// the queue depth gauge is refreshed every 15 s (when the queue implements
+// ports.EmailQueueDepth and a Meter records).
 func (p *Processor) Run(ctx context.Context) {
+	if p.opts.Workers <= 0 {
+		return
+	}
 	var wg sync.WaitGroup
 	for range p.opts.Workers {
 		wg.Go(func() { p.work(ctx) })
 	}
+	wg.Go(func() { p.watchDepth(ctx) })
 	wg.Wait()
 }
 
@@ -261,10 +269,13 @@ func (p *Processor) release(ls []ports.EmailLease) {
 func (p *Processor) attempt(e *ports.QueuedEmail, deferSent bool) bool {
 	ctx := ports.WithTenantID(context.Background(), e.TenantID)
 	sendCtx, cancel := context.WithTimeout(ctx, p.opts.SendTimeout)
+	start := time.Now()
 	err := p.send(sendCtx, e)
+	p.metrics.duration.Observe(time.Since(start).Seconds())
 	cancel()
 	now := p.svc.opts.Now().UTC()
 	if err == nil {
+		p.metrics.send.Add(1, resultSent)
 		if deferSent {
 			return true
 		}
@@ -276,6 +287,9 @@ func (p *Processor) attempt(e *ports.QueuedEmail, deferSent bool) bool {
 	retryAt := time.Time{}
 	if !errors.Is(err, ports.ErrEmailRejected) && e.RetryCount < e.MaxRetries {
 		retryAt = now.Add(p.backoff(e.RetryCount))
+		p.metrics.send.Add(1, resultRetry)
+	} else {
+		p.metrics.send.Add(1, resultFailed)
 	}
 	p.log.Warn("email queue: attempt failed", "email", e.ID, "tenant", e.TenantID, "err", err,
 		"permanent", errors.Is(err, ports.ErrEmailRejected), "retry_at", retryAt)

@@ -109,6 +109,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Meter receives the processor's metrics: fm_email_send_total{result},
+	// fm_email_send_duration_seconds and, when the queue implements
+	// ports.EmailQueueDepth, fm_email_queue_depth (nil: none).
+	Meter ports.Meter
 }
 
 // Service queues emails and manages the queue; its Processor sends them.

@@ -10,8 +10,10 @@ import (
 
 // objectReader reads a stored object and seeks in it without reading: the
 // storage is opened at the offset of the first Read after a Seek, so a
-// download of a range fetches only from there.
+// download of a range fetches only from there. It counts each opening and
+// the bytes read as they stream.
 type objectReader struct {
+	m     *metrics
 	ctx   context.Context
 	store ports.Storage
 	key   string
@@ -28,6 +30,7 @@ func (o *objectReader) open() error {
 		o.rc = nil
 	}
 	rc, _, err := o.store.Open(o.ctx, o.key, &ports.ByteRange{Offset: o.off, Length: -1})
+	o.m.op(opOpen, err)
 	if err != nil {
 		return err
 	}
@@ -45,6 +48,7 @@ func (o *objectReader) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := o.rc.Read(p)
+	o.m.out(n)
 	o.off += int64(n)
 	o.rcOff = o.off
 	if errors.Is(err, io.EOF) && o.off < o.size {

@@ -49,6 +49,10 @@ type Options struct {
 	SweepEvery time.Duration
 	// Logger receives what the service does in the background.
 	Logger *slog.Logger
+	// Meter receives fm_storage_bytes_total{direction} (the bytes streamed
+	// to and from the storage) and fm_storage_operations_total{op,result}
+	// (nil: none).
+	Meter ports.Meter
 }
 
 // Service is the file rules over a storage: uploads (at once, in parts, or
@@ -66,6 +70,7 @@ type Service struct {
 	now     func() time.Time
 	log     *slog.Logger
 	allowed map[string]bool
+	metrics *metrics
 }
 
 // New returns the file service storing bytes in store and records through
@@ -83,7 +88,8 @@ func New(res *resource.Service, repo ports.Repository, changes ports.ChangeFeed,
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Service{res: res, repo: repo, store: store, sniff: sniff, opts: opts, now: time.Now, log: opts.Logger, allowed: map[string]bool{}}
+	s := &Service{res: res, repo: repo, store: store, sniff: sniff, opts: opts, now: time.Now, log: opts.Logger, allowed: map[string]bool{},
+		metrics: newMetrics(opts.Meter)}
 	for _, e := range opts.AllowedExtensions {
 		s.allowed[strings.ToLower(e)] = true
 	}
@@ -222,9 +228,15 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (*doctypes.File
 	// The body is read (from the socket, through the multipart parser) in
 	// a goroutine of its own, beside the hashing and the storage's writes.
 	ra := readahead.New(body, uploadAhead)
-	hr := &hashingReader{r: ra, h: sha256.New(), max: s.opts.MaxUploadSize}
+	hr := &hashingReader{r: ra, h: sha256.New(), max: s.opts.MaxUploadSize, m: s.metrics}
 	info, err := s.store.Put(ctx, key, hr, -1, ports.PutOptions{ContentType: ctype})
 	_ = ra.Close()
+	switch {
+	case hr.over || (err != nil && hr.err != nil):
+		s.metrics.ops.Add(1, opUpload, resultAborted)
+	default:
+		s.metrics.op(opUpload, err)
+	}
 	if err != nil || hr.over {
 		s.discard(ctx, pending)
 		if hr.over {
@@ -274,8 +286,9 @@ func readHead(r io.Reader) ([]byte, io.Reader, error) {
 	return head, io.MultiReader(bytes.NewReader(head), r), nil
 }
 
-// hashingReader hashes what it passes on, and fails once more than max
-// bytes came through (over is then set).
+// hashingReader hashes what it passes on (counting it as bytes into the
+// storage), and fails once more than max bytes came through (over is then
+// set).
 type hashingReader struct {
 	r    io.Reader
 	h    hash.Hash
@@ -283,6 +296,7 @@ type hashingReader struct {
 	max  int64
 	over bool
 	err  error // the error of r, other than EOF
+	m    *metrics
 }
 
 var errTooBig = errors.New("file larger than the limit")
@@ -295,6 +309,7 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 		return 0, errTooBig
 	}
 	h.h.Write(p[:n])
+	h.m.in(n)
 	if err != nil && err != io.EOF {
 		h.err = err
 	}
@@ -351,7 +366,9 @@ func (s *Service) removeBytes(ctx context.Context, u *doctypes.FileUpload) error
 			}
 		}
 	}
-	return s.store.Delete(ctx, u.StorageKey)
+	err := s.store.Delete(ctx, u.StorageKey)
+	s.metrics.op(opDelete, err)
+	return err
 }
 
 // Get returns the File id if the principal may read it: its owner, anyone
@@ -443,7 +460,7 @@ func (s *Service) can(ctx context.Context, action ports.Action, f *doctypes.File
 // an unreachable storage is an error before anything is sent. The caller
 // closes it.
 func (s *Service) Open(ctx context.Context, f *doctypes.File, prime bool) (io.ReadSeekCloser, error) {
-	o := &objectReader{ctx: ctx, store: s.store, key: f.StorageKey, size: f.FileSize}
+	o := &objectReader{ctx: ctx, store: s.store, key: f.StorageKey, size: f.FileSize, m: s.metrics}
 	if prime && f.FileSize > 0 {
 		if err := o.open(); err != nil {
 			if errors.Is(err, core.ErrNotFound) {
@@ -557,7 +574,9 @@ func (s *Service) fileChanged(ctx context.Context, ev ports.ChangeEvent) {
 	}
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := s.store.Delete(bg, f.StorageKey); err != nil {
+	err := s.store.Delete(bg, f.StorageKey)
+	s.metrics.op(opDelete, err)
+	if err != nil {
 		s.log.WarnContext(ctx, "could not remove a deleted file's bytes", "file", f.Name, "key", f.StorageKey, "err", err)
 	}
 }

@@ -214,8 +214,14 @@ func (s *Service) PutPart(ctx context.Context, id string, n int, body io.Reader)
 	if want == 0 {
 		return ports.Part{}, core.Invalidf("part", "part %d does not exist: this upload has parts 1 to %d", n, s.view(u, nil).Parts)
 	}
-	lr := &countingReader{r: io.LimitReader(body, want+1)}
+	lr := &countingReader{r: io.LimitReader(body, want+1), m: s.metrics}
 	p, err := mp.PutPart(ctx, u.StorageKey, u.UploadID, n, lr, want)
+	switch {
+	case lr.n > want || (err != nil && (lr.err != nil || lr.n < want)):
+		s.metrics.ops.Add(1, opPart, resultAborted)
+	default:
+		s.metrics.op(opPart, err)
+	}
 	switch {
 	case lr.n > want:
 		return ports.Part{}, core.Publicf(core.ErrPayloadTooBig, "part %d must be %d bytes; more were sent", n, want)
@@ -229,16 +235,19 @@ func (s *Service) PutPart(ctx context.Context, id string, n int, body io.Reader)
 	return p, nil
 }
 
-// countingReader counts what it passes on and keeps its source's error.
+// countingReader counts what it passes on (also as bytes into the
+// storage) and keeps its source's error.
 type countingReader struct {
 	r   io.Reader
 	n   int64
 	err error
+	m   *metrics
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	c.m.in(n)
 	if err != nil && err != io.EOF {
 		c.err = err
 	}
@@ -348,9 +357,11 @@ func (s *Service) verify(ctx context.Context, u *doctypes.FileUpload) (*doctypes
 		return nil, core.Invalidf("file_size", "the uploaded file has %d bytes, not the %d announced", info.Size, u.FileSize)
 	}
 	rc, _, err := s.store.Open(ctx, u.StorageKey, nil)
+	s.metrics.op(opOpen, err)
 	if err != nil {
 		return nil, fmt.Errorf("read the uploaded file: %w", err)
 	}
+	rc = countedReadCloser{ReadCloser: rc, m: s.metrics}
 	defer rc.Close()
 	head, body, err := readHead(rc)
 	if err != nil {

@@ -55,6 +55,10 @@ type Options struct {
 	ReplayLimit int
 	// Logger receives what streams and the hub do.
 	Logger *slog.Logger
+	// Meter receives fm_websocket_connections (streams open on this
+	// instance), fm_websocket_rejected_total{reason} and
+	// fm_websocket_closed_total{reason} (nil: none).
+	Meter ports.Meter
 }
 
 func (o *Options) defaults() {
@@ -118,7 +122,7 @@ func New(res *resource.Service, repo ports.Repository, changes ports.ChangeFeed,
 	}
 	s := &Service{res: res, repo: repo, dt: dt, hub: hub, opts: opts, log: opts.Logger, origin: randomID(),
 		pubq: make(chan ports.NotificationMessage, publishQueue)}
-	s.streams.init()
+	s.streams.init(newMetrics(opts.Meter))
 	s.link.s = s
 	res.Guard(doctypes.NotificationDocType, s.guard)
 	if changes != nil {

@@ -70,11 +70,13 @@ type streams struct {
 	open   map[streamKey][]*Stream
 	slots  map[streamKey]int // admitted: opening or open
 	closed bool
+	m      metrics
 }
 
-func (r *streams) init() {
+func (r *streams) init(m metrics) {
 	r.open = map[streamKey][]*Stream{}
 	r.slots = map[streamKey]int{}
+	r.m = m
 }
 
 func (r *streams) of(k streamKey) []*Stream {
@@ -93,15 +95,19 @@ func (r *streams) all() []*Stream {
 	return out
 }
 
-// admit takes one of k's max slots.
-func (r *streams) admit(k streamKey, max int) bool {
+// admit takes one of k's max slots: "" when it did, else why not (a
+// rejection reason).
+func (r *streams) admit(k streamKey, max int) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || r.slots[k] >= max {
-		return false
+	switch {
+	case r.closed:
+		return rejectShutdown
+	case r.slots[k] >= max:
+		return rejectUserLimit
 	}
 	r.slots[k]++
-	return true
+	return ""
 }
 
 // release gives k's slot back.
@@ -125,17 +131,20 @@ func (r *streams) add(st *Stream) bool {
 	defer r.mu.Unlock()
 	if r.closed {
 		r.releaseLocked(st.key)
+		r.m.rejected.Add(1, rejectShutdown)
 		return false
 	}
 	cur := r.open[st.key]
 	next := make([]*Stream, len(cur), len(cur)+1)
 	copy(next, cur)
 	r.open[st.key] = append(next, st)
+	r.m.connections.Add(1)
 	return true
 }
 
-// remove unregisters st and frees its slot.
-func (r *streams) remove(st *Stream) {
+// remove unregisters st and frees its slot; false when st was not
+// registered.
+func (r *streams) remove(st *Stream) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := r.open[st.key]
@@ -147,7 +156,7 @@ func (r *streams) remove(st *Stream) {
 		}
 	}
 	if i < 0 {
-		return
+		return false
 	}
 	if len(cur) == 1 {
 		delete(r.open, st.key)
@@ -157,6 +166,8 @@ func (r *streams) remove(st *Stream) {
 		r.open[st.key] = next
 	}
 	r.releaseLocked(st.key)
+	r.m.connections.Add(-1)
+	return true
 }
 
 // shutdown closes every stream and admits no more.
@@ -193,21 +204,26 @@ type Ticket struct {
 // notifications, and have fewer than MaxConnectionsPerUser streams open on
 // this instance) and takes a slot. Call Open or Cancel on the ticket.
 func (s *Service) Admit(ctx context.Context) (*Ticket, error) {
+	m := s.streams.m
 	u, err := principal(ctx)
 	if err != nil {
+		m.rejected.Add(1, rejectUnauthenticated)
 		return nil, err
 	}
 	tenant := ports.TenantIDFrom(ctx)
 	if tenant == "" {
+		m.rejected.Add(1, rejectUnauthenticated)
 		return nil, core.ErrNoTenant
 	}
 	if ok, err := s.res.Can(ctx, s.dt, ports.ActionRead, nil); err != nil {
 		return nil, err
 	} else if !ok {
+		m.rejected.Add(1, rejectForbidden)
 		return nil, core.Publicf(core.ErrForbidden, "not permitted to read %s", s.dt.Name)
 	}
 	k := streamKey{tenant: tenant, user: u.ID}
-	if !s.streams.admit(k, s.opts.MaxConnectionsPerUser) {
+	if why := s.streams.admit(k, s.opts.MaxConnectionsPerUser); why != "" {
+		m.rejected.Add(1, why)
 		return nil, &core.RateLimitError{
 			Message:    fmt.Sprintf("too many notification streams open: at most %d per user", s.opts.MaxConnectionsPerUser),
 			RetryAfter: s.opts.PingInterval,
@@ -329,7 +345,9 @@ func (st *Stream) Close(reason CloseReason) {
 	st.queue = nil
 	conn := st.conn
 	st.mu.Unlock()
-	st.svc.streams.remove(st)
+	if st.svc.streams.remove(st) {
+		st.svc.streams.m.closed.Add(1, reason.label())
+	}
 	if reason != CloseClientGone && reason != CloseShutdown {
 		st.svc.log.Info("notification stream closed", "user", st.key.user, "tenant", st.key.tenant, "reason", reason.String())
 	}

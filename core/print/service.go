@@ -61,6 +61,10 @@ type Options struct {
 	QueueWait time.Duration
 	// Logger receives fallbacks.
 	Logger *slog.Logger
+	// Meter receives fm_pdf_conversions_total{result},
+	// fm_pdf_fallbacks_total{reason} and fm_pdf_conversion_duration_seconds
+	// (nil: none).
+	Meter ports.Meter
 }
 
 func (o *Options) defaults() {
@@ -99,6 +103,8 @@ type Service struct {
 	failedAt time.Time // the converter's last failure
 
 	turns chan struct{} // a token per conversion in flight
+
+	metrics *metrics
 }
 
 // SettingsSource gives the tenant's System Settings document (core/settings).
@@ -118,7 +124,7 @@ func (f SettingsFunc) Current(ctx context.Context) (any, error) { return f(ctx) 
 func New(res *resource.Service, repo ports.Repository, settings SettingsSource, renderer ports.TemplateRenderer, pdf ports.PDFConverter, opts Options) *Service {
 	opts.defaults()
 	s := &Service{res: res, repo: repo, settings: settings, renderer: renderer, pdf: pdf, opts: opts,
-		turns: make(chan struct{}, opts.MaxConversions)}
+		turns: make(chan struct{}, opts.MaxConversions), metrics: newMetrics(opts.Meter)}
 	res.Guard(doctypes.PrintFormatDocType, s.guard)
 	return s
 }
@@ -373,7 +379,9 @@ func (s *Service) render(ctx context.Context, dt *doctype.DocType, data ports.Pr
 				s.done()
 				return nil, fault(err)
 			}
+			start := time.Now()
 			pdf, err := s.pdf.HTMLToPDF(ctx, page, opts)
+			s.metrics.converted(time.Since(start), err)
 			if err == nil {
 				s.succeeded()
 				return &Result{ContentType: ContentTypePDF, PDF: &turnBody{ReadCloser: pdf, done: s.done}}, nil
@@ -390,6 +398,7 @@ func (s *Service) render(ctx context.Context, dt *doctype.DocType, data ports.Pr
 				return nil, rerr
 			}
 			res.Warning = warnUnavailable
+			s.metrics.fellBack(failureOf(err))
 			return res, nil
 		} else {
 			res, err := s.renderHTML(ctx, data, t, fault)
@@ -397,6 +406,7 @@ func (s *Service) render(ctx context.Context, dt *doctype.DocType, data ports.Pr
 				return nil, err
 			}
 			res.Warning = warn
+			s.metrics.fellBack(fallbackOf(warn))
 			return res, nil
 		}
 	}
@@ -406,6 +416,7 @@ func (s *Service) render(ctx context.Context, dt *doctype.DocType, data ports.Pr
 	}
 	if format == FormatPDF {
 		res.Warning = warnNotConfigured
+		s.metrics.fellBack(fallbackNotConfigured)
 	}
 	return res, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/ports"
@@ -112,9 +113,10 @@ func (c Config) Required() error {
 // emails and IdleTimeoutMS idle): one email at a time per connection, as
 // many at once as callers send.
 type Sender struct {
-	cfg  Config
-	from *mail.Address
-	idle chan *conn
+	cfg    Config
+	from   *mail.Address
+	idle   chan *conn
+	tracer trace.Tracer // nil: no spans
 }
 
 // conn is an open connection and what it has done.
@@ -124,8 +126,8 @@ type conn struct {
 	lastUsed time.Time
 }
 
-// New returns a sender for cfg.
-func New(cfg Config) (*Sender, error) {
+// New returns a sender for cfg (WithTracerProvider: a span per email).
+func New(cfg Config, opts ...Option) (*Sender, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -135,6 +137,9 @@ func New(cfg Config) (*Sender, error) {
 	s := &Sender{cfg: cfg, idle: make(chan *conn, cfg.MaxIdleConnections)}
 	if cfg.From != "" {
 		s.from, _ = mail.ParseAddress(cfg.From)
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	return s, nil
 }
@@ -272,6 +277,14 @@ func (s *Sender) message(ctx context.Context, msg ports.EmailMessage) (*gomail.M
 // kept connection the server has closed meanwhile is replaced before
 // anything is sent on it.
 func (s *Sender) Send(ctx context.Context, msg ports.EmailMessage) error {
+	if s.tracer != nil {
+		return s.traceSend(ctx, msg, func(ctx context.Context) error { return s.send(ctx, msg) })
+	}
+	return s.send(ctx, msg)
+}
+
+// send is Send without its span.
+func (s *Sender) send(ctx context.Context, msg ports.EmailMessage) error {
 	m, err := s.message(ctx, msg)
 	if err != nil {
 		return err

@@ -429,7 +429,23 @@ func (q *Queue) List(ctx context.Context, f ports.EmailQueueFilter) ([]ports.Que
 	return out, int(total), nil
 }
 
+// Depth returns how many emails of every tenant are Queued. It is the one
+// read of this queue that is deliberately not scoped to the tenant of ctx
+// (like Claim, it serves the processor, which spans tenants): a single
+// COUNT over the status column, returning a number and nothing of any
+// email, for the fm_email_queue_depth gauge.
+func (q *Queue) Depth(ctx context.Context) (int64, error) {
+	var n int64
+	// Cross-tenant on purpose: no tenant_id condition (see the doc comment).
+	err := q.store.DB(ctx).Raw(fmt.Sprintf(`SELECT COUNT(*) FROM %s WHERE status = ?`, q.table), ports.EmailQueued).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("email queue: depth: %w", err)
+	}
+	return n, nil
+}
+
 var (
 	_ ports.EmailQueue       = (*Queue)(nil)
 	_ ports.EmailSentBatcher = (*Queue)(nil)
+	_ ports.EmailQueueDepth  = (*Queue)(nil)
 )

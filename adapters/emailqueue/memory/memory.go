@@ -408,7 +408,27 @@ func clone(e ports.QueuedEmail) ports.QueuedEmail {
 	return e
 }
 
-var _ ports.EmailQueue = (*Queue)(nil)
+// Depth returns how many emails of every tenant are Queued (see
+// ports.EmailQueueDepth): deliberately across tenants, a count only.
+func (q *Queue) Depth(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory email queue: %w", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var n int64
+	for _, e := range q.emails {
+		if e.Status == ports.EmailQueued {
+			n++
+		}
+	}
+	return n, nil
+}
+
+var (
+	_ ports.EmailQueue      = (*Queue)(nil)
+	_ ports.EmailQueueDepth = (*Queue)(nil)
+)
 
 // erase empties a sensitive email's bodies as it ends.
 func erase(e *ports.QueuedEmail) {

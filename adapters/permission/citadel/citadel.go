@@ -44,6 +44,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/quietlog"
 	"github.com/framework-m/framework-m/ports"
@@ -186,6 +188,7 @@ type Adapter struct {
 	useFallback     bool
 	fallback        ports.PermissionEvaluator
 	client          *http.Client
+	tracer          trace.TracerProvider // nil: no spans
 	log             *slog.Logger
 	warnings        quietlog.Limiter
 	failing         atomic.Bool
@@ -225,6 +228,9 @@ func New(cfg Config, opts ...Option) (*Adapter, error) {
 	}
 	if a.client == nil {
 		a.client = defaultClient()
+	}
+	if a.tracer != nil {
+		a.client = traced(a.client, a.tracer)
 	}
 	a.warnings.Interval = LogInterval
 	return a, nil

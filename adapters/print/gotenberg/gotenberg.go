@@ -36,6 +36,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/ports"
 )
@@ -98,6 +100,10 @@ type Config struct {
 	// Client makes the requests (nil: a client of the converter's own,
 	// with bounded dialing and TLS handshakes).
 	Client *http.Client
+	// TracerProvider, when set, makes each request to the service a
+	// client span of the request that asked for the PDF, and sends the
+	// trace context along (nil: no spans).
+	TracerProvider trace.TracerProvider
 }
 
 // WithDefaults returns c with every unset field set to its default.
@@ -240,6 +246,9 @@ func New(cfg Config) (*Converter, error) {
 		tr.MaxIdleConnsPerHost = 16
 		c.client = &http.Client{Transport: tr}
 		c.owned = true
+	}
+	if cfg.TracerProvider != nil {
+		c.client = traced(c.client, cfg.TracerProvider)
 	}
 	return c, nil
 }

@@ -185,8 +185,12 @@ type Storage struct {
 // New returns a storage on the bucket of cfg, which it checks. It makes no
 // request: the server may be down at start (see Ready), and the bucket must
 // exist (see EnsureBucket).
-func New(ctx context.Context, cfg Config) (*Storage, error) {
+func New(ctx context.Context, cfg Config, opts ...Option) (*Storage, error) {
 	_ = ctx // New makes no request; ctx is for symmetry with other adapters
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("s3 storage: %w", err)
 	}
@@ -210,6 +214,10 @@ func New(ctx context.Context, cfg Config) (*Storage, error) {
 			&credentials.IAM{Client: &http.Client{Transport: tr}},
 		})
 	}
+	var rt http.RoundTripper = tr
+	if o.tracer != nil {
+		rt = traced(tr, o.tracer)
+	}
 	lookup := minio.BucketLookupAuto
 	if cfg.UsePathStyle {
 		lookup = minio.BucketLookupPath
@@ -217,7 +225,7 @@ func New(ctx context.Context, cfg Config) (*Storage, error) {
 	client, err := minio.New(host, &minio.Options{
 		Creds:        creds,
 		Secure:       secure,
-		Transport:    tr,
+		Transport:    rt,
 		Region:       cfg.Region,
 		BucketLookup: lookup,
 		MaxRetries:   maxRetries,

@@ -12,13 +12,13 @@ import (
 // Invoice is an app-defined DocType: a struct embedding doctype.Base.
 type Invoice struct {
 	doctype.Base
-	Customer string `json:"customer"`
+	Customer string `json:"customer" openapi:"required"`
 	// CustomerEmail, when set, receives a receipt when the invoice is paid
 	// (see ReceiptEmails).
 	CustomerEmail string          `json:"customer_email" gorm:"size:254"`
 	Amount        doctype.Decimal `json:"amount"`
 	Currency      string          `json:"currency" gorm:"size:3"`
-	Status        string          `json:"status" gorm:"size:16"`
+	Status        string          `json:"status" gorm:"size:16" openapi:"enum=Draft|Paid"`
 }
 
 // Invoice statuses.
