@@ -13,9 +13,11 @@ import (
 	"github.com/framework-m/framework-m/core/doctype"
 )
 
-// migrationLockKey is the PostgreSQL advisory lock held while migrating, so
-// instances starting together do not race to create the same tables.
-const migrationLockKey = 7_210_433_901
+// migrationLockClass is the first key of the PostgreSQL advisory lock held
+// while migrating, so instances starting together do not race to create
+// the same tables; the second is the schema's hash, so deployments (or
+// tests) in other schemas of one database never wait for each other.
+const migrationLockClass = 721_043_390
 
 // Migrate creates or alters the table of every registered DocType, its indexes
 // (tenant + modified_at, Meta.Unique and Meta.Indexes) and the series table.
@@ -25,7 +27,7 @@ func (r *Repository) Migrate(ctx context.Context) error {
 		// One transaction holding a transaction-scoped advisory lock: instances
 		// starting together take turns, and PostgreSQL's DDL is all or nothing.
 		return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrationLockKey).Error; err != nil {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?, hashtext(coalesce(current_schema(), '')))", migrationLockClass).Error; err != nil {
 				return fmt.Errorf("migrate: take lock: %w", err)
 			}
 			return r.migrate(tx)
