@@ -16,7 +16,8 @@ import (
 // WithMeter makes the app record its metrics on m instead of the
 // Prometheus registry [metrics] enabled builds (apps' tests pass
 // adapters/metrics/memory here and read the values back). When m has a
-// Handler() http.Handler, it serves /metrics as [metrics] says.
+// Handler() http.Handler and [metrics] enabled is set, it serves /metrics
+// as [metrics] says; otherwise its values are recorded, never served.
 func WithMeter(m ports.Meter) Option {
 	return func(o *options) { o.meter = m }
 }
@@ -41,8 +42,13 @@ func (a *App) buildMetrics(o *options) error {
 	default:
 		return nil
 	}
-	if h, ok := a.Meter.(interface{ Handler() http.Handler }); ok {
-		a.metricsHandler = h.Handler()
+	h, ok := a.Meter.(interface{ Handler() http.Handler })
+	if !ok || !a.Config.Metrics.Enabled {
+		return nil // recorded, never served
+	}
+	a.metricsHandler = h.Handler()
+	if a.Config.Metrics.Token == "" && a.Config.Metrics.Address == "" {
+		a.Logger.Warn("metrics: /metrics is served to anyone on the app's listener: set [metrics] token, or address for a private listener")
 	}
 	if addr := a.Config.Metrics.Address; addr != "" && a.metricsHandler != nil {
 		a.Go(a.serveMetrics(addr, a.metricsHandler))

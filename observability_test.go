@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	frameworkm "github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/adapters/metrics/memory"
 	"github.com/framework-m/framework-m/adapters/tracing/otlp"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/fmtest"
@@ -248,4 +249,26 @@ func TestTracingConfigRefused(t *testing.T) {
 	_, err := frameworkm.New(cfg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "tracing.endpoint")
+}
+
+// TestAppMeterServedOnlyWhenEnabled: an app's own meter records, but
+// /metrics is served only with [metrics] enabled (regression test: a
+// review found WithMeter serving it whatever the configuration said).
+func TestAppMeterServedOnlyWhenEnabled(t *testing.T) {
+	m := memory.New()
+	app := fmtest.New(t, fmtest.SQLite, frameworkm.WithMeter(m))
+	app.As(fmtest.Admin()).Get("/api/v1/resource/Role").RequireStatus(t, http.StatusOK)
+	status, _ := scrape(t, app.URL+"/metrics", "")
+	assert.Equal(t, http.StatusNotFound, status)
+	v, ok := m.Value("fm_http_requests_total", "/api/v1/resource/:doctype", "GET", "200")
+	assert.True(t, ok)
+	assert.Equal(t, 1.0, v)
+
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Metrics.Enabled = true
+	on := fmtest.NewWithConfig(t, cfg, frameworkm.WithMeter(memory.New()))
+	on.As(fmtest.Admin()).Get("/api/v1/resource/Role").RequireStatus(t, http.StatusOK)
+	status, body := scrape(t, on.URL+"/metrics", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "fm_http_requests_total")
 }

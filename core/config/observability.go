@@ -15,8 +15,8 @@ type OpenAPI struct {
 	// (404). The document is always available in code (App.OpenAPI) and
 	// from the command line (server openapi).
 	Expose string `toml:"expose"`
-	// Title and Version describe the API in the document ("" uses [app]
-	// name and the framework's version).
+	// Title and Version describe the API in the document ("" : "<[app]
+	// name> API" and "1.0.0").
 	Title   string `toml:"title"`
 	Version string `toml:"version"`
 	// Servers are the public base URLs listed in the document ("" lists

@@ -72,13 +72,15 @@ type DocTypeSchemas struct {
 // Hidden fields appear nowhere.
 func (d *Document) AddDocTypes(reg *doctype.Registry, visible func(*doctype.DocType) bool) ([]*doctype.DocType, map[string]DocTypeSchemas) {
 	var dts []*doctype.DocType
+	r := &Reflector{Refs: map[reflect.Type]string{}, InputRefs: map[reflect.Type]string{}, Opaque: map[reflect.Type]bool{}}
 	for _, dt := range reg.All() {
 		if visible == nil || visible(dt) {
 			dts = append(dts, dt)
+		} else {
+			r.Opaque[dt.Type] = true // a child table of a visible one: no fields
 		}
 	}
 	names := map[string]DocTypeSchemas{}
-	r := &Reflector{Refs: map[reflect.Type]string{}, InputRefs: map[reflect.Type]string{}}
 	used := map[string]bool{}
 	for name := range d.Components.Schemas {
 		used[name] = true

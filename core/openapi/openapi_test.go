@@ -37,7 +37,8 @@ type order struct {
 
 type orderNote struct {
 	doctype.Base
-	Text string `json:"text"`
+	Text    string `json:"text"`
+	Whisper string `json:"whisper"`
 }
 
 func registry(t *testing.T) *doctype.Registry {
@@ -45,7 +46,7 @@ func registry(t *testing.T) *doctype.Registry {
 	reg := doctype.NewRegistry()
 	doctype.MustRegister[order](reg, doctype.Meta{Name: "Sales Order", Naming: "prompt", Hidden: []string{"secret_sauce"},
 		ReadOnly: []string{"approved"}, Description: "An order."})
-	doctype.MustRegister[orderNote](reg, doctype.Meta{Name: "Order Note"})
+	doctype.MustRegister[orderNote](reg, doctype.Meta{Name: "Order Note", Hidden: []string{"whisper"}})
 	return reg
 }
 
@@ -166,12 +167,21 @@ func TestDocTypeSchemas(t *testing.T) {
 	}
 }
 
+// TestHiddenFieldsAppearNowhere: not in the DocType's schemas, nor in a
+// child table's inside another DocType's — also when the reader may see
+// the parent but not the child (regression test: a review found the
+// child's fields spelled out, Hidden ones included).
 func TestHiddenFieldsAppearNowhere(t *testing.T) {
-	d, _ := build(t, nil)
-	b, _ := json.Marshal(d)
-	for _, hidden := range []string{"secret_sauce", "internal", "Internal"} {
-		if strings.Contains(string(b), hidden) {
-			t.Errorf("hidden field %q in the document", hidden)
+	for name, visible := range map[string]func(*doctype.DocType) bool{
+		"every DocType": nil,
+		"parent only":   func(dt *doctype.DocType) bool { return dt.Name == "Sales Order" },
+	} {
+		d, _ := build(t, visible)
+		b, _ := json.Marshal(d)
+		for _, hidden := range []string{"secret_sauce", "internal", "Internal", "whisper"} {
+			if strings.Contains(string(b), hidden) {
+				t.Errorf("%s: hidden field %q in the document", name, hidden)
+			}
 		}
 	}
 }

@@ -45,6 +45,10 @@ type Reflector struct {
 	// Refs names the read schemas of struct types; InputRefs their input
 	// schemas (for a DocType X: "X" and "XCreate").
 	Refs, InputRefs map[reflect.Type]string
+	// Opaque are struct types described only as "an object": the
+	// DocTypes the reader may not see, whose fields (Hidden ones
+	// included) must not be spelled out inside another DocType's schema.
+	Opaque map[reflect.Type]bool
 }
 
 // Schema returns the schema of values of Go type t in direction dir.
@@ -82,6 +86,9 @@ func (r *Reflector) bare(t reflect.Type, dir Direction, seen map[reflect.Type]bo
 	}
 	if name, ok := r.refOf(t, dir); ok {
 		return Ref(name)
+	}
+	if r.Opaque[t] {
+		return &Schema{Type: "object", Description: "a document of a DocType not described here"}
 	}
 	if t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType) {
 		return &Schema{} // encodes itself: anything
