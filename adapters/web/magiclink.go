@@ -106,15 +106,22 @@ func (h magicLinkHandler) signIn(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body := magicLinkResponse{tokenResponse: tokenResponse{Token: out.Token}, Redirect: out.Redirect}
-	if out.Session != nil {
-		h.cookies.set(c, out.Session.Secret, out.Session.CSRFToken, out.Session.Session.ExpiresAt)
-		body.CSRFToken = out.Session.CSRFToken
+	return answerSignIn(c, h.cookies, out.LoginResult, out.Redirect, asJSON)
+}
+
+// answerSignIn answers a sign-in by link or provider: the session cookie when
+// one was started, then the login's JSON (with the redirect) for asJSON,
+// else a 303 to the redirect.
+func answerSignIn(c echo.Context, cookies sessionCookies, login auth.LoginResult, redirect string, asJSON bool) error {
+	body := magicLinkResponse{tokenResponse: tokenResponse{Token: login.Token}, Redirect: redirect}
+	if login.Session != nil {
+		cookies.set(c, login.Session.Secret, login.Session.CSRFToken, login.Session.Session.ExpiresAt)
+		body.CSRFToken = login.Session.CSRFToken
 	}
 	if asJSON {
 		return c.JSON(http.StatusOK, body)
 	}
-	return c.Redirect(http.StatusSeeOther, out.Redirect)
+	return c.Redirect(http.StatusSeeOther, redirect)
 }
 
 // head answers a link checker's HEAD without using the link.

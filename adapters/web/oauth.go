@@ -125,15 +125,7 @@ func (h oauthHandler) callback(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, out.Redirect)
 	}
-	body := magicLinkResponse{tokenResponse: tokenResponse{Token: out.Token}, Redirect: out.Redirect}
-	if out.Session != nil {
-		h.cookies.set(c, out.Session.Secret, out.Session.CSRFToken, out.Session.Session.ExpiresAt)
-		body.CSRFToken = out.Session.CSRFToken
-	}
-	if asJSON {
-		return c.JSON(http.StatusOK, body)
-	}
-	return c.Redirect(http.StatusSeeOther, out.Redirect)
+	return answerSignIn(c, h.cookies, out.LoginResult, out.Redirect, asJSON)
 }
 
 // link starts linking the provider to the signed-in user: it answers the
