@@ -153,7 +153,7 @@ func New(cfg config.Config, opts ...Option) (*App, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			_ = app.closeAll()
+			_ = app.closeAll(context.Background())
 		}
 	}()
 	if err := app.buildTracing(o); err != nil {
@@ -497,12 +497,13 @@ func (a *App) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("shutdown: workers still running: %w", ctx.Err())
 	}
-	return errors.Join(err, a.closeAll())
+	return errors.Join(err, a.closeAll(ctx))
 }
 
 // closeAll closes what the factories built, newest first, then shared
-// clients and the database.
-func (a *App) closeAll() error {
+// clients and the database, and last flushes the traces: until ctx's
+// deadline, or for at most traceFlushTimeout when it has none.
+func (a *App) closeAll(ctx context.Context) error {
 	var err error
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		err = errors.Join(err, a.closers[i].Close())
@@ -514,7 +515,7 @@ func (a *App) closeAll() error {
 	}
 	if a.tracing != nil {
 		// Last: it flushes the spans of everything above.
-		flush, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		flush, cancel := context.WithTimeout(ctx, traceFlushTimeout)
 		defer cancel()
 		err = errors.Join(err, a.tracing.Shutdown(flush))
 		a.tracing = nil

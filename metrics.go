@@ -75,7 +75,7 @@ func (a *App) serveMetrics(addr string, h http.Handler) func(ctx context.Context
 			return
 		}
 		srv := &http.Server{Handler: web.MetricsServer(h, a.Config.Metrics.Token, a.Logger), ReadHeaderTimeout: 10 * time.Second}
-		a.Logger.Info("metrics listening", "address", "http://"+ln.Addr().String()+"/metrics")
+		a.Logger.Info("metrics listening", "address", "http://"+ln.Addr().String()+web.MetricsPath)
 		go func() {
 			<-ctx.Done()
 			stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)

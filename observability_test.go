@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -241,6 +242,49 @@ func TestTracingEndToEnd(t *testing.T) {
 type keptSpans struct{ *tracetest.InMemoryExporter }
 
 func (keptSpans) Shutdown(context.Context) error { return nil }
+
+// stuckExporter never finishes an export before its context ends: a
+// collector that does not answer.
+type stuckExporter struct{ started chan struct{} }
+
+func (e stuckExporter) ExportSpans(ctx context.Context, _ []sdktrace.ReadOnlySpan) error {
+	select {
+	case e.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (stuckExporter) Shutdown(context.Context) error { return nil }
+
+// TestTracingFlushKeepsTheCallersDeadline: Shutdown flushes the spans until
+// the caller's deadline, not for a fixed time of its own (regression test:
+// the flush used to wait its own 10 s whatever the caller allowed).
+func TestTracingFlushKeepsTheCallersDeadline(t *testing.T) {
+	exp := stuckExporter{started: make(chan struct{}, 1)}
+	cfg := fmtest.Config(t, fmtest.SQLite)
+	cfg.Tracing.Enabled, cfg.Tracing.SampleRatio = true, 1
+	app := fmtest.NewWithConfig(t, cfg, frameworkm.WithSpanExporter(otlp.WithExporter(exp)))
+	app.As(fmtest.Admin()).Get("/api/v1/resource/Role").RequireStatus(t, http.StatusOK)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- app.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		require.Error(t, err, "the spans could not be exported in time")
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown outlived its caller's deadline by seconds")
+	}
+	select {
+	case <-exp.started:
+	default:
+		t.Fatal("the flush never tried to export")
+	}
+}
 
 // TestTracingConfigRefused: a bad [tracing] section stops New with its key.
 func TestTracingConfigRefused(t *testing.T) {

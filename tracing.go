@@ -3,6 +3,7 @@ package frameworkm
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -40,6 +41,10 @@ func (a *App) buildTracing(o *options) error {
 	a.tracing = tr
 	return nil
 }
+
+// traceFlushTimeout bounds the last export of spans at shutdown when the
+// caller's context has no deadline of its own.
+const traceFlushTimeout = 10 * time.Second
 
 // tracer is the app's tracer provider, nil when tracing is off.
 func (a *App) tracer() trace.TracerProvider {

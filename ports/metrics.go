@@ -47,7 +47,9 @@ type Meter interface {
 // labelValues are the values of the instrument's labels, in the order the
 // labels were named, each valid UTF-8; a call with another number of values
 // (or invalid UTF-8) panics: a programming error, found by the first test
-// that reaches the call.
+// that reaches the call. An instrument neither keeps nor changes the
+// labelValues slice (callers on hot paths pass one slice, bound once, so
+// that no call allocates).
 type Counter interface {
 	// Add adds v, which must be zero or more (a negative v panics), to the
 	// series of labelValues.

@@ -195,6 +195,9 @@ func TestHeadAnsweredWhereGetIs(t *testing.T) {
 		{"/api/v1/resource/Nope", admin, http.StatusNotFound},
 		{"/api/v1/nope", admin, http.StatusNotFound},
 		{"/api/v1/test/post-only", admin, http.StatusMethodNotAllowed},
+		{"/api/docs", admin, http.StatusOK},
+		{"/api/docs", app.Anonymous(), http.StatusUnauthorized},
+		{"/api/docs/init.js", admin, http.StatusOK},
 	} {
 		get := tc.as.Get(tc.path)
 		head := tc.as.Do(http.MethodHead, tc.path, nil)

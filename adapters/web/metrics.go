@@ -17,6 +17,9 @@ import (
 	"github.com/framework-m/framework-m/ports"
 )
 
+// MetricsPath serves the Prometheus exposition ([metrics] enabled).
+const MetricsPath = "/metrics"
+
 // The web adapter's metrics. Their label values come from fixed sets only:
 // route templates (never raw paths), a bounded set of methods, status codes,
 // strategy names, registered DocType names and the two limit scopes.
@@ -90,8 +93,14 @@ func (m *webMetrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			err = nil
 		}
 		route, method := routeLabel(c.Path()), methodLabel(c.Request().Method)
-		m.requests.Add(1, route, method, statusLabel(c.Response().Status))
-		m.duration.Observe(time.Since(start).Seconds(), route, method)
+		status := c.Response().Status
+		m.requests.Add(1, route, method, statusLabel(status))
+		if status != http.StatusSwitchingProtocols {
+			// A WebSocket's handler returns when the stream ends: its
+			// lifetime is no request latency (fm_websocket_connections
+			// counts the streams).
+			m.duration.Observe(time.Since(start).Seconds(), route, method)
+		}
 		return err
 	}
 }
@@ -223,7 +232,7 @@ func bindMetrics(e *echo.Echo, base []echo.MiddlewareFunc, handler http.Handler,
 	d := route{tag: "Operations", summary: "Prometheus metrics", access: public,
 		description: "The Prometheus text exposition: requests by route template, method and status, latencies, auth failures, permission denials, rate-limit rejections, the database pool, the email queue, audit, WebSockets, storage and PDFs. With [metrics] token set, send it as Authorization: Bearer <token> (401 otherwise).",
 		responses:   replies(replyAs(http.StatusOK, "the metrics", "text/plain", str()))}
-	docs.add(e.GET("/metrics", h.serve, base...), d)
+	docs.add(e.GET(MetricsPath, h.serve, base...), d)
 }
 
 func (h metricsHandler) serve(c echo.Context) error {
@@ -265,6 +274,7 @@ func MetricsServer(handler http.Handler, token string, log *slog.Logger) http.Ha
 	e.HideBanner, e.HidePort = true, true
 	eh := &errorHandler{log: log}
 	e.HTTPErrorHandler = eh.handle
+	e.Pre(headAsGet(e))
 	bindMetrics(e, []echo.MiddlewareFunc{assignRequestID, recoverPanic}, handler, token, nil)
 	return e
 }

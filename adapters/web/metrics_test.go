@@ -6,11 +6,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/framework-m/framework-m"
 	"github.com/framework-m/framework-m/adapters/metrics/memory"
 	ratelimit "github.com/framework-m/framework-m/adapters/ratelimit/memory"
 	"github.com/framework-m/framework-m/adapters/web"
@@ -216,4 +220,53 @@ func TestMetricsRateLimitByAddress(t *testing.T) {
 	_, ok := m.Value("fm_rate_limit_rejections_total", "user")
 	assert.False(t, ok)
 	app.Anonymous().Get("/metrics").RequireStatus(t, http.StatusNotFound) // no handler: no route
+}
+
+// HEAD is answered where GET is, on the app's listener and on a listener of
+// its own, the token checked the same.
+func TestMetricsHead(t *testing.T) {
+	m := memory.New()
+	app := withMetrics(t, newApp(t), m, m.Handler(), metricsToken, nil)
+	app.Anonymous().Do(http.MethodHead, "/metrics", nil).RequireStatus(t, http.StatusUnauthorized)
+	h := app.Anonymous().Raw(http.MethodHead, "/metrics", nil, http.Header{"Authorization": {"Bearer " + metricsToken}}).RequireStatus(t, http.StatusOK)
+	assert.Empty(t, h.Body)
+	assert.Contains(t, h.Header.Get("Content-Type"), "text/plain")
+
+	own := httptest.NewServer(web.MetricsServer(m.Handler(), metricsToken, fmtest.Logger(t)))
+	t.Cleanup(own.Close)
+	for auth, status := range map[string]int{"": http.StatusUnauthorized, "Bearer " + metricsToken: http.StatusOK} {
+		req, err := http.NewRequest(http.MethodHead, own.URL+"/metrics", nil)
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := own.Client().Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, status, res.StatusCode, "HEAD on the metrics listener, %q", auth)
+	}
+}
+
+// A WebSocket stream is counted (status 101) but its lifetime is not a
+// request latency: the duration histogram never sees it.
+func TestWebSocketLifetimeNotALatency(t *testing.T) {
+	m := memory.New()
+	cfg := notifyConfig(t, fmtest.SQLite)
+	app := notifyApp(t, cfg, frameworkm.WithMeter(m))
+	w := dial(t, app, asHeader(app, fmtest.User("ann", "Writer")), "")
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, w.c.Close(websocket.StatusNormalClosure, ""))
+	const route = "/api/v1/notifications/stream"
+	require.Eventually(t, func() bool {
+		n, _ := m.Value("fm_http_requests_total", route, "GET", "101")
+		return n == 1
+	}, 5*time.Second, 20*time.Millisecond, "the stream is counted once it ends")
+	_, _, ok := m.HistogramValue("fm_http_request_duration_seconds", route, "GET")
+	assert.False(t, ok, "no latency observed for the stream")
+
+	// An ordinary request still is.
+	app.As(fmtest.User("ann", "Writer")).Get("/api/v1/resource/Note").RequireStatus(t, http.StatusOK)
+	n, _, ok := m.HistogramValue("fm_http_request_duration_seconds", "/api/v1/resource/:doctype", "GET")
+	assert.True(t, ok)
+	assert.EqualValues(t, 1, n)
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -368,6 +369,8 @@ type openAPIHandler struct {
 	// cache holds documents by the DocTypes they show.
 	mu    sync.Mutex
 	cache map[string][]byte
+	// readers remembers what each principal may read (see readable).
+	readers map[string]readableSet
 }
 
 // maxCachedDocuments bounds the cache: one document per set of readable
@@ -382,7 +385,7 @@ func bindOpenAPI(e *echo.Echo, api *echo.Group, s *Server, docs *routeDocs) {
 	if expose == "" {
 		expose = OpenAPIAuthenticated
 	}
-	h := &openAPIHandler{server: s, echo: e, expose: expose, cache: map[string][]byte{}}
+	h := &openAPIHandler{server: s, echo: e, expose: expose, cache: map[string][]byte{}, readers: map[string]readableSet{}}
 	d := route{tag: "Meta", summary: "This OpenAPI document",
 		responses: replies(reply(http.StatusOK, "the OpenAPI 3.1 document", anyObject("an OpenAPI 3.1 document")))}
 	switch expose {
@@ -423,32 +426,89 @@ func (h *openAPIHandler) get(c echo.Context) error {
 		h.cache[key] = b
 		h.mu.Unlock()
 	}
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-cache")
-	c.Response().Header().Set(echo.HeaderVary, "Authorization, Cookie, X-API-Key")
+	hdr := c.Response().Header()
+	if h.expose == OpenAPIPublic {
+		hdr.Set(echo.HeaderCacheControl, "no-cache")
+	} else {
+		// Each caller sees their own DocTypes: no shared cache may keep it.
+		hdr.Set(echo.HeaderCacheControl, "private, no-cache")
+		hdr.Set(echo.HeaderVary, h.server.vary)
+	}
 	return c.JSONBlob(http.StatusOK, b)
+}
+
+// readableTTL is how long the DocTypes a caller may read are remembered:
+// long enough that a page of the reference (which fetches the document
+// once or twice) asks the policy once, short enough that a granted role
+// shows within seconds. Access itself is checked by every route; this set
+// only decides what the description lists.
+const readableTTL = 10 * time.Second
+
+// maxReadableEntries bounds the remembered sets (one per signed-in
+// principal in the last readableTTL).
+const maxReadableEntries = 4096
+
+// readableSet is what one principal may read, and the key naming it.
+type readableSet struct {
+	can     map[string]bool
+	key     string
+	expires time.Time
 }
 
 // readable returns the DocTypes the caller may read (as the resource API
 // checks a list: the read permission on the DocType) as a predicate, and a
-// key naming that set.
+// key naming that set. It is remembered per principal for readableTTL, so
+// the policy is not asked once per DocType on every fetch.
 func (h *openAPIHandler) readable(ctx context.Context) (func(*doctype.DocType) bool, string, error) {
 	deps := h.server.deps
-	can := map[string]bool{}
-	if deps.Registry != nil && deps.Resources != nil {
-		for _, dt := range deps.Registry.All() {
-			ok, err := deps.Resources.Can(ctx, dt, ports.ActionRead, nil)
-			if err != nil {
-				return nil, "", fmt.Errorf("openapi: may the caller read %s: %w", dt.Name, err)
+	if deps.Registry == nil || deps.Resources == nil {
+		return func(*doctype.DocType) bool { return false }, "", nil
+	}
+	who := principalKey(ctx)
+	now := time.Now()
+	h.mu.Lock()
+	e, ok := h.readers[who]
+	h.mu.Unlock()
+	if !ok || now.After(e.expires) {
+		can, err := deps.Resources.Readable(ctx, deps.Registry.All())
+		if err != nil {
+			return nil, "", fmt.Errorf("openapi: which DocTypes may the caller read: %w", err)
+		}
+		var names []string
+		for n, ok := range can {
+			if ok {
+				names = append(names, n)
 			}
-			can[dt.Name] = ok
 		}
-	}
-	var names []string
-	for n, ok := range can {
-		if ok {
-			names = append(names, n)
+		sort.Strings(names)
+		e = readableSet{can: can, key: strings.Join(names, "\x00"), expires: now.Add(readableTTL)}
+		h.mu.Lock()
+		if len(h.readers) >= maxReadableEntries {
+			for k, old := range h.readers {
+				if now.After(old.expires) {
+					delete(h.readers, k)
+				}
+			}
+			if len(h.readers) >= maxReadableEntries {
+				clear(h.readers)
+			}
 		}
+		h.readers[who] = e
+		h.mu.Unlock()
 	}
-	sort.Strings(names)
-	return func(dt *doctype.DocType) bool { return can[dt.Name] }, strings.Join(names, "\x00"), nil
+	return func(dt *doctype.DocType) bool { return e.can[dt.Name] }, e.key, nil
+}
+
+// principalKey names what a permission check depends on: the tenant, the
+// user, their roles and the credential's scopes.
+func principalKey(ctx context.Context) string {
+	u := ports.UserFrom(ctx)
+	if u == nil {
+		return ""
+	}
+	roles := slices.Clone(u.AllRoles())
+	sort.Strings(roles)
+	scopes := slices.Clone(u.Scopes)
+	sort.Strings(scopes)
+	return ports.TenantIDFrom(ctx) + "\x00" + u.ID + "\x00" + strings.Join(roles, "\x01") + "\x00" + strings.Join(scopes, "\x01")
 }

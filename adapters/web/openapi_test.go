@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -13,11 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/framework-m/framework-m"
+	"github.com/framework-m/framework-m/adapters/permission/rbac"
 	"github.com/framework-m/framework-m/adapters/web"
 	"github.com/framework-m/framework-m/core/config"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/fmtest/openapitest"
+	"github.com/framework-m/framework-m/ports"
 )
 
 // Gadget is a DocType added by the OpenAPI tests: its fields must appear in
@@ -251,4 +256,57 @@ func TestOpenAPIPathOf(t *testing.T) {
 	} {
 		assert.Equal(t, want, web.OpenAPIPathOf(in))
 	}
+}
+
+// countingPolicy is the rule evaluator, counting its decisions.
+type countingPolicy struct {
+	ports.PermissionEvaluator
+	n atomic.Int64
+}
+
+func (c *countingPolicy) Evaluate(ctx context.Context, req ports.PolicyRequest) (ports.PolicyResult, error) {
+	c.n.Add(1)
+	return c.PermissionEvaluator.Evaluate(ctx, req)
+}
+
+// TestOpenAPIAsksThePolicyOnce: fetching the document asks the policy once
+// per DocType per caller, not on every fetch, and logs no "permission
+// denied" for the DocTypes left out (listing them refuses nobody). The
+// answer is private to the caller: Cache-Control private, Vary on the
+// credentials and the tenant header.
+func TestOpenAPIAsksThePolicyOnce(t *testing.T) {
+	policy := &countingPolicy{}
+	var logs fmtest.LogBuffer
+	cfg := fullConfig(t)
+	cfg.Permissions.Backend = "counting"
+	app := fmtest.NewWithConfig(t, cfg,
+		frameworkm.WithDocType[Note](noteMeta), frameworkm.WithDocType[Gadget](gadgetMeta),
+		frameworkm.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
+		frameworkm.WithPermissionBackend("counting", frameworkm.Factory(func(d frameworkm.Deps) (ports.PermissionEvaluator, error) {
+			policy.PermissionEvaluator = rbac.New(d.Registry, rbac.Options{AdminRoles: d.Config.Permissions.AdminRoles})
+			return policy, nil
+		})))
+	writer := app.As(fmtest.User("w", "Writer"))
+
+	res := writer.Get(web.OpenAPIPath).RequireStatus(t, http.StatusOK)
+	first := policy.n.Load()
+	require.Positive(t, first, "the policy decides what the caller sees")
+	assert.Equal(t, "private, no-cache", res.Header.Get("Cache-Control"))
+	assert.Contains(t, res.Header.Get("Vary"), app.Config.Tenancy.TenantHeader)
+	assert.Contains(t, res.Header.Get("Vary"), "Authorization")
+	for range 5 {
+		writer.Get(web.OpenAPIPath).RequireStatus(t, http.StatusOK)
+	}
+	assert.Equal(t, first, policy.n.Load(), "asked again within seconds: the policy is not asked again")
+	assert.NotContains(t, logs.String(), "permission denied", "leaving a DocType out of the document refuses nobody")
+
+	// Another caller is asked about on their own; their answer differs.
+	_, gadgeteer := document(t, app.As(fmtest.User("g", "Gadgeteer")))
+	assert.Greater(t, policy.n.Load(), first)
+	assert.Contains(t, schemasOf(gadgeteer), "GadgetPart")
+	assert.NotContains(t, schemasOf(gadgeteer), "Note")
+
+	// A real refusal is still logged.
+	app.As(fmtest.User("g", "Gadgeteer")).Get("/api/v1/resource/Note").RequireStatus(t, http.StatusForbidden)
+	assert.Contains(t, logs.String(), "permission denied")
 }

@@ -128,6 +128,9 @@ type Server struct {
 	metrics *webMetrics
 	// docs describe the routes Mount registers (the OpenAPI document).
 	docs *routeDocs
+	// vary names the request headers that decide who the caller is and in
+	// which tenant: the Vary of answers that differ by caller.
+	vary string
 }
 
 // fixedTenant resolves every request to one tenant.
@@ -169,7 +172,18 @@ func New(deps Deps) *Server {
 		},
 		gateway: &gatewayGuard{headers: deps.GatewayHeaders, proxies: proxies, log: deps.Logger},
 		docs:    newRouteDocs(),
+		vary:    callerVary(deps.Config.Tenancy.TenantHeader),
 	}
+}
+
+// callerVary is the Vary value of answers that differ by caller: the
+// credentials' headers and the tenant's.
+func callerVary(tenantHeader string) string {
+	v := "Authorization, Cookie, " + auth.HeaderAPIKey
+	if tenantHeader != "" {
+		v += ", " + tenantHeader
+	}
+	return v
 }
 
 // Mount registers every route on e and makes e answer errors (including its own
@@ -204,7 +218,7 @@ func (s *Server) Mount(e *echo.Echo) {
 	bindAPIKeys(api, d.AuthService, maxBody, docs)
 	bindSessions(api, d.AuthService, cookies, docs)
 	bindAccount(api, d.Accounts, d.Registry, cookies, d.Logger, maxBody, docs)
-	bindSettings(api, d.Settings, maxBody, docs)
+	bindSettings(api, d.Settings, maxBody, s.vary, docs)
 	bindResource(api, d.Resources, maxBody, docs)
 	bindUsers(api, d.Users, maxBody, docs)
 	bindRoles(api, d.Roles, d.Explainer, d.Config.Permissions.AdminRoles, d.Users, docs)
@@ -309,10 +323,10 @@ func headAsGet(e *echo.Echo) echo.MiddlewareFunc {
 // the routes outside it.
 func frameworkPath(path string) bool {
 	switch path {
-	case APIPrefix, "/healthz", "/readyz", "/.well-known/jwks.json":
+	case APIPrefix, "/healthz", "/readyz", "/.well-known/jwks.json", MetricsPath, DocsPath:
 		return true
 	}
-	return strings.HasPrefix(path, APIPrefix+"/")
+	return strings.HasPrefix(path, APIPrefix+"/") || strings.HasPrefix(path, DocsPath+"/")
 }
 
 // hasRoute reports whether e has a route of method matching path.

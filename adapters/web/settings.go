@@ -18,15 +18,17 @@ type settingsHandler struct {
 	settings *settings.Service
 	// maxBody caps JSON request bodies ([app] max_body_bytes).
 	maxBody int64
+	// vary is the Vary of the answers (see Server.vary).
+	vary string
 }
 
 // bindSettings registers GET /settings (anyone, cacheable) and PATCH
 // /settings (signed in; the service checks who may write).
-func bindSettings(api *echo.Group, svc *settings.Service, maxBody int64, docs *routeDocs) {
+func bindSettings(api *echo.Group, svc *settings.Service, maxBody int64, vary string, docs *routeDocs) {
 	if svc == nil {
 		return
 	}
-	h := settingsHandler{settings: svc, maxBody: maxBody}
+	h := settingsHandler{settings: svc, maxBody: maxBody, vary: vary}
 	etag := map[string]*openapi.Header{"ETag": {Ref: "#/components/headers/" + openapi.ETagHeader}}
 	settingsDoc := &openapi.Response{Description: "the System Settings", Headers: etag, Content: openapi.JSON(dataOf(anyObject("the System Settings the caller may see")))}
 	docs.add(api.GET("/settings", h.get), route{tag: "Settings", summary: "System Settings (the public part to anonymous callers)", access: optional,
@@ -38,12 +40,12 @@ func bindSettings(api *echo.Group, svc *settings.Service, maxBody int64, docs *r
 		body:   jsonBody(anyObject("the settings to change")), responses: replies(status{"200", settingsDoc})})
 }
 
-func writeSettings(c echo.Context, body []byte, etag string) error {
+func (sh settingsHandler) write(c echo.Context, body []byte, etag string) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, settingsCacheControl)
 	h.Set("ETag", etag)
 	// Settings differ per tenant, and the tenant comes from these headers.
-	h.Add(echo.HeaderVary, "Authorization, Cookie, X-Tenant-ID")
+	h.Add(echo.HeaderVary, sh.vary)
 	return c.JSONBlob(http.StatusOK, wrapData(body))
 }
 
@@ -58,7 +60,7 @@ func (h settingsHandler) get(c echo.Context) error {
 		rh.Set(echo.HeaderCacheControl, settingsCacheControl)
 		return c.NoContent(http.StatusNotModified)
 	}
-	return writeSettings(c, snap.JSON, snap.ETag)
+	return h.write(c, snap.JSON, snap.ETag)
 }
 
 func (h settingsHandler) patch(c echo.Context) error {
@@ -74,7 +76,7 @@ func (h settingsHandler) patch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeSettings(c, snap.JSON, snap.ETag)
+	return h.write(c, snap.JSON, snap.ETag)
 }
 
 // etagMatch implements If-None-Match's weak comparison.

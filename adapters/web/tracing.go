@@ -68,7 +68,8 @@ const maxSpanNames = 4096
 // traceRequests returns the middleware making one server span per request,
 // or nil when Deps.Tracer is nil (tracing off: no middleware at all).
 //
-// The span is named "METHOD /route/template" (c.Path(), never the raw path,
+// Health and readiness probes and metrics scrapes are not traced (see
+// untraced). The span is named "METHOD /route/template" (c.Path(), never the raw path,
 // which holds document names) and carries the method, the route and the
 // status; a 5xx sets its status to error. A traceparent (and baggage) sent
 // by the peer is honoured only when the peer is a trusted proxy ([auth]
@@ -89,6 +90,9 @@ func (s *Server) traceRequests() echo.MiddlewareFunc {
 
 func (t *requestTracing) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if untraced(c.Path()) {
+			return next(c)
+		}
 		req := c.Request()
 		ctx := req.Context()
 		if t.propagator != nil && peerTrusted(t.proxies, req) {
@@ -130,6 +134,17 @@ func (t *requestTracing) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// untraced reports whether route is an operations probe (health,
+// readiness, metrics): called every few seconds by machines, it would fill
+// a trace store with nothing, whatever the sample ratio.
+func untraced(route string) bool {
+	switch route {
+	case "/healthz", "/readyz", MetricsPath:
+		return true
+	}
+	return false
 }
 
 // spanMethod returns the method as the spans name it: a standard method as

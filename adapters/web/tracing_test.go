@@ -308,3 +308,19 @@ func TestUnknownMethodIsOther(t *testing.T) {
 		}
 	}
 }
+
+// Health and readiness probes make no trace, even at ratio 1 and with a
+// trusted proxy's sampled traceparent: machines call them every few seconds.
+func TestProbesNotTraced(t *testing.T) {
+	s := newTracedStack(t, true, 1)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		res := s.do(http.MethodGet, path, nil, proxyAddr,
+			http.Header{"Traceparent": {"00-" + remoteTrace + "-" + remoteSpan + "-01"}})
+		require.Equal(t, http.StatusOK, res.Code, "%s: %s", path, res.Body.String())
+	}
+	assert.Empty(t, s.spans.Ended(), "no span for a probe")
+
+	// The API next to them still is.
+	require.Equal(t, http.StatusOK, s.do(http.MethodGet, "/api/v1/resource/Note", fmtest.User("w", "Writer"), strangerIP, nil).Code)
+	assert.Equal(t, "GET /api/v1/resource/:doctype", s.server(t).Name())
+}

@@ -75,15 +75,37 @@ func principal(ctx context.Context) (*ports.UserContext, error) {
 }
 
 // Can reports whether the principal in ctx may perform action on doc (nil for a
-// DocType-level check, as for create and list).
+// DocType-level check, as for create and list). A refusal is logged.
 func (s *Service) Can(ctx context.Context, dt *doctype.DocType, action ports.Action, doc any) (bool, error) {
+	return s.can(ctx, dt, action, doc, true)
+}
+
+// Readable reports, for each of dts, whether the principal in ctx may read
+// it (the DocType-level check a list makes). Unlike Can it logs nothing:
+// it answers "what may I see", which refuses nobody. Descriptions of the
+// API use it to show each caller only their DocTypes.
+func (s *Service) Readable(ctx context.Context, dts []*doctype.DocType) (map[string]bool, error) {
+	out := make(map[string]bool, len(dts))
+	for _, dt := range dts {
+		ok, err := s.can(ctx, dt, ports.ActionRead, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		out[dt.Name] = ok
+	}
+	return out, nil
+}
+
+func (s *Service) can(ctx context.Context, dt *doctype.DocType, action ports.Action, doc any, logRefusal bool) (bool, error) {
 	u, err := principal(ctx)
 	if err != nil {
 		return false, err
 	}
 	if !u.ScopeAllows(dt.Name, action) {
-		s.log.InfoContext(ctx, "permission denied", "user", u.ID, "tenant", ports.TenantIDFrom(ctx),
-			"doctype", dt.Name, "action", action, "reason", "credential scopes "+strings.Join(u.Scopes, ","))
+		if logRefusal {
+			s.log.InfoContext(ctx, "permission denied", "user", u.ID, "tenant", ports.TenantIDFrom(ctx),
+				"doctype", dt.Name, "action", action, "reason", "credential scopes "+strings.Join(u.Scopes, ","))
+		}
 		return false, nil
 	}
 	eu := s.effective(ctx, u)
@@ -105,7 +127,7 @@ func (s *Service) Can(ctx context.Context, dt *doctype.DocType, action ports.Act
 	if err != nil {
 		return false, fmt.Errorf("evaluate %s %s: %w", action, dt.Name, err)
 	}
-	if !res.Authorized {
+	if !res.Authorized && logRefusal {
 		s.log.InfoContext(ctx, "permission denied", "user", u.ID, "tenant", req.TenantID,
 			"doctype", dt.Name, "action", action, "document", req.DocName,
 			"source", res.Source, "reason", res.Reason, "policy", res.PolicyID)

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -29,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/quietlog"
@@ -200,7 +202,30 @@ type Tracing struct {
 	propagator propagation.TextMapPropagator
 	log        *slog.Logger
 	quiet      quietlog.Limiter
+
+	// installed holds what Install replaced, put back by Shutdown.
+	installed *globals
 }
+
+// globals are OpenTelemetry's process-wide settings.
+type globals struct {
+	tp         trace.TracerProvider
+	propagator propagation.TextMapPropagator
+	handler    otel.ErrorHandler
+}
+
+// OpenTelemetry's own globals, before anyone sets them: delegates that
+// forward to the first value set, for good. Shutdown never puts them back
+// (they would forward to the stopped Tracing) but no-op equivalents.
+var (
+	otelDefaultTP         = otel.GetTracerProvider()
+	otelDefaultPropagator = otel.GetTextMapPropagator()
+	otelDefaultHandler    = otel.GetErrorHandler()
+)
+
+// stopped holds the providers of Tracings shut down (few: one per app a
+// process builds), so that none is put back as a global.
+var stopped sync.Map
 
 // New builds the tracing cfg describes, enabled or not (the root calls it
 // only when cfg.Enabled): the TracerProvider, exporting in batches over
@@ -281,9 +306,33 @@ func (t *Tracing) Install() {
 	if t == nil {
 		return
 	}
+	t.installed = &globals{tp: otel.GetTracerProvider(), propagator: otel.GetTextMapPropagator(), handler: otel.GetErrorHandler()}
 	otel.SetTracerProvider(t.tp)
 	otel.SetTextMapPropagator(t.propagator)
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(t.handle))
+}
+
+// uninstall puts back the globals Install replaced, when they are still
+// t's (a later Install of another Tracing keeps its own): the provider a
+// user had set before, or a no-op one, never the stopped provider.
+func (t *Tracing) uninstall() {
+	g := t.installed
+	if g == nil || otel.GetTracerProvider() != trace.TracerProvider(t.tp) {
+		return
+	}
+	t.installed = nil
+	if _, gone := stopped.Load(g.tp); gone || g.tp == otelDefaultTP {
+		g.tp = noop.NewTracerProvider()
+	}
+	if g.propagator == otelDefaultPropagator {
+		g.propagator = propagation.NewCompositeTextMapPropagator()
+	}
+	if g.handler == otelDefaultHandler {
+		g.handler = otel.ErrorHandlerFunc(func(err error) { slog.Default().Warn("opentelemetry", "err", err) })
+	}
+	otel.SetTracerProvider(g.tp)
+	otel.SetTextMapPropagator(g.propagator)
+	otel.SetErrorHandler(g.handler)
 }
 
 // handle logs an OpenTelemetry error (a failed export), rate-limited.
@@ -305,12 +354,15 @@ func (t *Tracing) ForceFlush(ctx context.Context) error {
 }
 
 // Shutdown exports the spans still buffered and stops the provider, until
-// ctx ends; spans ended later are dropped. Call it after the server and the
+// ctx ends; spans ended later are dropped. The globals Install set are put
+// back as they were (a no-op provider when none was set). Call it after the server and the
 // background workers have stopped.
 func (t *Tracing) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
+	t.uninstall()
+	stopped.Store(trace.TracerProvider(t.tp), struct{}{})
 	if err := t.tp.Shutdown(ctx); err != nil {
 		return fmt.Errorf("tracing: shutdown: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -177,6 +178,45 @@ func TestInstallSetsTheGlobals(t *testing.T) {
 	tr.Install()
 	assert.Same(t, tr.TracerProvider(), otel.GetTracerProvider())
 	assert.Contains(t, otel.GetTextMapPropagator().Fields(), "traceparent")
+
+	// Shut down, it leaves no global pointing at the stopped provider.
+	require.NoError(t, tr.Shutdown(t.Context()))
+	assert.False(t, tr.TracerProvider() == otel.GetTracerProvider(), "not the stopped provider")
+	assert.Empty(t, otel.GetTextMapPropagator().Fields(), "the propagator as it was")
+	_, span := otel.Tracer("t").Start(t.Context(), "after")
+	assert.False(t, span.SpanContext().IsValid(), "a no-op provider: no trace")
+	span.End()
+}
+
+// A provider the user had set is put back; a later Tracing's globals are
+// left alone by an earlier one's Shutdown.
+func TestShutdownRestoresTheUsersGlobals(t *testing.T) {
+	before, beforeProp, beforeHandler := otel.GetTracerProvider(), otel.GetTextMapPropagator(), otel.GetErrorHandler()
+	t.Cleanup(func() {
+		otel.SetTracerProvider(before)
+		otel.SetTextMapPropagator(beforeProp)
+		otel.SetErrorHandler(beforeHandler)
+	})
+	users := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = users.Shutdown(context.Background()) })
+	otel.SetTracerProvider(users)
+
+	first, _ := newTracing(t, 1)
+	first.Install()
+	require.NoError(t, first.Shutdown(t.Context()))
+	assert.Same(t, users, otel.GetTracerProvider(), "the user's provider is back")
+
+	a, _ := newTracing(t, 1)
+	b, _ := newTracing(t, 1)
+	a.Install()
+	b.Install()
+	require.NoError(t, a.Shutdown(t.Context()))
+	assert.Same(t, b.TracerProvider(), otel.GetTracerProvider(), "b installed last: a's Shutdown keeps b's")
+	require.NoError(t, b.Shutdown(t.Context()))
+	assert.False(t, a.TracerProvider() == otel.GetTracerProvider(), "nor does b's put back a's stopped provider")
+	_, span := otel.Tracer("t").Start(t.Context(), "after")
+	assert.False(t, span.SpanContext().IsValid())
+	span.End()
 }
 
 func TestNilTracingIsOff(t *testing.T) {
