@@ -33,10 +33,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	vcache "github.com/pb33f/libopenapi-validator/cache"
 	"github.com/pb33f/libopenapi-validator/config"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/helpers"
@@ -86,11 +88,47 @@ func build(doc []byte) (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openapitest: parse document: %w", err)
 	}
-	v, errs := validator.NewValidator(d, config.WithoutSecurityValidation())
+	sc := &lazySchemas{}
+	sc.building.Store(true)
+	v, errs := validator.NewValidator(d, config.WithoutSecurityValidation(), config.WithSchemaCache(sc))
+	sc.building.Store(false)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("openapitest: build validator: %w", errors.Join(errs...))
 	}
 	return &Validator{doc: d, v: v}, nil
+}
+
+// lazySchemas is the validator's cache of compiled schemas, filled as
+// exchanges need them rather than all at once. The validator compiles
+// every schema of the document when it is built unless its cache says it
+// has the schema already: while it is built, this cache says so of every
+// schema (holding nothing), and afterwards it misses until an exchange
+// compiles one. A test's exchanges touch a few dozen of the document's
+// hundreds of schemas; compiling them all was most of a short test's time.
+type lazySchemas struct {
+	building atomic.Bool
+	m        sync.Map
+}
+
+func (c *lazySchemas) Load(key uint64) (*vcache.SchemaCacheEntry, bool) {
+	if c.building.Load() {
+		return nil, true // "compiled already": nothing is compiled up front
+	}
+	v, ok := c.m.Load(key)
+	if !ok {
+		return nil, false
+	}
+	return v.(*vcache.SchemaCacheEntry), true
+}
+
+func (c *lazySchemas) Store(key uint64, value *vcache.SchemaCacheEntry) {
+	if value != nil {
+		c.m.Store(key, value)
+	}
+}
+
+func (c *lazySchemas) Range(f func(key uint64, value *vcache.SchemaCacheEntry) bool) {
+	c.m.Range(func(k, v any) bool { return f(k.(uint64), v.(*vcache.SchemaCacheEntry)) })
 }
 
 // ValidateDocument checks the document against the OpenAPI specification's
