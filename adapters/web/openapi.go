@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -500,7 +501,8 @@ func (h *openAPIHandler) readable(ctx context.Context) (func(*doctype.DocType) b
 }
 
 // principalKey names what a permission check depends on: the tenant, the
-// user, their roles and the credential's scopes.
+// user, their roles, their attributes (which policies may read) and the
+// credential's scopes.
 func principalKey(ctx context.Context) string {
 	u := ports.UserFrom(ctx)
 	if u == nil {
@@ -510,5 +512,11 @@ func principalKey(ctx context.Context) string {
 	sort.Strings(roles)
 	scopes := slices.Clone(u.Scopes)
 	sort.Strings(scopes)
-	return ports.TenantIDFrom(ctx) + "\x00" + u.ID + "\x00" + strings.Join(roles, "\x01") + "\x00" + strings.Join(scopes, "\x01")
+	attrs, err := json.Marshal(u.Attributes) // map keys sorted
+	if err != nil {
+		attrs = []byte(fmt.Sprintf("%p", u)) // not to be shared
+	}
+	sum := sha256.Sum256([]byte(ports.TenantIDFrom(ctx) + "\x00" + u.ID + "\x00" + strings.Join(roles, "\x01") + "\x00" +
+		strings.Join(scopes, "\x01") + "\x00" + string(attrs)))
+	return string(sum[:]) // a bounded key, whatever the attributes hold
 }

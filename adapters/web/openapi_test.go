@@ -300,6 +300,14 @@ func TestOpenAPIAsksThePolicyOnce(t *testing.T) {
 	assert.Equal(t, first, policy.n.Load(), "asked again within seconds: the policy is not asked again")
 	assert.NotContains(t, logs.String(), "permission denied", "leaving a DocType out of the document refuses nobody")
 
+	// The same user with other attributes (which a policy may read) is
+	// asked about again.
+	attributed := fmtest.User("w", "Writer")
+	attributed.Attributes = map[string]any{"department": "sales"}
+	app.As(attributed).Get(web.OpenAPIPath).RequireStatus(t, http.StatusOK)
+	assert.Greater(t, policy.n.Load(), first, "other attributes: the policy is asked")
+	first = policy.n.Load()
+
 	// Another caller is asked about on their own; their answer differs.
 	_, gadgeteer := document(t, app.As(fmtest.User("g", "Gadgeteer")))
 	assert.Greater(t, policy.n.Load(), first)
