@@ -261,6 +261,7 @@ func TestWebSocketLifetimeNotALatency(t *testing.T) {
 		n, _ := m.Value("fm_http_requests_total", route, "GET", "101")
 		return n == 1
 	}, 5*time.Second, 20*time.Millisecond, "the stream is counted once it ends")
+	time.Sleep(100 * time.Millisecond) // what follows the count has run
 	_, _, ok := m.HistogramValue("fm_http_request_duration_seconds", route, "GET")
 	assert.False(t, ok, "no latency observed for the stream")
 

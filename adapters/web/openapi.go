@@ -370,8 +370,10 @@ type openAPIHandler struct {
 	// cache holds documents by the DocTypes they show.
 	mu    sync.Mutex
 	cache map[string][]byte
-	// readers remembers what each principal may read (see readable).
+	// readers remembers what each principal may read (see readable), and
+	// sets the distinct sets they share.
 	readers map[string]readableSet
+	sets    map[string]map[string]bool
 }
 
 // maxCachedDocuments bounds the cache: one document per set of readable
@@ -386,7 +388,7 @@ func bindOpenAPI(e *echo.Echo, api *echo.Group, s *Server, docs *routeDocs) {
 	if expose == "" {
 		expose = OpenAPIAuthenticated
 	}
-	h := &openAPIHandler{server: s, echo: e, expose: expose, cache: map[string][]byte{}, readers: map[string]readableSet{}}
+	h := &openAPIHandler{server: s, echo: e, expose: expose, cache: map[string][]byte{}, readers: map[string]readableSet{}, sets: map[string]map[string]bool{}}
 	d := route{tag: "Meta", summary: "This OpenAPI document",
 		responses: replies(reply(http.StatusOK, "the OpenAPI 3.1 document", anyObject("an OpenAPI 3.1 document")))}
 	switch expose {
@@ -449,10 +451,12 @@ const readableTTL = 10 * time.Second
 // principal in the last readableTTL).
 const maxReadableEntries = 4096
 
-// readableSet is what one principal may read, and the key naming it.
+// readableSet is what one principal may read: the names (sorted, joined
+// by NUL: the key of the document cache), shared by every principal who
+// may read the same, and when to ask again.
 type readableSet struct {
-	can     map[string]bool
 	key     string
+	names   map[string]bool
 	expires time.Time
 }
 
@@ -465,12 +469,12 @@ func (h *openAPIHandler) readable(ctx context.Context) (func(*doctype.DocType) b
 	if deps.Registry == nil || deps.Resources == nil {
 		return func(*doctype.DocType) bool { return false }, "", nil
 	}
-	who := principalKey(ctx)
+	who, cacheable := principalKey(ctx)
 	now := time.Now()
 	h.mu.Lock()
 	e, ok := h.readers[who]
 	h.mu.Unlock()
-	if !ok || now.After(e.expires) {
+	if !cacheable || !ok || now.After(e.expires) {
 		can, err := deps.Resources.Readable(ctx, deps.Registry.All())
 		if err != nil {
 			return nil, "", fmt.Errorf("openapi: which DocTypes may the caller read: %w", err)
@@ -482,7 +486,7 @@ func (h *openAPIHandler) readable(ctx context.Context) (func(*doctype.DocType) b
 			}
 		}
 		sort.Strings(names)
-		e = readableSet{can: can, key: strings.Join(names, "\x00"), expires: now.Add(readableTTL)}
+		e = readableSet{key: strings.Join(names, "\x00"), expires: now.Add(readableTTL)}
 		h.mu.Lock()
 		if len(h.readers) >= maxReadableEntries {
 			for k, old := range h.readers {
@@ -494,29 +498,48 @@ func (h *openAPIHandler) readable(ctx context.Context) (func(*doctype.DocType) b
 				clear(h.readers)
 			}
 		}
-		h.readers[who] = e
+		if len(h.sets) >= maxReadableEntries {
+			clear(h.sets) // the sets still remembered keep their maps
+		}
+		if shared, ok := h.sets[e.key]; ok {
+			e.names = shared
+		} else {
+			e.names = make(map[string]bool, len(names))
+			for _, n := range names {
+				e.names[n] = true
+			}
+			h.sets[e.key] = e.names
+		}
+		if cacheable {
+			h.readers[who] = e
+		}
 		h.mu.Unlock()
 	}
-	return func(dt *doctype.DocType) bool { return e.can[dt.Name] }, e.key, nil
+	return func(dt *doctype.DocType) bool { return e.names[dt.Name] }, e.key, nil
 }
 
 // principalKey names what a permission check depends on: the tenant, the
 // user, their roles, their attributes (which policies may read) and the
-// credential's scopes.
-func principalKey(ctx context.Context) string {
+// credential's scopes, as a SHA-256 of their JSON (bounded, and no two
+// principals spell the same). It is not cacheable when the attributes do
+// not encode as JSON.
+func principalKey(ctx context.Context) (string, bool) {
 	u := ports.UserFrom(ctx)
 	if u == nil {
-		return ""
+		return "", false
 	}
 	roles := slices.Clone(u.AllRoles())
 	sort.Strings(roles)
 	scopes := slices.Clone(u.Scopes)
 	sort.Strings(scopes)
-	attrs, err := json.Marshal(u.Attributes) // map keys sorted
+	b, err := json.Marshal(struct {
+		Tenant, User  string
+		Roles, Scopes []string
+		Attributes    map[string]any // keys sorted
+	}{ports.TenantIDFrom(ctx), u.ID, roles, scopes, u.Attributes})
 	if err != nil {
-		attrs = []byte(fmt.Sprintf("%p", u)) // not to be shared
+		return "", false
 	}
-	sum := sha256.Sum256([]byte(ports.TenantIDFrom(ctx) + "\x00" + u.ID + "\x00" + strings.Join(roles, "\x01") + "\x00" +
-		strings.Join(scopes, "\x01") + "\x00" + string(attrs)))
-	return string(sum[:]) // a bounded key, whatever the attributes hold
+	sum := sha256.Sum256(b)
+	return string(sum[:]), true
 }

@@ -308,6 +308,28 @@ func TestOpenAPIAsksThePolicyOnce(t *testing.T) {
 	assert.Greater(t, policy.n.Load(), first, "other attributes: the policy is asked")
 	first = policy.n.Load()
 
+	// So is a credential of the same user with other scopes, and one with
+	// scopes that would spell the same if joined naively: each gets its own
+	// answer.
+	for _, tc := range []struct {
+		scopes []string
+		note   bool
+	}{
+		{[]string{"read\x01Note:read"}, false}, // no DocType is "read\x01Note"
+		{[]string{"read", "Note:read"}, true},
+		{[]string{"Gadget Part:read"}, false},
+	} {
+		scoped := fmtest.User("w", "Writer")
+		scoped.Scopes = tc.scopes
+		_, d := document(t, app.As(scoped))
+		if tc.note {
+			assert.Contains(t, schemasOf(d), "Note", "scopes %q", tc.scopes)
+		} else {
+			assert.NotContains(t, schemasOf(d), "Note", "scopes %q", tc.scopes)
+		}
+	}
+	first = policy.n.Load()
+
 	// Another caller is asked about on their own; their answer differs.
 	_, gadgeteer := document(t, app.As(fmtest.User("g", "Gadgeteer")))
 	assert.Greater(t, policy.n.Load(), first)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/framework-m/framework-m"
 	"github.com/framework-m/framework-m/adapters/db"
+	"github.com/framework-m/framework-m/adapters/metrics/memory"
 	"github.com/framework-m/framework-m/adapters/web"
 	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/ports"
@@ -90,6 +91,8 @@ func tracedEcho(app *fmtest.App, tp trace.TracerProvider, w io.Writer) *echo.Ech
 		Errors:    app.Errors,
 		Tenants:   app.Tenants,
 		Routes:    []func(*echo.Group){testRoutes},
+		// /metrics is served (and must not be traced).
+		MetricsHandler: memory.New().Handler(),
 	}
 	if tp != nil {
 		deps.Tracer = tp
@@ -309,11 +312,11 @@ func TestUnknownMethodIsOther(t *testing.T) {
 	}
 }
 
-// Health and readiness probes make no trace, even at ratio 1 and with a
+// Health and readiness probes and metrics scrapes make no trace, even at ratio 1 and with a
 // trusted proxy's sampled traceparent: machines call them every few seconds.
 func TestProbesNotTraced(t *testing.T) {
 	s := newTracedStack(t, true, 1)
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		res := s.do(http.MethodGet, path, nil, proxyAddr,
 			http.Header{"Traceparent": {"00-" + remoteTrace + "-" + remoteSpan + "-01"}})
 		require.Equal(t, http.StatusOK, res.Code, "%s: %s", path, res.Body.String())

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -203,8 +204,9 @@ type Tracing struct {
 	log        *slog.Logger
 	quiet      quietlog.Limiter
 
-	// installed holds what Install replaced, put back by Shutdown.
-	installed *globals
+	// installed is what Install replaced, put back by Shutdown (nil: not
+	// installed).
+	installed *install
 }
 
 // globals are OpenTelemetry's process-wide settings.
@@ -212,6 +214,13 @@ type globals struct {
 	tp         trace.TracerProvider
 	propagator propagation.TextMapPropagator
 	handler    otel.ErrorHandler
+}
+
+// install is one Tracing's Install: the globals it replaced, and whether
+// that Tracing has been shut down since.
+type install struct {
+	prev    globals
+	stopped bool
 }
 
 // OpenTelemetry's own globals, before anyone sets them: delegates that
@@ -223,9 +232,14 @@ var (
 	otelDefaultHandler    = otel.GetErrorHandler()
 )
 
-// stopped holds the providers of Tracings shut down (few: one per app a
-// process builds), so that none is put back as a global.
-var stopped sync.Map
+// installs are the Installs of this process by provider, held weakly (a
+// provider shut down and dropped leaves nothing behind), so that a Shutdown
+// putting back a stopped Tracing's provider puts back what that one had
+// replaced instead, whatever order apps shut down in.
+var installs struct {
+	sync.Mutex
+	m map[weak.Pointer[sdktrace.TracerProvider]]*install
+}
 
 // New builds the tracing cfg describes, enabled or not (the root calls it
 // only when cfg.Enabled): the TracerProvider, exporting in batches over
@@ -306,22 +320,54 @@ func (t *Tracing) Install() {
 	if t == nil {
 		return
 	}
-	t.installed = &globals{tp: otel.GetTracerProvider(), propagator: otel.GetTextMapPropagator(), handler: otel.GetErrorHandler()}
+	in := &install{prev: globals{tp: otel.GetTracerProvider(), propagator: otel.GetTextMapPropagator(), handler: otel.GetErrorHandler()}}
+	installs.Lock()
+	if installs.m == nil {
+		installs.m = map[weak.Pointer[sdktrace.TracerProvider]]*install{}
+	}
+	for k := range installs.m {
+		if k.Value() == nil {
+			delete(installs.m, k) // its provider is gone
+		}
+	}
+	installs.m[weak.Make(t.tp)] = in
+	t.installed = in
+	installs.Unlock()
 	otel.SetTracerProvider(t.tp)
 	otel.SetTextMapPropagator(t.propagator)
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(t.handle))
 }
 
-// uninstall puts back the globals Install replaced, when they are still
-// t's (a later Install of another Tracing keeps its own): the provider a
-// user had set before, or a no-op one, never the stopped provider.
+// uninstall marks t stopped and, when the globals are still t's (a later
+// Install of another Tracing keeps its own), puts back what t replaced:
+// following the chain past Tracings stopped since, so that the provider a
+// user had set comes back, or a no-op one, never a stopped provider.
 func (t *Tracing) uninstall() {
-	g := t.installed
-	if g == nil || otel.GetTracerProvider() != trace.TracerProvider(t.tp) {
+	installs.Lock()
+	defer installs.Unlock()
+	in := t.installed
+	if in == nil {
 		return
 	}
-	t.installed = nil
-	if _, gone := stopped.Load(g.tp); gone || g.tp == otelDefaultTP {
+	in.stopped = true
+	if otel.GetTracerProvider() != trace.TracerProvider(t.tp) {
+		return
+	}
+	g := in.prev
+	for {
+		p, ok := g.tp.(*sdktrace.TracerProvider)
+		if !ok {
+			break
+		}
+		before := installs.m[weak.Make(p)]
+		if before == nil || !before.stopped {
+			break
+		}
+		g = before.prev
+	}
+	// g.tp is now a provider still running: the user's, another Tracing's
+	// not shut down yet, or otel's delegate (which forwards to a stopped one).
+	if g.tp == otelDefaultTP {
 		g.tp = noop.NewTracerProvider()
 	}
 	if g.propagator == otelDefaultPropagator {
@@ -355,14 +401,13 @@ func (t *Tracing) ForceFlush(ctx context.Context) error {
 
 // Shutdown exports the spans still buffered and stops the provider, until
 // ctx ends; spans ended later are dropped. The globals Install set are put
-// back as they were (a no-op provider when none was set). Call it after the server and the
-// background workers have stopped.
+// back as they were (a no-op provider when none was set). Call it after the
+// server and the background workers have stopped.
 func (t *Tracing) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
 	t.uninstall()
-	stopped.Store(trace.TracerProvider(t.tp), struct{}{})
 	if err := t.tp.Shutdown(ctx); err != nil {
 		return fmt.Errorf("tracing: shutdown: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -213,10 +214,38 @@ func TestShutdownRestoresTheUsersGlobals(t *testing.T) {
 	require.NoError(t, a.Shutdown(t.Context()))
 	assert.Same(t, b.TracerProvider(), otel.GetTracerProvider(), "b installed last: a's Shutdown keeps b's")
 	require.NoError(t, b.Shutdown(t.Context()))
-	assert.False(t, a.TracerProvider() == otel.GetTracerProvider(), "nor does b's put back a's stopped provider")
-	_, span := otel.Tracer("t").Start(t.Context(), "after")
-	assert.False(t, span.SpanContext().IsValid())
-	span.End()
+	assert.Same(t, users, otel.GetTracerProvider(), "nor does b's put back a's stopped provider: the user's is back")
+
+	// Shut down in the order installed, the globals go back step by step.
+	c, _ := newTracing(t, 1)
+	d, _ := newTracing(t, 1)
+	c.Install()
+	d.Install()
+	require.NoError(t, d.Shutdown(t.Context()))
+	assert.Same(t, c.TracerProvider(), otel.GetTracerProvider(), "c is still running: d puts it back")
+	require.NoError(t, c.Shutdown(t.Context()))
+	assert.Same(t, users, otel.GetTracerProvider())
+}
+
+// unhashable is a TracerProvider whose dynamic type cannot be a map key.
+type unhashable struct {
+	trace.TracerProvider
+	tags []string
+}
+
+// A provider of any type the user set is put back, even one that cannot be
+// compared or hashed (regression test: Shutdown used it as a map key).
+func TestShutdownWithAnUnhashableProvider(t *testing.T) {
+	before := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(before) })
+	users := unhashable{TracerProvider: noop.NewTracerProvider(), tags: []string{"x"}}
+	otel.SetTracerProvider(users)
+	tr, _ := newTracing(t, 1)
+	tr.Install()
+	require.NotPanics(t, func() { require.NoError(t, tr.Shutdown(t.Context())) })
+	got, ok := otel.GetTracerProvider().(unhashable)
+	require.True(t, ok, "the user's provider is back")
+	assert.Equal(t, users.tags, got.tags)
 }
 
 func TestNilTracingIsOff(t *testing.T) {
