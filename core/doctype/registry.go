@@ -160,11 +160,60 @@ func (r *Registry) Register(t reflect.Type, meta Meta) (*DocType, error) {
 			return nil, fmt.Errorf("doctype %q: table %q already used by %q", d.Name, d.Table, o.Name)
 		}
 	}
+	if err := r.checkChildTables(d); err != nil {
+		return nil, err
+	}
 	r.byName[d.Name] = d
 	r.byKey[key] = d
 	r.byType[t] = d
 	r.order = append(r.order, d)
 	return d, nil
+}
+
+// checkChildTables refuses d when it holds rows of a registered DocType
+// with Meta.Hidden fields (a child table: a field of that struct type, a
+// pointer to it or a list of them), or is such a DocType held by one
+// registered already (d among them). A child table's rows live in their
+// parent's document and are read and written whole with it, so their
+// Hidden fields would be served and accepted there. Call with r.mu held.
+func (r *Registry) checkChildTables(d *DocType) error {
+	bad := func(parent *DocType, f Field, child *DocType) error {
+		return fmt.Errorf("doctype %q: field %q holds %q rows, which has Hidden fields %v: a child table's rows are served whole "+
+			"inside their parent; keep such fields out of the child (json:\"-\" keeps a field out of the API)",
+			parent.Name, f.Name, child.Name, child.Meta.Hidden)
+	}
+	for _, f := range d.fields {
+		c := r.byType[rowType(f.Type)]
+		if rowType(f.Type) == d.Type {
+			c = d
+		}
+		if c != nil && len(c.Meta.Hidden) > 0 {
+			return bad(d, f, c)
+		}
+	}
+	if len(d.Meta.Hidden) == 0 {
+		return nil
+	}
+	for _, p := range r.order {
+		for _, f := range p.fields {
+			if rowType(f.Type) == d.Type {
+				return bad(p, f, d)
+			}
+		}
+	}
+	return nil
+}
+
+// rowType is the struct type a field of type t holds rows of (t itself, a
+// pointer to it, a slice or array of either), or nil.
+func rowType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	return t
 }
 
 // MustRegister is Register that panics on error, for package-level setup.

@@ -487,3 +487,54 @@ func TestDefaultTableIsSnakeCaseOfName(t *testing.T) {
 		assert.False(t, strings.ContainsAny(dt.TableName(), " -"), name)
 	}
 }
+
+// A line of an order: a DocType of its own, whose rows also live in their
+// parent's document (a child table).
+type orderLine struct {
+	doctype.Base
+	Item string `json:"item"`
+	Cost string `json:"cost"`
+}
+
+type order struct {
+	doctype.Base
+	Lines []orderLine `json:"lines" gorm:"serializer:json"`
+}
+
+type orderOfPointers struct {
+	doctype.Base
+	Lines []*orderLine `json:"lines" gorm:"serializer:json"`
+	Main  *orderLine   `json:"main" gorm:"serializer:json"`
+}
+
+// A child table's rows are served whole inside their parent, so a DocType
+// with Hidden fields cannot be one, in whichever order the two register
+// (the parent's API would serve and take those fields).
+func TestChildTableWithHiddenFieldsRefused(t *testing.T) {
+	lineMeta := doctype.Meta{Name: "Order Line", Hidden: []string{"cost"}}
+
+	reg := doctype.NewRegistry()
+	doctype.MustRegister[orderLine](reg, lineMeta)
+	_, err := doctype.Register[order](reg, doctype.Meta{Name: "Order"})
+	require.Error(t, err, "the parent after the child")
+	assert.Contains(t, err.Error(), `field "lines" holds "Order Line" rows, which has Hidden fields [cost]`)
+	_, err = doctype.Register[orderOfPointers](reg, doctype.Meta{Name: "Order Of Pointers"})
+	require.Error(t, err, "pointers and lists of pointers too")
+
+	reg = doctype.NewRegistry()
+	doctype.MustRegister[order](reg, doctype.Meta{Name: "Order"})
+	_, err = doctype.Register[orderLine](reg, lineMeta)
+	require.Error(t, err, "the child after the parent")
+	assert.Contains(t, err.Error(), `"Order": field "lines" holds "Order Line" rows`)
+	_, ok := reg.Get("Order Line")
+	assert.False(t, ok, "a refused DocType is not registered")
+
+	// Without Hidden fields, child tables are fine, in either order.
+	reg = doctype.NewRegistry()
+	doctype.MustRegister[order](reg, doctype.Meta{Name: "Order"})
+	doctype.MustRegister[orderLine](reg, doctype.Meta{Name: "Order Line"})
+	line := doctype.MustRegister[orderLine](doctype.NewRegistry(), lineMeta)
+	b, err := line.MarshalDoc(&orderLine{Item: "pen", Cost: "1.20"}, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "1.20", "a DocType's own Hidden fields are never served")
+}
