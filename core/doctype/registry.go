@@ -172,7 +172,7 @@ func (r *Registry) Register(t reflect.Type, meta Meta) (*DocType, error) {
 
 // checkChildTables refuses d when it holds rows of a registered DocType
 // with Meta.Hidden fields (a child table: a field of that struct type, a
-// pointer to it or a list of them), or is such a DocType held by one
+// pointer to it, or a list or map of them), or is such a DocType held by one
 // registered already (d among them). A child table's rows live in their
 // parent's document and are read and written whole with it, so their
 // Hidden fields would be served and accepted there. Call with r.mu held.
@@ -205,9 +205,9 @@ func (r *Registry) checkChildTables(d *DocType) error {
 }
 
 // rowType is the struct type a field of type t holds rows of (t itself, a
-// pointer to it, a slice or array of either), or nil.
+// pointer to it, a slice, array or map of either), or nil.
 func rowType(t reflect.Type) reflect.Type {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.Struct {

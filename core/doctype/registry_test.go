@@ -503,8 +503,9 @@ type order struct {
 
 type orderOfPointers struct {
 	doctype.Base
-	Lines []*orderLine `json:"lines" gorm:"serializer:json"`
-	Main  *orderLine   `json:"main" gorm:"serializer:json"`
+	Lines []*orderLine         `json:"lines" gorm:"serializer:json"`
+	Main  *orderLine           `json:"main" gorm:"serializer:json"`
+	ByID  map[string]orderLine `json:"by_id" gorm:"serializer:json"`
 }
 
 // A child table's rows are served whole inside their parent, so a DocType
@@ -519,7 +520,7 @@ func TestChildTableWithHiddenFieldsRefused(t *testing.T) {
 	require.Error(t, err, "the parent after the child")
 	assert.Contains(t, err.Error(), `field "lines" holds "Order Line" rows, which has Hidden fields [cost]`)
 	_, err = doctype.Register[orderOfPointers](reg, doctype.Meta{Name: "Order Of Pointers"})
-	require.Error(t, err, "pointers and lists of pointers too")
+	require.Error(t, err, "pointers, lists of pointers and maps too")
 
 	reg = doctype.NewRegistry()
 	doctype.MustRegister[order](reg, doctype.Meta{Name: "Order"})
