@@ -14,7 +14,6 @@ import (
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/auth"
-	"github.com/framework-m/framework-m/core/cleanup"
 	"github.com/framework-m/framework-m/core/doctype"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/ports"
@@ -329,29 +328,23 @@ var (
 )
 
 // Revocations is a ports.TokenRevocations on the Revoked Token DocType.
-type Revocations struct {
-	repo  ports.Repository
-	purge cleanup.Job
-}
+type Revocations struct{ expiringIDs }
 
 // NewRevocations returns revocations stored through repo.
-func NewRevocations(repo ports.Repository) *Revocations { return &Revocations{repo: repo} }
+func NewRevocations(repo ports.Repository) *Revocations {
+	return &Revocations{expiringIDs{repo: repo, doctype: doctypes.RevokedTokenDocType}}
+}
 
 // WithPurge makes Run delete the records of expired tokens (revoked or not,
 // they no longer verify) in every tenant through purger, every interval.
 func (r *Revocations) WithPurge(purger ports.Purger, interval time.Duration, log *slog.Logger) *Revocations {
-	r.purge = cleanup.Job{Purger: purger, DocType: doctypes.RevokedTokenDocType, Field: "expires_at", Interval: interval, Log: log}
+	r.withPurge(purger, interval, log)
 	return r
 }
 
-// Run purges expired records until ctx is done (see WithPurge; without it
-// Run returns at once).
-func (r *Revocations) Run(ctx context.Context) { r.purge.Run(ctx) }
-
 // Revoke records token id as revoked until exp.
 func (r *Revocations) Revoke(ctx context.Context, id, userID string, exp time.Time) error {
-	d := &doctypes.RevokedToken{Base: doctype.Base{Name: id, Owner: userID}, UserID: userID, ExpiresAt: exp.UTC()}
-	err := r.repo.Create(ctx, doctypes.RevokedTokenDocType, d)
+	err := r.record(ctx, &doctypes.RevokedToken{Base: doctype.Base{Name: id, Owner: userID}, UserID: userID, ExpiresAt: exp.UTC()})
 	if errors.Is(err, core.ErrConflict) {
 		return nil // already revoked
 	}
