@@ -370,8 +370,8 @@ type openAPIHandler struct {
 	// cache holds documents by the DocTypes they show.
 	mu    sync.Mutex
 	cache map[string][]byte
-	// readers remembers what each principal may read (see readable), and
-	// sets the distinct sets they share.
+	// readers remembers what each principal may read (see readable); sets
+	// holds the distinct sets, shared by principals who may read the same.
 	readers map[string]readableSet
 	sets    map[string]map[string]bool
 }
