@@ -7,32 +7,20 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/framework-m/framework-m/adapters/permission/citadel"
 	"github.com/framework-m/framework-m/fmtest/permtest"
+	"github.com/framework-m/framework-m/fmtest/spantest"
 	"github.com/framework-m/framework-m/ports"
 )
 
-// useW3C installs the W3C propagator globally for the test, as the
-// composition root's otlp.Tracing.Install does.
-func useW3C(t *testing.T) {
-	prev := otel.GetTextMapPropagator()
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
-}
-
 func TestDecisionIsAChildSpan(t *testing.T) {
-	useW3C(t)
+	spantest.UseW3C(t)
 	rec := &recorder{answer: func(map[string]any) string { return `{"allowed": true}` }}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	tp, spans := spantest.Recorder()
 	a := newAdapter(t, citadel.Config{Endpoint: srv.URL, Format: citadel.FormatCitadel}, citadel.WithTracerProvider(tp))
 	req := permtest.Case{Who: permtest.AnnAndRep, Action: ports.ActionRead, Doc: permtest.AnnNorth}.Request()
 
@@ -47,23 +35,14 @@ func TestDecisionIsAChildSpan(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.Authorized)
 	parent.End()
-	var call sdktrace.ReadOnlySpan
-	for _, s := range spans.Ended() {
-		if s.Name() == "citadel POST" {
-			call = s
-		}
-	}
-	require.NotNil(t, call)
-	assert.Equal(t, trace.SpanKindClient, call.SpanKind())
-	assert.Equal(t, parent.SpanContext().TraceID(), call.SpanContext().TraceID())
-	assert.Equal(t, parent.SpanContext().SpanID(), call.Parent().SpanID())
+	call := spantest.ClientChild(t, spans, parent, "citadel POST")
 	_, hdr = rec.last(t)
 	assert.Contains(t, hdr.Get("Traceparent"), call.SpanContext().TraceID().String(), "the policy service joins the trace")
 }
 
 // Without a TracerProvider the client is the one given, untouched.
 func TestNoTracerNoWrapping(t *testing.T) {
-	useW3C(t)
+	spantest.UseW3C(t)
 	rec := &recorder{answer: func(map[string]any) string { return `{"allowed": true}` }}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
