@@ -26,6 +26,7 @@ import (
 
 	"github.com/framework-m/framework-m/adapters/storage/s3"
 	"github.com/framework-m/framework-m/core/config"
+	"github.com/framework-m/framework-m/core/readahead"
 	"github.com/framework-m/framework-m/doctypes"
 	"github.com/framework-m/framework-m/fmtest"
 	"github.com/framework-m/framework-m/ports"
@@ -335,7 +336,9 @@ func (c *fileClient) download(tb testing.TB, id string, w io.Writer) (n, announc
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		tb.Fatalf("download %s: status %d: %s", id, res.StatusCode, b)
 	}
-	n, err = io.CopyBuffer(w, res.Body, make([]byte, 256<<10))
+	ra := readahead.New(res.Body, 4)
+	defer ra.Close()
+	n, err = io.Copy(w, ra)
 	if err != nil {
 		tb.Fatalf("download %s: after %d bytes: %v", id, n, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"strings"
@@ -225,12 +224,18 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (*doctypes.File
 	if err != nil {
 		return nil, err
 	}
-	// The body is read (from the socket, through the multipart parser) in
-	// a goroutine of its own, beside the hashing and the storage's writes.
-	ra := readahead.New(body, uploadAhead)
-	hr := &hashingReader{r: ra, h: sha256.New(), max: s.opts.MaxUploadSize, m: s.metrics}
+	// Three stages side by side: the body is read (from the socket,
+	// through the multipart parser) in a goroutine of its own, hashed in
+	// another as it arrives, and written by the storage in this one. The
+	// hash is whole once the storage has read the end of the body.
+	sum := sha256.New()
+	ra := readahead.NewTap(body, uploadAhead, sum)
+	hr := &countingReader{r: ra, max: s.opts.MaxUploadSize, m: s.metrics}
 	info, err := s.store.Put(ctx, key, hr, -1, ports.PutOptions{ContentType: ctype})
 	_ = ra.Close()
+	if err == nil && !hr.eof {
+		err = fmt.Errorf("the storage returned before reading the whole upload (%d bytes read)", hr.n)
+	}
 	switch {
 	case hr.over || (err != nil && hr.err != nil):
 		s.metrics.ops.Add(1, opUpload, resultAborted)
@@ -251,7 +256,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (*doctypes.File
 		FileName:          name,
 		FileSize:          info.Size,
 		ContentType:       ctype,
-		SHA256:            hex.EncodeToString(hr.h.Sum(nil)),
+		SHA256:            hex.EncodeToString(sum.Sum(nil)),
 		AttachedToDoctype: req.AttachedTo.DocType,
 		AttachedToName:    req.AttachedTo.Name,
 		IsPrivate:         req.IsPrivate == nil || *req.IsPrivate,
@@ -286,31 +291,33 @@ func readHead(r io.Reader) ([]byte, io.Reader, error) {
 	return head, io.MultiReader(bytes.NewReader(head), r), nil
 }
 
-// hashingReader hashes what it passes on (counting it as bytes into the
-// storage), and fails once more than max bytes came through (over is then
-// set).
-type hashingReader struct {
+// countingReader counts what it passes on (as bytes into the storage),
+// keeps its source's error, and, with a max, fails once more than max bytes
+// came through (over is then set).
+type countingReader struct {
 	r    io.Reader
-	h    hash.Hash
 	n    int64
 	max  int64
 	over bool
+	eof  bool  // r reported its end
 	err  error // the error of r, other than EOF
 	m    *metrics
 }
 
 var errTooBig = errors.New("file larger than the limit")
 
-func (h *hashingReader) Read(p []byte) (int, error) {
+func (h *countingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
 	h.n += int64(n)
 	if h.max > 0 && h.n > h.max {
 		h.over = true
 		return 0, errTooBig
 	}
-	h.h.Write(p[:n])
 	h.m.in(n)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		h.eof = true
+	case err != nil:
 		h.err = err
 	}
 	return n, err

@@ -235,25 +235,6 @@ func (s *Service) PutPart(ctx context.Context, id string, n int, body io.Reader)
 	return p, nil
 }
 
-// countingReader counts what it passes on (also as bytes into the
-// storage) and keeps its source's error.
-type countingReader struct {
-	r   io.Reader
-	n   int64
-	err error
-	m   *metrics
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	c.m.in(n)
-	if err != nil && err != io.EOF {
-		c.err = err
-	}
-	return n, err
-}
-
 // SessionInfo returns session id with the parts received so far.
 func (s *Service) SessionInfo(ctx context.Context, id string) (*Session, error) {
 	u, err := s.session(ctx, id, doctypes.UploadOpen, doctypes.UploadCompleting, doctypes.UploadPresigned)

@@ -7,12 +7,17 @@
 // Buffers are filled whole (a source that returns a few KiB per Read, as a
 // multipart part does, is still handed on in full buffers), and memory is
 // bounded by count × size.
+//
+// A tap (NewTap) is a third stage that sees every byte beside the consumer,
+// in a goroutine of its own: a hash then no longer takes its turn between
+// the consumer's writes.
 package readahead
 
 import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // BufferSize is the size of each read-ahead buffer: large enough that a
@@ -24,12 +29,14 @@ const BufferSize = 1 << 20
 var buffers = sync.Pool{New: func() any { b := make([]byte, BufferSize); return &b }}
 
 // chunk is one buffer: b[off:n] not yet consumed; err ends the stream after
-// it.
+// it. users counts the stages not yet done with it (the consumer, and the
+// tap when there is one); the last one hands it back to be filled again.
 type chunk struct {
 	buf    *[]byte // from buffers, taken when first filled
 	b      []byte
 	off, n int
 	err    error
+	users  atomic.Int32
 }
 
 // Reader reads its source ahead in a goroutine. Read and WriteTo must not
@@ -42,13 +49,31 @@ type Reader struct {
 	done chan struct{}
 	once sync.Once
 
+	// With a tap: the filled chunks in order for it, closed when the
+	// filling ends; tapped is closed when the tap has let go of every
+	// chunk, and tapErr is then its first error.
+	taps   chan *chunk
+	tapped chan struct{}
+	tapErr error
+
 	cur *chunk // the chunk being consumed
 	err error  // the stream's end: io.EOF or the source's error
 }
 
 // New starts reading r ahead in up to count buffers of BufferSize bytes
 // (at least one).
-func New(r io.Reader, count int) *Reader {
+func New(r io.Reader, count int) *Reader { return start(r, count, nil) }
+
+// NewTap is New, and also writes every byte read from r to tap, in order
+// and in a goroutine of its own, while the consumer reads the same buffers.
+// The Read or WriteTo that reports the end of the stream returns only once
+// tap has been given every byte (and then with tap's first error, if it
+// had one, instead of io.EOF); a hash.Hash as tap holds the stream's sum
+// from then on. After Close, tap may have seen less (or more) than the
+// consumer.
+func NewTap(r io.Reader, count int, tap io.Writer) *Reader { return start(r, count, tap) }
+
+func start(r io.Reader, count int, tap io.Writer) *Reader {
 	count = max(count, 1)
 	ra := &Reader{
 		full: make(chan *chunk, count),
@@ -59,13 +84,53 @@ func New(r io.Reader, count int) *Reader {
 	for range count {
 		ra.free <- &chunk{}
 	}
+	if tap != nil {
+		ra.taps = make(chan *chunk, count)
+		ra.tapped = make(chan struct{})
+		go ra.tap(tap)
+	}
 	go ra.fill(r)
 	return ra
+}
+
+// tap writes each chunk to w as it is filled, until the filling ends or
+// Close is called. After an error of w it no longer writes, and only
+// lets go of the chunks.
+func (ra *Reader) tap(w io.Writer) {
+	defer close(ra.tapped)
+	for {
+		var c *chunk
+		select {
+		case c = <-ra.taps:
+		case <-ra.stop:
+			return
+		}
+		if c == nil { // the filling ended
+			return
+		}
+		if ra.tapErr == nil && c.n > 0 {
+			if _, err := w.Write(c.b[:c.n]); err != nil {
+				ra.tapErr = err
+			}
+		}
+		ra.release(c)
+	}
+}
+
+// release ends one stage's use of c: the last one sends it to be filled
+// again (never blocking: at most count chunks exist).
+func (ra *Reader) release(c *chunk) {
+	if c.users.Add(-1) == 0 {
+		ra.free <- c
+	}
 }
 
 // fill reads r into free chunks until r ends or Close is called.
 func (ra *Reader) fill(r io.Reader) {
 	defer close(ra.done)
+	if ra.taps != nil {
+		defer close(ra.taps)
+	}
 	for {
 		var c *chunk
 		select {
@@ -79,6 +144,12 @@ func (ra *Reader) fill(r io.Reader) {
 		}
 		n, err := Fill(r, c.b)
 		c.off, c.n, c.err = 0, n, err
+		if ra.taps != nil {
+			c.users.Store(2)
+			ra.taps <- c // never blocks: at most count chunks exist
+		} else {
+			c.users.Store(1)
+		}
 		select {
 		case ra.full <- c: // never blocks: at most count chunks exist
 		case <-ra.stop:
@@ -114,10 +185,10 @@ func (ra *Reader) next() *chunk {
 		c := ra.cur
 		ra.cur = nil
 		if c.err != nil {
-			ra.err = c.err
+			ra.end(c.err)
 			return nil
 		}
-		ra.free <- c
+		ra.release(c)
 	}
 	if ra.err != nil {
 		return nil
@@ -135,10 +206,23 @@ func (ra *Reader) next() *chunk {
 	}
 	ra.cur = c
 	if c.n == 0 { // an empty last chunk
-		ra.cur, ra.err = nil, c.err
+		ra.cur = nil
+		ra.end(c.err)
 		return nil
 	}
 	return c
+}
+
+// end ends the stream with err, the source's: with a tap, once the tap has
+// been given every byte, and with its error if it failed.
+func (ra *Reader) end(err error) {
+	if ra.tapped != nil {
+		<-ra.tapped // the filling ended: the tap ends after the last chunk
+		if ra.tapErr != nil {
+			err = ra.tapErr
+		}
+	}
+	ra.err = err
 }
 
 // Read copies read-ahead bytes into p.
@@ -179,17 +263,18 @@ func (ra *Reader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// Close stops reading ahead and waits until the goroutine has let go of the
-// source: it returns once a Read of the source in progress returns. The
-// buffers go back to be reused; Read and WriteTo fail from then on.
+// Close stops reading ahead and waits until the goroutines have let go of
+// the source (and of the tap): it returns once a Read of the source (or a
+// Write of the tap) in progress returns. The buffers go back to be reused;
+// Read and WriteTo fail from then on.
 func (ra *Reader) Close() error {
 	ra.once.Do(func() {
 		close(ra.stop)
 		<-ra.done
-		recycle := func(c *chunk) {
-			if c != nil && c.buf != nil {
-				buffers.Put(c.buf)
-				c.buf, c.b = nil, nil
+		if ra.tapped != nil {
+			<-ra.tapped
+			for c := range ra.taps { // closed by fill
+				recycle(c)
 			}
 		}
 		recycle(ra.cur)
@@ -206,4 +291,13 @@ func (ra *Reader) Close() error {
 		}
 	})
 	return nil
+}
+
+// recycle puts c's buffer back in the pool, once: a chunk may be queued
+// for both the consumer and the tap when the Reader is closed.
+func recycle(c *chunk) {
+	if c != nil && c.buf != nil {
+		buffers.Put(c.buf)
+		c.buf, c.b = nil, nil
+	}
 }

@@ -211,3 +211,145 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 	g.reads.Add(1)
 	return copy(p, make([]byte, 1024)), nil
 }
+
+// TestTapSeesEveryByte: the tap is given the whole stream, in order, by the
+// time the Read or WriteTo that reports its end returns, for streams of
+// several lengths and sources that return little at a time.
+func TestTapSeesEveryByte(t *testing.T) {
+	for _, n := range []int{0, 1, readahead.BufferSize, 3*readahead.BufferSize + 5} {
+		want := payload(n)
+		for _, count := range []int{1, 2, 4} {
+			var tapped bytes.Buffer
+			ra := readahead.NewTap(&smallReader{r: bytes.NewReader(want), max: 4096}, count, &tapped)
+			got, err := io.ReadAll(ra)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%d bytes (count %d), Read: got %d bytes, err %v", n, count, len(got), err)
+			}
+			if !bytes.Equal(tapped.Bytes(), want) { // read before Close: ReadAll's EOF waited for the tap
+				t.Fatalf("%d bytes (count %d): the tap had %d bytes (equal %v) when the stream ended", n, count, tapped.Len(), bytes.Equal(tapped.Bytes(), want))
+			}
+			ra.Close()
+
+			tapped.Reset()
+			ra = readahead.NewTap(bytes.NewReader(want), count, &tapped)
+			var buf bytes.Buffer
+			if k, err := io.Copy(&buf, ra); err != nil || k != int64(n) || !bytes.Equal(tapped.Bytes(), want) {
+				t.Fatalf("%d bytes (count %d), WriteTo: wrote %d, err %v; the tap had %d bytes", n, count, k, err, tapped.Len())
+			}
+			ra.Close()
+		}
+	}
+}
+
+// TestTapRunsBesideTheConsumer: while the tap is held in its first Write,
+// the consumer still reads the buffers after the first one (the tap is not
+// a step of the consumer's reads); the end of the stream is reported only
+// once the tap has caught up.
+func TestTapRunsBesideTheConsumer(t *testing.T) {
+	want := payload(3 * readahead.BufferSize)
+	tap := &heldWriter{gate: make(chan struct{}), entered: make(chan struct{}, 10)}
+	ra := readahead.NewTap(bytes.NewReader(want), 4, tap)
+	defer ra.Close()
+	<-tap.entered
+	got := make([]byte, len(want))
+	read := make(chan error, 1)
+	go func() { _, err := io.ReadFull(ra, got); read <- err }()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the consumer could not read while the tap was busy with the first buffer")
+	}
+	ended := make(chan error, 1)
+	go func() { _, err := ra.Read(make([]byte, 1)); ended <- err }()
+	select {
+	case err := <-ended:
+		t.Fatalf("the end of the stream (%v) was reported while the tap still held the first buffer", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(tap.gate)
+	if err := <-ended; !errors.Is(err, io.EOF) {
+		t.Fatalf("the end of the stream = %v, want io.EOF", err)
+	}
+	if !bytes.Equal(got, want) || !bytes.Equal(tap.buf.Bytes(), want) {
+		t.Fatalf("consumer equal %v, tap equal %v (%d bytes)", bytes.Equal(got, want), bytes.Equal(tap.buf.Bytes(), want), tap.buf.Len())
+	}
+}
+
+// heldWriter keeps what it is given; its first Write waits for gate.
+type heldWriter struct {
+	gate    chan struct{}
+	entered chan struct{}
+	buf     bytes.Buffer
+	once    atomic.Bool
+}
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	if h.once.CompareAndSwap(false, true) {
+		h.entered <- struct{}{}
+		<-h.gate
+	}
+	return h.buf.Write(p)
+}
+
+// TestTapErrorEndsTheStream: a tap that fails ends the stream with its
+// error instead of io.EOF (the consumer read every byte, but what needed
+// them all did not get them), and is not written to again.
+func TestTapErrorEndsTheStream(t *testing.T) {
+	boom := errors.New("tap failed")
+	tap := &refusingWriter{err: boom}
+	ra := readahead.NewTap(bytes.NewReader(payload(3*readahead.BufferSize)), 2, tap)
+	defer ra.Close()
+	got, err := io.ReadAll(ra)
+	if !errors.Is(err, boom) {
+		t.Fatalf("ReadAll = %d bytes, %v; want the tap's error", len(got), err)
+	}
+	if n := tap.writes.Load(); n != 1 {
+		t.Fatalf("the tap was written %d times, want once (not after its error)", n)
+	}
+}
+
+// refusingWriter fails every Write with err, and counts them.
+type refusingWriter struct {
+	err    error
+	writes atomic.Int32
+}
+
+func (f *refusingWriter) Write([]byte) (int, error) { f.writes.Add(1); return 0, f.err }
+
+// TestCloseWaitsForTheTap: Close in the middle of a stream returns only
+// once the tap's Write in progress does, and leaves no goroutine behind.
+func TestCloseWaitsForTheTap(t *testing.T) {
+	before := runtime.NumGoroutine()
+	tap := &heldWriter{gate: make(chan struct{}), entered: make(chan struct{}, 10)}
+	ra := readahead.NewTap(bytes.NewReader(payload(8*readahead.BufferSize)), 2, tap)
+	<-tap.entered
+	if _, err := io.ReadFull(ra, make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { ra.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while the tap's Write was still running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(tap.gate)
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return after the tap's Write did")
+	}
+	if _, err := ra.Read(make([]byte, 10)); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("Read after Close = %v, want io.ErrClosedPipe", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after Close, %d before", n, before)
+	}
+}
