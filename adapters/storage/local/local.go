@@ -919,11 +919,18 @@ func (s *Storage) commit(ctx context.Context, key string, st staged, contentType
 }
 
 // renameInto renames from to to, creating to's folders; it tries again when
-// a Delete pruned them in between.
+// a Delete pruned them in between, which MkdirAll itself may report: as
+// ENOENT (a folder it opened was removed before it made the next one in
+// it) or as EEXIST (it found the folder there, and it was gone when it
+// looked at what was there). A real object in a folder's place fails every
+// try.
 func (s *Storage) renameInto(from, to string) error {
 	var err error
 	for range 5 {
 		if err = s.root.MkdirAll(path.Dir(to), dirPerm); err != nil {
+			if errors.Is(err, fs.ErrExist) || notExist(err) {
+				continue
+			}
 			return err
 		}
 		if err = s.root.Rename(from, to); err == nil || !notExist(err) {
