@@ -26,6 +26,11 @@ type table struct {
 	update  []string          // columns Update writes
 	decimal map[string]bool   // columns holding doctype.Decimal
 	times   [][]int           // index paths of time.Time and *time.Time fields
+	// insert is every column a new row is written with, in order, and
+	// insertFields the struct fields that hold them (InsertBatch's COPY);
+	// none when the DocType has child tables.
+	insert       []string
+	insertFields []*schema.Field
 }
 
 // Repository is the GORM implementation of ports.Repository. On SQLite it
@@ -181,6 +186,14 @@ func (r *Repository) table(name string) (*table, error) {
 		return nil, fmt.Errorf("parse %s: %w", dt.Name, err)
 	}
 	t = &table{dt: dt, columns: map[string]string{}, decimal: map[string]bool{}}
+	if len(sch.Relationships.Relations) == 0 { // a COPY writes no child rows
+		for _, c := range sch.DBNames {
+			if sf := sch.FieldsByDBName[c]; sf.Creatable {
+				t.insert = append(t.insert, c)
+				t.insertFields = append(t.insertFields, sf)
+			}
+		}
+	}
 	for _, f := range dt.Fields() {
 		if !f.Stored {
 			continue

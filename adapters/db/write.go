@@ -8,8 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
 
 	"github.com/framework-m/framework-m/core"
 	"github.com/framework-m/framework-m/core/doctype"
@@ -86,8 +90,13 @@ func (r *Repository) Create(ctx context.Context, doctypeName string, doc any) er
 }
 
 // InsertBatch stores docs (a slice of pointers to the DocType's struct) as
-// they are, 100 rows a statement, skipping those whose tenant and name
-// exist already (ports.BatchInserter).
+// they are, skipping those whose tenant and name exist already
+// (ports.BatchInserter). On PostgreSQL, outside a transaction, the rows go
+// in one COPY, which costs the server about half as much per row as an
+// INSERT's VALUES; a batch that meets a row stored already (sent again
+// after an unconfirmed commit) is then inserted again with INSERT … ON
+// CONFLICT DO NOTHING. Elsewhere it is INSERTs of 100 rows. A COPY runs
+// beside GORM: it makes no trace span.
 func (r *Repository) InsertBatch(ctx context.Context, doctypeName string, docs any) error {
 	t, err := r.table(doctypeName)
 	if err != nil {
@@ -101,7 +110,21 @@ func (r *Repository) InsertBatch(ctx context.Context, doctypeName string, docs a
 		return nil
 	}
 	for i := range v.Len() {
+		if v.Index(i).IsNil() {
+			return fmt.Errorf("insert batch of %s: document %d is nil", t.dt.Name, i)
+		}
 		normalizeTimes(t, v.Index(i).Interface())
+	}
+	if r.postgres && txOf(ctx) == nil && len(t.insert) > 0 {
+		err := r.copyRows(ctx, t, v)
+		var pe *pgconn.PgError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &pe) && pe.Code == uniqueViolation, errors.Is(err, errNoCopy):
+		default:
+			return fmt.Errorf("insert batch of %s: %w", t.dt.Name, translate(err))
+		}
 	}
 	return r.write(ctx, func(conn *gorm.DB) error {
 		err := conn.Table(t.dt.Table).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(docs, 100).Error
@@ -111,6 +134,61 @@ func (r *Repository) InsertBatch(ctx context.Context, doctypeName string, docs a
 		return nil
 	})
 }
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const uniqueViolation = "23505"
+
+// errNoCopy: the pool's connections are not pgx's (a dialector of the
+// app's own), so there is no COPY.
+var errNoCopy = errors.New("the connection cannot COPY")
+
+// copyRows writes docs (a non-empty slice of pointers to t's struct) in one
+// COPY on a connection of the pool: all or nothing.
+func (r *Repository) copyRows(ctx context.Context, t *table, docs reflect.Value) error {
+	sqlDB, err := r.db.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return errNoCopy
+		}
+		src := &copySource{ctx: ctx, fields: t.insertFields, docs: docs, i: -1, row: make([]any, len(t.insertFields))}
+		_, err := pc.Conn().CopyFrom(ctx, pgx.Identifier{t.dt.Table}, t.insert, src)
+		return err
+	})
+}
+
+// copySource hands COPY the column values of one document after another,
+// in one reused row.
+type copySource struct {
+	ctx    context.Context
+	fields []*schema.Field
+	docs   reflect.Value
+	i      int
+	row    []any
+}
+
+func (s *copySource) Next() bool {
+	s.i++
+	return s.i < s.docs.Len()
+}
+
+func (s *copySource) Values() ([]any, error) {
+	doc := s.docs.Index(s.i).Elem()
+	for j, f := range s.fields {
+		s.row[j], _ = f.ValueOf(s.ctx, doc)
+	}
+	return s.row, nil
+}
+
+func (*copySource) Err() error { return nil }
 
 // seriesRow is one naming-series counter.
 type seriesRow struct {

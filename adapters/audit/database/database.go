@@ -21,12 +21,23 @@ const maxPage = 1000
 // Log writes and reads Activity Log rows through a repository.
 type Log struct {
 	repo ports.Repository
+	// timeField orders and bounds queries: modified_at, which the indexes
+	// hold, where rows are stored as they are (a ports.BatchInserter's,
+	// whose modified_at is the entry's timestamp); else timestamp, as a
+	// repository's Create stamps modified_at with its own clock.
+	timeField string
 }
 
 // New returns a Log over repo, in which the Activity Log DocType is
 // registered. Pass the repository without change events: Activity Log rows
 // are not audited, and nobody needs to hear of them.
-func New(repo ports.Repository) *Log { return &Log{repo: repo} }
+func New(repo ports.Repository) *Log {
+	l := &Log{repo: repo, timeField: "timestamp"}
+	if _, ok := repo.(ports.BatchInserter); ok {
+		l.timeField = doctype.FieldModifiedAt
+	}
+	return l
+}
 
 // Log stores entries in one transaction: in a few multi-row statements when
 // the repository is a ports.BatchInserter, else one create each. An entry
@@ -108,7 +119,7 @@ func (l *Log) Query(ctx context.Context, f ports.AuditFilter, page ports.AuditPa
 		return ports.AuditResult{}, fmt.Errorf("audit query without a tenant: %w", core.ErrValidation)
 	}
 	q := ports.Query{
-		Orders:    []ports.Order{{Field: "timestamp", Desc: true}, {Field: doctype.FieldName, Desc: true}},
+		Orders:    []ports.Order{{Field: l.timeField, Desc: true}, {Field: doctype.FieldName, Desc: true}},
 		Limit:     min(max(page.Limit, 1), maxPage),
 		Offset:    max(page.Offset, 0),
 		SkipCount: page.SkipTotal,
@@ -121,10 +132,10 @@ func (l *Log) Query(ctx context.Context, f ports.AuditFilter, page ports.AuditPa
 		}
 	}
 	if !f.From.IsZero() {
-		q.Filters = append(q.Filters, ports.Filter{Field: "timestamp", Op: ports.OpGe, Value: f.From.UTC()})
+		q.Filters = append(q.Filters, ports.Filter{Field: l.timeField, Op: ports.OpGe, Value: f.From.UTC()})
 	}
 	if !f.To.IsZero() {
-		q.Filters = append(q.Filters, ports.Filter{Field: "timestamp", Op: ports.OpLt, Value: f.To.UTC()})
+		q.Filters = append(q.Filters, ports.Filter{Field: l.timeField, Op: ports.OpLt, Value: f.To.UTC()})
 	}
 	res, err := l.repo.List(ports.WithTenantID(ctx, f.TenantID), doctypes.ActivityLogDocType, q)
 	if err != nil {
