@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,6 +94,18 @@ func TestInsertBatch(t *testing.T) {
 			}
 		}
 		assert.Equal(t, map[string]string{"t1/r0": "new", "t1/r1": "a", "t1/r2": "c", "t1/r3": "new", "t2/r1": "b"}, kinds)
+
+		// Batches of more than one INSERT's 100 rows, sent again with more:
+		// every row once.
+		var many []*record
+		for i := range 130 {
+			many = append(many, newRecord("t3", fmt.Sprintf("m%03d", i), "m", at))
+		}
+		require.NoError(t, bi.InsertBatch(ctx, recordDocType, many[:120]))
+		require.NoError(t, bi.InsertBatch(ctx, recordDocType, many))
+		res, err := repo.List(ports.WithTenantID(ctx, "t3"), recordDocType, ports.Query{Limit: 1})
+		require.NoError(t, err)
+		assert.EqualValues(t, 130, res.Total)
 
 		// In a transaction that rolls back: nothing.
 		boom := errors.New("boom")
