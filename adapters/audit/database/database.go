@@ -39,8 +39,9 @@ func New(repo ports.Repository) *Log {
 	return l
 }
 
-// Log stores entries in one transaction: in a few multi-row statements when
-// the repository is a ports.BatchInserter, else one create each. An entry
+// Log stores entries all or nothing: through the repository's InsertBatch
+// when it is a ports.BatchInserter (one COPY on PostgreSQL, a few multi-row
+// statements on SQLite), else one create each in one transaction. An entry
 // already stored (a batch tried again after its commit was not confirmed)
 // is skipped.
 func (l *Log) Log(ctx context.Context, entries ...ports.AuditEntry) error {
