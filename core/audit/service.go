@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,20 +93,28 @@ type Stats struct {
 }
 
 // Service records audit entries and writes them to a ports.AuditLog.
+//
+// Recorded entries wait in a slice under a mutex, not in a channel: a
+// channel send wakes the writer for every entry, which on a busy machine
+// costs each audited request a thread wake-up. The writer is woken only
+// when the slice stops being empty (to start the flush interval) and when
+// it holds a whole batch.
 type Service struct {
 	sink ports.AuditLog
 	reg  *doctype.Registry
 	opts Options
 
-	queue   chan ports.AuditEntry
+	mu      sync.Mutex         // guards pending, held and closed
+	pending []ports.AuditEntry // recorded, not yet taken by the writer
+	held    int                // taken by the writer, not yet written: with pending, at most QueueSize
+	closed  bool               // entries are dropped from now on
+	spare   []ports.AuditEntry // the writer's: the other buffer, swapped with pending
+	kick    chan struct{}      // one token: the writer has entries to look at
 	flushes chan chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
-	running atomic.Bool  // the writer (Run, or Close when Run never ran) has started
-	closing sync.RWMutex // enqueue holds it for reading while it checks closed and sends
-	closed  bool         // under closing: entries are dropped from now on
+	running atomic.Bool // the writer (Run, or Close when Run never ran) has started
 	once    sync.Once
-	batch   []ports.AuditEntry // the writer's
 
 	written, dropped, lost atomic.Int64
 	lastDropLog            atomic.Int64 // unix nanos of the last "dropped" log line
@@ -120,7 +129,7 @@ func New(sink ports.AuditLog, reg *doctype.Registry, opts Options) *Service {
 		sink:    sink,
 		reg:     reg,
 		opts:    opts,
-		queue:   make(chan ports.AuditEntry, opts.QueueSize),
+		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -157,23 +166,39 @@ func (s *Service) Record(ctx context.Context, entries ...ports.AuditEntry) {
 // Record outside any tenant) is dropped and counted: no backend could
 // store it, and it would fail its whole batch.
 func (s *Service) enqueue(entries []ports.AuditEntry) {
-	s.closing.RLock()
-	defer s.closing.RUnlock()
+	var closed, noTenant, full int64
+	s.mu.Lock()
+	was := len(s.pending)
 	for _, e := range entries {
 		switch {
 		case s.closed:
-			s.drop(1, dropClosed, "the audit trail is closed")
+			closed++
 		case e.TenantID == "":
-			s.drop(1, dropNoTenant, "an audit entry without a tenant")
+			noTenant++
+		case len(s.pending)+s.held >= s.opts.QueueSize:
+			full++
 		default:
-			select {
-			case s.queue <- e:
-			default:
-				s.drop(1, dropQueueFull, "the audit queue is full")
-			}
+			s.pending = append(s.pending, e)
 		}
 	}
-	s.metrics.depth.Set(float64(len(s.queue)))
+	n := len(s.pending)
+	s.mu.Unlock()
+	s.metrics.depth.Set(float64(n))
+	if (was == 0 && n > 0) || (was < s.opts.BatchSize && n >= s.opts.BatchSize) {
+		select { // wake the writer: a first entry to time, or a whole batch
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	if closed > 0 {
+		s.drop(closed, dropClosed, "the audit trail is closed")
+	}
+	if noTenant > 0 {
+		s.drop(noTenant, dropNoTenant, "an audit entry without a tenant")
+	}
+	if full > 0 {
+		s.drop(full, dropQueueFull, "the audit queue is full")
+	}
 }
 
 // fill completes e from ctx.
@@ -235,9 +260,9 @@ func (s *Service) Run(ctx context.Context) {
 	defer stop()
 	go func() { <-s.stop; close(quit) }()
 	wctx := context.WithoutCancel(ctx)
-	s.batch = make([]ports.AuditEntry, 0, s.opts.BatchSize)
 	timer := time.NewTimer(s.opts.FlushInterval)
 	timer.Stop()
+	armed := false // the timer runs for the oldest entry waiting
 	for {
 		select {
 		case <-quit:
@@ -246,19 +271,25 @@ func (s *Service) Run(ctx context.Context) {
 		default:
 		}
 		select {
-		case e := <-s.queue:
-			s.batch = append(s.batch, e)
-			if len(s.batch) == 1 {
-				timer.Reset(s.opts.FlushInterval)
-			}
-			if len(s.batch) == s.opts.BatchSize {
+		case <-s.kick:
+			s.mu.Lock()
+			n := len(s.pending)
+			s.mu.Unlock()
+			switch {
+			case n >= s.opts.BatchSize:
+				s.drain(wctx, quit)
 				timer.Stop()
-				s.flush(wctx, quit)
+				armed = false
+			case n > 0 && !armed:
+				timer.Reset(s.opts.FlushInterval)
+				armed = true
 			}
 		case <-timer.C:
-			s.flush(wctx, quit)
+			armed = false
+			s.drain(wctx, quit)
 		case reply := <-s.flushes:
 			timer.Stop()
+			armed = false
 			s.drain(wctx, quit)
 			close(reply)
 		case <-quit:
@@ -268,37 +299,44 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// flush writes the batch gathered so far.
-func (s *Service) flush(ctx context.Context, quit <-chan struct{}) {
-	if len(s.batch) > 0 {
-		s.write(ctx, s.batch, quit)
-		s.batch = s.batch[:0]
-		s.metrics.depth.Set(float64(len(s.queue)))
-	}
-}
-
-// drain writes the batch and everything queued now.
+// drain writes everything pending, in batches of Options.BatchSize, until
+// nothing is left. Entries recorded while a batch is written wait for the
+// next round, so a steady stream cannot keep it going for ever: each round
+// takes what is pending when it starts.
 func (s *Service) drain(ctx context.Context, quit <-chan struct{}) {
 	for {
-		select {
-		case e := <-s.queue:
-			s.batch = append(s.batch, e)
-			if len(s.batch) == s.opts.BatchSize {
-				s.flush(ctx, quit)
-			}
-		default:
-			s.flush(ctx, quit)
+		s.mu.Lock()
+		taken := s.pending
+		s.pending = s.spare[:0]
+		s.held = len(taken)
+		s.mu.Unlock()
+		s.metrics.depth.Set(0)
+		if len(taken) == 0 {
+			s.spare = taken
 			return
+		}
+		for batch := range slices.Chunk(taken, s.opts.BatchSize) {
+			s.write(ctx, batch, quit)
+			s.mu.Lock()
+			s.held -= len(batch)
+			s.mu.Unlock()
+		}
+		clear(taken) // let go of the entries' maps
+		s.spare = taken[:0]
+		select {
+		case <-quit:
+		default:
+			return // what came meanwhile kicked the writer (or waits for Flush)
 		}
 	}
 }
 
-// finish closes the trail to new entries and writes what is gathered and
-// queued, within Options.ShutdownTimeout.
+// finish closes the trail to new entries and writes what is pending,
+// within Options.ShutdownTimeout.
 func (s *Service) finish(quit <-chan struct{}) {
-	s.closing.Lock() // no enqueue is half way: what is queued now is all
+	s.mu.Lock() // no enqueue is half way: what is pending now is all
 	s.closed = true
-	s.closing.Unlock()
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	s.drain(ctx, quit)

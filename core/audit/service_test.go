@@ -114,6 +114,41 @@ func TestRecordFillsFromTheContextAndBatches(t *testing.T) {
 	assert.Equal(t, int64(25), svc.Stats().Written)
 }
 
+// TestWholeBatchIsWrittenAtOnce: a batch that fills is written without
+// waiting for the flush interval, nor for Flush.
+func TestWholeBatchIsWrittenAtOnce(t *testing.T) {
+	s := &sink{}
+	svc, _ := start(t, s, audit.Options{BatchSize: 10, FlushInterval: time.Hour})
+	for range 9 {
+		svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin})
+	}
+	time.Sleep(20 * time.Millisecond)
+	assert.Empty(t, s.entries(), "a partial batch waits for the interval")
+	svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin}, ports.AuditEntry{Action: ports.AuditLogin})
+	require.Eventually(t, func() bool { return len(s.entries()) == 11 }, 5*time.Second, 5*time.Millisecond,
+		"the whole batch, and what came with it")
+}
+
+// TestEntriesRecordedDuringAWriteAreWritten: entries recorded while the
+// writer is busy with a batch are written after it, within the flush
+// interval, without Flush: none is stranded.
+func TestEntriesRecordedDuringAWriteAreWritten(t *testing.T) {
+	s := &ctxSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	svc := audit.New(s, doctype.NewRegistry(), audit.Options{BatchSize: 5, FlushInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	go svc.Run(context.Background())
+	t.Cleanup(func() { _ = svc.Close() })
+	for range 5 {
+		svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin})
+	}
+	<-s.entered // the writer is busy with the first batch
+	for range 3 {
+		svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogout})
+	}
+	close(s.release)
+	require.Eventually(t, func() bool { return len(s.entries()) == 8 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, audit.Stats{Written: 8}, svc.Stats())
+}
+
 // TestFlushIntervalWritesAPartialBatch: a lone entry is written within the
 // flush interval, without Flush.
 func TestFlushIntervalWritesAPartialBatch(t *testing.T) {
