@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,4 +54,27 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, 2.0, metric(m, "fm_audit_entries_dropped_total", "write_failed"))
 	assert.Equal(t, 2.0, metric(m, "fm_audit_entries_written_total"), "two services share the metric; nothing more was written")
 	assert.Equal(t, int64(2), svc2.Stats().Lost)
+}
+
+// TestDepthCountsWhatTheWriterHolds: the queue-depth gauge counts the
+// entries the writer has taken and not yet written with those waiting, as
+// the queue's bound does: it reads the full queue while entries are
+// dropped as queue_full.
+func TestDepthCountsWhatTheWriterHolds(t *testing.T) {
+	m := metricsmemory.New()
+	s := &ctxSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	svc := audit.New(s, doctype.NewRegistry(), audit.Options{QueueSize: 100, BatchSize: 10, FlushInterval: time.Hour,
+		Meter: m, Logger: slog.New(slog.DiscardHandler)})
+	go svc.Run(context.Background())
+	defer func() { close(s.release); _ = svc.Close() }()
+	for range 50 {
+		svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin})
+	}
+	<-s.entered // the writer holds the 50, writing their first batch
+	assert.Equal(t, 50.0, metric(m, "fm_audit_queue_depth"))
+	for range 60 {
+		svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin})
+	}
+	assert.Equal(t, 10.0, metric(m, "fm_audit_entries_dropped_total", "queue_full"))
+	assert.Equal(t, 100.0, metric(m, "fm_audit_queue_depth"))
 }

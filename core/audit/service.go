@@ -182,8 +182,8 @@ func (s *Service) enqueue(entries []ports.AuditEntry) {
 		}
 	}
 	n := len(s.pending)
+	s.setDepth()
 	s.mu.Unlock()
-	s.metrics.depth.Set(float64(n))
 	if (was == 0 && n > 0) || (was < s.opts.BatchSize && n >= s.opts.BatchSize) {
 		select { // wake the writer: a first entry to time, or a whole batch
 		case s.kick <- struct{}{}:
@@ -277,7 +277,7 @@ func (s *Service) Run(ctx context.Context) {
 			s.mu.Unlock()
 			switch {
 			case n >= s.opts.BatchSize:
-				s.drain(wctx, quit)
+				s.drain(wctx, quit, false)
 				timer.Stop()
 				armed = false
 			case n > 0 && !armed:
@@ -286,11 +286,16 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		case <-timer.C:
 			armed = false
-			s.drain(wctx, quit)
+			s.drain(wctx, quit, false)
 		case reply := <-s.flushes:
 			timer.Stop()
 			armed = false
-			s.drain(wctx, quit)
+			s.drain(wctx, quit, false)
+			if stopping(quit) { // what the drain left is written first
+				s.finish(quit)
+				close(reply)
+				return
+			}
 			close(reply)
 		case <-quit:
 			s.finish(quit)
@@ -299,35 +304,60 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// drain writes everything pending, in batches of Options.BatchSize, until
-// nothing is left. Entries recorded while a batch is written wait for the
-// next round, so a steady stream cannot keep it going for ever: each round
-// takes what is pending when it starts.
-func (s *Service) drain(ctx context.Context, quit <-chan struct{}) {
+// drain writes what is pending, in batches of Options.BatchSize: one
+// round, what is pending when it starts (entries recorded meanwhile kicked
+// the writer, or wait for Flush), or with all every round until nothing is
+// left (finish: nothing new comes once the trail is closed). When the app
+// starts stopping (quit) between two batches of a round that is not all,
+// the rest goes back to the front of pending and drain returns: finish
+// writes it, within Options.ShutdownTimeout.
+func (s *Service) drain(ctx context.Context, quit <-chan struct{}, all bool) {
 	for {
 		s.mu.Lock()
 		taken := s.pending
 		s.pending = s.spare[:0]
 		s.held = len(taken)
+		s.setDepth()
 		s.mu.Unlock()
-		s.metrics.depth.Set(0)
 		if len(taken) == 0 {
 			s.spare = taken
 			return
 		}
-		for batch := range slices.Chunk(taken, s.opts.BatchSize) {
+		for i := 0; i < len(taken); i += s.opts.BatchSize {
+			if i > 0 && !all && stopping(quit) {
+				s.mu.Lock()
+				s.pending = append(slices.Clone(taken[i:]), s.pending...)
+				s.held = 0
+				s.setDepth()
+				s.mu.Unlock()
+				return
+			}
+			batch := taken[i:min(i+s.opts.BatchSize, len(taken))]
 			s.write(ctx, batch, quit)
 			s.mu.Lock()
 			s.held -= len(batch)
+			s.setDepth()
 			s.mu.Unlock()
 		}
 		clear(taken) // let go of the entries' maps
 		s.spare = taken[:0]
-		select {
-		case <-quit:
-		default:
-			return // what came meanwhile kicked the writer (or waits for Flush)
+		if !all {
+			return
 		}
+	}
+}
+
+// setDepth sets the queue-depth gauge to what counts against QueueSize;
+// s.mu is held.
+func (s *Service) setDepth() { s.metrics.depth.Set(float64(len(s.pending) + s.held)) }
+
+// stopping reports whether quit is closed.
+func stopping(quit <-chan struct{}) bool {
+	select {
+	case <-quit:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -339,7 +369,7 @@ func (s *Service) finish(quit <-chan struct{}) {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	s.drain(ctx, quit)
+	s.drain(ctx, quit, true)
 }
 
 // write logs batch, retrying with backoff (without waiting once quit is

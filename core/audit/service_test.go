@@ -342,3 +342,61 @@ func TestEntryWithoutTenantIsDroppedAlone(t *testing.T) {
 	assert.Equal(t, int64(1), svc.Stats().Dropped)
 	assert.Contains(t, logs.String(), "without a tenant")
 }
+
+// slowSink takes d per Log call, and gives up when its context ends.
+type slowSink struct {
+	sink
+	d time.Duration
+}
+
+func (s *slowSink) Log(ctx context.Context, entries ...ports.AuditEntry) error {
+	select {
+	case <-time.After(s.d):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.sink.Log(ctx, entries...)
+}
+
+// TestShutdownIsBoundedDuringALongRound: the app stopping while the writer
+// is half way through a round of many batches finishes the batch under way,
+// and then has ShutdownTimeout for the rest, whatever keeps arriving: what
+// it cannot write in time is counted as lost, not waited for.
+func TestShutdownIsBoundedDuringALongRound(t *testing.T) {
+	s := &slowSink{d: 20 * time.Millisecond}
+	svc := audit.New(s, doctype.NewRegistry(), audit.Options{BatchSize: 1, FlushInterval: time.Hour,
+		ShutdownTimeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(runCtx); close(done) }()
+	for range 100 { // a whole batch: one round of 100 batches, 2 s of writing
+		svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin})
+	}
+	stopRecording := make(chan struct{})
+	recorded := make(chan int)
+	go func() { // and a steady stream on top
+		n := 0
+		defer func() { recorded <- n }()
+		for {
+			select {
+			case <-stopRecording:
+				return
+			case <-time.After(2 * time.Millisecond):
+				svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogout})
+				n++
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel() // the app shuts down
+	select {
+	case <-done:
+	case <-time.After(1500 * time.Millisecond):
+		t.Fatalf("the writer still runs 1.5 s after shutdown began (ShutdownTimeout 100 ms): %+v", svc.Stats())
+	}
+	close(stopRecording)
+	n := <-recorded
+	st := svc.Stats()
+	assert.Positive(t, st.Lost, "what did not fit in the time is counted as lost")
+	assert.Equal(t, int64(100+n), st.Written+st.Lost+st.Dropped, "every entry is written or counted: %+v", st)
+}
