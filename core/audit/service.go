@@ -42,7 +42,10 @@ type Options struct {
 	// 5 s (default 100 ms).
 	Backoff time.Duration
 	// ShutdownTimeout bounds how long Close may spend writing what is left
-	// (default 10 s).
+	// (default 10 s), once the write under way when the app began stopping
+	// has returned: that one is finished, not abandoned, so a log whose
+	// calls can hang should bound them itself (the database's statement
+	// timeout, the HTTP client's).
 	ShutdownTimeout time.Duration
 	// Logger receives the counts of lost entries (default slog.Default()).
 	Logger *slog.Logger
@@ -324,16 +327,18 @@ func (s *Service) drain(ctx context.Context, quit <-chan struct{}, all bool) {
 			return
 		}
 		for i := 0; i < len(taken); i += s.opts.BatchSize {
-			if i > 0 && !all && stopping(quit) {
-				s.mu.Lock()
+			batch := taken[i:min(i+s.opts.BatchSize, len(taken))]
+			if !all && (stopping(quit) || !s.write(ctx, batch, quit, true)) {
+				s.mu.Lock() // the app is stopping: the rest is finish's
 				s.pending = append(slices.Clone(taken[i:]), s.pending...)
 				s.held = 0
 				s.setDepth()
 				s.mu.Unlock()
 				return
 			}
-			batch := taken[i:min(i+s.opts.BatchSize, len(taken))]
-			s.write(ctx, batch, quit)
+			if all {
+				s.write(ctx, batch, quit, false)
+			}
 			s.mu.Lock()
 			s.held -= len(batch)
 			s.setDepth()
@@ -372,19 +377,28 @@ func (s *Service) finish(quit <-chan struct{}) {
 	s.drain(ctx, quit, true)
 }
 
-// write logs batch, retrying with backoff (without waiting once quit is
-// closed: the app is stopping); a batch refused every time is counted as
-// lost, with a log line.
-func (s *Service) write(ctx context.Context, batch []ports.AuditEntry, quit <-chan struct{}) {
+// write logs batch, retrying with backoff; a batch refused every time is
+// counted as lost, with a log line, and write reports true. Once quit is
+// closed (the app is stopping) a failed batch is not retried here when
+// yield is set: write reports false, and the caller leaves the batch to
+// finish, whose retries (without waiting) end with ShutdownTimeout. The
+// attempt under way when quit closes is finished, not abandoned.
+func (s *Service) write(ctx context.Context, batch []ports.AuditEntry, quit <-chan struct{}, yield bool) bool {
 	wait := s.opts.Backoff
 	var err error
 	for attempt := 0; attempt <= s.opts.MaxRetries; attempt++ {
 		if attempt > 0 {
+			if yield && stopping(quit) {
+				return false
+			}
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
 			case <-quit:
 				t.Stop()
+				if yield {
+					return false
+				}
 			case <-ctx.Done():
 				t.Stop()
 			}
@@ -396,7 +410,7 @@ func (s *Service) write(ctx context.Context, batch []ports.AuditEntry, quit <-ch
 		if err = s.sink.Log(ctx, batch...); err == nil {
 			s.written.Add(int64(len(batch)))
 			s.metrics.written.Add(float64(len(batch)))
-			return
+			return true
 		}
 	}
 	if err == nil {
@@ -406,6 +420,7 @@ func (s *Service) write(ctx context.Context, batch []ports.AuditEntry, quit <-ch
 	s.metrics.dropped.Add(float64(len(batch)), dropWriteFailed)
 	s.opts.Logger.Error("audit entries lost: the audit log refused them", "entries", len(batch),
 		"attempts", s.opts.MaxRetries+1, "lost_total", total, "err", err)
+	return true
 }
 
 // Flush waits until every entry recorded before it has been written (or

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -399,4 +400,43 @@ func TestShutdownIsBoundedDuringALongRound(t *testing.T) {
 	st := svc.Stats()
 	assert.Positive(t, st.Lost, "what did not fit in the time is counted as lost")
 	assert.Equal(t, int64(100+n), st.Written+st.Lost+st.Dropped, "every entry is written or counted: %+v", st)
+}
+
+// slowFailSink refuses every batch after d (or when its context ends).
+type slowFailSink struct {
+	sink
+	d     time.Duration
+	calls atomic.Int32
+}
+
+func (s *slowFailSink) Log(ctx context.Context, _ ...ports.AuditEntry) error {
+	s.calls.Add(1)
+	select {
+	case <-time.After(s.d):
+		return errors.New("connect timeout")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestShutdownStopsRetrying: a batch waiting for its next try when the app
+// stops is not tried again without a deadline: its tries end with
+// ShutdownTimeout, and it is counted as lost.
+func TestShutdownStopsRetrying(t *testing.T) {
+	s := &slowFailSink{d: 200 * time.Millisecond}
+	svc := audit.New(s, doctype.NewRegistry(), audit.Options{BatchSize: 1, FlushInterval: time.Hour,
+		MaxRetries: 10, Backoff: time.Hour, ShutdownTimeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(runCtx); close(done) }()
+	svc.Record(ctx, ports.AuditEntry{Action: ports.AuditLogin})
+	require.Eventually(t, func() bool { return s.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(250 * time.Millisecond) // the first try failed: the writer waits an hour for the next
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(1500 * time.Millisecond):
+		t.Fatalf("the writer still runs 1.5 s after shutdown began (ShutdownTimeout 100 ms), %d tries", s.calls.Load())
+	}
+	assert.Equal(t, audit.Stats{Lost: 1}, svc.Stats())
 }
