@@ -267,11 +267,9 @@ func (s *Service) Run(ctx context.Context) {
 	timer.Stop()
 	armed := false // the timer runs for the oldest entry waiting
 	for {
-		select {
-		case <-quit:
+		if stopping(quit) {
 			s.finish(quit)
 			return
-		default:
 		}
 		select {
 		case <-s.kick:
@@ -328,16 +326,13 @@ func (s *Service) drain(ctx context.Context, quit <-chan struct{}, all bool) {
 		}
 		for i := 0; i < len(taken); i += s.opts.BatchSize {
 			batch := taken[i:min(i+s.opts.BatchSize, len(taken))]
-			if !all && (stopping(quit) || !s.write(ctx, batch, quit, true)) {
+			if (!all && stopping(quit)) || !s.write(ctx, batch, quit, !all) {
 				s.mu.Lock() // the app is stopping: the rest is finish's
 				s.pending = append(slices.Clone(taken[i:]), s.pending...)
 				s.held = 0
 				s.setDepth()
 				s.mu.Unlock()
 				return
-			}
-			if all {
-				s.write(ctx, batch, quit, false)
 			}
 			s.mu.Lock()
 			s.held -= len(batch)
@@ -388,9 +383,6 @@ func (s *Service) write(ctx context.Context, batch []ports.AuditEntry, quit <-ch
 	var err error
 	for attempt := 0; attempt <= s.opts.MaxRetries; attempt++ {
 		if attempt > 0 {
-			if yield && stopping(quit) {
-				return false
-			}
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
